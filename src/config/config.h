@@ -1,0 +1,167 @@
+// corostorm configuration: the typed, validated form of the YAML file.
+//
+// Design note. The YAML file (plus --set overrides) is parsed once into a
+// `config` value; nothing downstream ever sees YAML. Every default lives in the
+// member initialisers below and in `default_stages()` / `default_workloads()`;
+// `config/corostorm.yaml` documents the same values and a test keeps the two
+// equal. Loading never half-succeeds: it returns a complete, valid `config` or
+// throws `config_error` whose message names the key path, the bad value and
+// what is allowed, e.g.
+//   runtime.threads: must be between 0 and 1024, got 5000
+// Thread-safety: plain values; loading has no global state.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace corostorm::config {
+
+// Thrown for every invalid input. what() is the whole user-facing message.
+class config_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+using duration = std::chrono::nanoseconds;
+
+struct server_config {
+    std::string listen = "0.0.0.0:9464";  // as written; host and port below
+    std::string host = "0.0.0.0";         // IPv4 or IPv6 literal (IPv6 written as [::1]:9464)
+    std::uint16_t port = 9464;            // 0 = let the kernel choose (tests)
+
+    bool operator==(const server_config&) const = default;
+};
+
+enum class log_level { trace, debug, info, warn, error, critical, off };
+enum class log_format { text, json };
+
+struct log_config {
+    log_level level = log_level::info;
+    log_format format = log_format::text;
+
+    bool operator==(const log_config&) const = default;
+};
+
+enum class engine_kind { lean };           // `asio` is accepted by name but not built yet
+enum class layout_kind { per_thread };     // `shared` likewise
+
+struct runtime_config {
+    unsigned threads = 0;  // 0 = CPUs available to the process (affinity and cgroup quota)
+    engine_kind engine = engine_kind::lean;
+    layout_kind layout = layout_kind::per_thread;
+
+    bool operator==(const runtime_config&) const = default;
+};
+
+enum class memory_limit_kind { automatic, none, bytes };
+
+struct memory_config {
+    memory_limit_kind limit = memory_limit_kind::automatic;
+    std::uint64_t limit_bytes = 0;  // meaningful when limit == bytes
+    // Headroom is either a fraction of the limit or an absolute size.
+    double headroom_fraction = 0.10;            // used when headroom_bytes is empty
+    std::optional<std::uint64_t> headroom_bytes;
+
+    bool operator==(const memory_config&) const = default;
+};
+
+struct latency_config {
+    std::uint64_t sample_every = 1;  // record 1 in N resumes, 1..1'000'000
+
+    bool operator==(const latency_config&) const = default;
+};
+
+struct stage_config {
+    std::string name;
+    std::optional<std::uint64_t> tasks;  // empty = keep the previous stage's target
+    duration over{};                     // ramp (and stage) length
+
+    bool operator==(const stage_config&) const = default;
+};
+
+struct scenario_config {
+    bool repeat = false;
+    std::vector<stage_config> stages;
+
+    bool operator==(const scenario_config&) const = default;
+};
+
+enum class workload_kind { sleep };
+
+struct sleep_params {
+    duration period = std::chrono::seconds(1);
+    std::uint64_t rounds = 0;  // 0 = forever
+
+    bool operator==(const sleep_params&) const = default;
+};
+
+struct workload_config {
+    std::string name;
+    workload_kind kind = workload_kind::sleep;
+    double weight = 1.0;
+    sleep_params sleep;
+
+    bool operator==(const workload_config&) const = default;
+};
+
+struct config {
+    server_config server;
+    log_config log;
+    runtime_config runtime;
+    memory_config memory;
+    latency_config latency;
+    scenario_config scenario;
+    std::vector<workload_config> workloads;
+
+    bool operator==(const config&) const = default;
+};
+
+// The defaults every missing key takes.
+std::vector<stage_config> default_stages();
+std::vector<workload_config> default_workloads();
+config defaults();
+
+// One `--set` override: a key path (`runtime.threads`, `scenario.stages[0].tasks`)
+// and a value written as YAML (`1`, `5M`, `[a, b]`, `{name: x, kind: sleep}`).
+struct override_entry {
+    std::string path;
+    std::string value;
+};
+// Splits "KEY=VALUE"; throws config_error when there is no '=' or the key is empty.
+override_entry parse_override(std::string_view key_equals_value);
+
+// Parse, apply overrides, validate. `origin` names the source in messages
+// (the file path, or "<string>").
+config load_string(std::string_view yaml_text, const std::vector<override_entry>& overrides = {},
+                   std::string_view origin = "<string>");
+config load_file(const std::string& path, const std::vector<override_entry>& overrides = {});
+// Defaults plus overrides, no file.
+config load_defaults(const std::vector<override_entry>& overrides = {});
+
+// The effective configuration as YAML, every key present, units written the
+// way a user would (1M, 250ms, 8GiB), such that load_string(to_yaml(c)) == c.
+std::string to_yaml(const config& c);
+
+// Unit parsing, shared with the command line. Each returns nullopt on any
+// malformed input (no partial parses, no overflow wrap-around).
+std::optional<std::uint64_t> parse_count(std::string_view text);     // 1000, 1k, 1M, 10M, 2G
+std::optional<duration> parse_duration(std::string_view text);       // 250ms, 30s, 5m, 1h, 500us, 1d
+std::optional<std::uint64_t> parse_size(std::string_view text);      // 512MiB, 8GiB, 1000, 1KB
+std::optional<double> parse_percent(std::string_view text);          // 10% -> 0.10
+
+std::string format_count(std::uint64_t n);
+std::string format_duration(duration d);
+std::string format_size(std::uint64_t bytes);
+
+std::string_view to_string(log_level v);
+std::string_view to_string(log_format v);
+std::string_view to_string(engine_kind v);
+std::string_view to_string(layout_kind v);
+std::string_view to_string(workload_kind v);
+
+}  // namespace corostorm::config

@@ -1,0 +1,53 @@
+// Memory, CPU and process probes: what the kernel and the allocator say about
+// this process. Used by the exporter at scrape time and by the daemon at start.
+//
+// Cost: each call reads one or two small files under /proc or /sys (a few
+// microseconds); none of them is O(tasks). open_fds() is O(open descriptors).
+// Thread-safety: every function is safe to call from any thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace corostorm::metrics {
+
+// Resident set size in bytes (/proc/self/statm, resident pages * page size).
+std::uint64_t resident_bytes();
+// Virtual memory size in bytes.
+std::uint64_t virtual_bytes();
+// Bytes the C allocator has handed out and not taken back (glibc mallinfo2:
+// uordblks + hblkhd), i.e. heap in use including mmapped blocks.
+std::uint64_t heap_in_use_bytes();
+
+struct process_stats {
+    double cpu_seconds = 0;            // user + system
+    std::uint64_t resident_bytes = 0;
+    std::uint64_t virtual_bytes = 0;
+    std::uint64_t open_fds = 0;
+    std::uint64_t max_fds = 0;         // soft RLIMIT_NOFILE
+    double start_time_seconds = 0;     // since the Unix epoch
+    std::uint64_t threads = 0;
+};
+process_stats read_process_stats();
+
+// CPUs this process may use: the affinity mask, further limited by a cgroup
+// CPU quota (v2 cpu.max, v1 cpu.cfs_quota_us / cpu.cfs_period_us), rounded up.
+// Never less than 1.
+unsigned available_cpus();
+
+// The memory limit of the process's own cgroup (v2 memory.max, v1
+// memory.limit_in_bytes), or nullopt when there is none ("max", or a v1
+// value so large it means unlimited). `proc_root`/`cgroup_root` exist for tests.
+std::optional<std::uint64_t> cgroup_memory_limit(const std::string& proc_root = "/proc",
+                                                 const std::string& cgroup_root = "/sys/fs/cgroup");
+// Same idea for CPU quota: cores allowed (quota / period), nullopt if unlimited.
+std::optional<double> cgroup_cpu_limit(const std::string& proc_root = "/proc",
+                                       const std::string& cgroup_root = "/sys/fs/cgroup");
+
+// Machine facts for logs and reports.
+std::string cpu_model();
+std::uint64_t total_memory_bytes();
+std::string kernel_release();
+
+}  // namespace corostorm::metrics

@@ -1,0 +1,64 @@
+// corostorm's HTTP endpoint: one listening port, served by one thread of its own.
+//
+// Design note. The server owns an io_context and the thread that runs it; it
+// never touches the worker pool, so a saturated pool cannot stall a scrape and
+// a slow scraper cannot stall a worker. Each route is a callback that builds a
+// complete response on the server thread; callbacks must be thread-safe with
+// respect to the rest of the process (they read lock-free shards and atomics).
+// Only GET and HEAD exist; everything else is 405, unknown paths 404.
+// Request size, connection count and per-request time are bounded so that bad
+// or slow clients cannot grow memory or starve other clients.
+// Lifetime: construct (binds, throws on failure), start(), stop() or destroy
+// (closes the acceptor and every connection, joins the thread).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace corostorm::server {
+
+struct response {
+    unsigned status = 200;
+    std::string content_type = "text/plain; charset=utf-8";
+    std::string body;
+};
+
+// A route answers GET (and HEAD, with the body dropped) for one exact path.
+using route_handler = std::function<response()>;
+
+struct routes {
+    route_handler metrics;  // /metrics
+    route_handler healthz;  // /healthz
+    route_handler readyz;   // /readyz
+    route_handler status;   // /status
+};
+
+struct server_limits {
+    std::size_t max_header_bytes = 8 * 1024;
+    std::size_t max_connections = 256;
+    unsigned request_timeout_ms = 10'000;  // to receive one complete request
+};
+
+class http_server {
+public:
+    // Binds host:port (port 0 = any free port). Throws std::system_error whose
+    // message names the address on failure (e.g. address in use).
+    http_server(const std::string& host, std::uint16_t port, routes r, server_limits limits = {});
+    ~http_server();
+    http_server(const http_server&) = delete;
+    http_server& operator=(const http_server&) = delete;
+
+    void start();  // starts the server thread; idempotent
+    void stop();   // closes everything and joins; idempotent
+
+    std::uint16_t port() const;       // the bound port (useful with port 0)
+    std::string local_address() const;  // "host:port" as bound
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace corostorm::server
