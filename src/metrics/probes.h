@@ -17,9 +17,11 @@ std::uint64_t resident_bytes();
 // Virtual memory size in bytes.
 std::uint64_t virtual_bytes();
 // Bytes the C allocator has handed out and not taken back (glibc mallinfo2:
-// uordblks + hblkhd), i.e. heap in use including mmapped blocks.
+// uordblks + hblkhd), i.e. heap in use including mmapped blocks. In ASan and TSan
+// builds malloc is the sanitizer's, so the sanitizer's own count is reported.
 std::uint64_t heap_in_use_bytes();
 
+// A value that cannot be read (no /proc) is left 0.
 struct process_stats {
     double cpu_seconds = 0;            // user + system
     std::uint64_t resident_bytes = 0;
@@ -45,7 +47,8 @@ std::optional<std::uint64_t> cgroup_memory_limit(const std::string& proc_root = 
 std::optional<double> cgroup_cpu_limit(const std::string& proc_root = "/proc",
                                        const std::string& cgroup_root = "/sys/fs/cgroup");
 
-// Machine facts for logs and reports.
+// Machine facts for logs and reports. cpu_model() is empty where /proc/cpuinfo
+// has no "model name" (most ARM kernels).
 std::string cpu_model();
 std::uint64_t total_memory_bytes();
 std::string kernel_release();

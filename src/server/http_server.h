@@ -10,8 +10,13 @@
 // or slow clients cannot grow memory or starve other clients.
 // Lifetime: construct (binds, throws on failure), start(), stop() or destroy
 // (closes the acceptor and every connection, joins the thread).
+// Thread-safety: start(), stop() and the accessors may be called from any
+// thread; route callbacks run only on the server thread, one at a time.
+// Cost: one thread, one io_context; per connection a coroutine frame and a
+// read buffer of at most max_header_bytes + 2 KiB (bodies are capped at 1 KiB).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -54,7 +59,13 @@ public:
     void stop();   // closes everything and joins; idempotent
 
     std::uint16_t port() const;       // the bound port (useful with port 0)
-    std::string local_address() const;  // "host:port" as bound
+    std::string local_address() const;  // "host:port" as bound, "[v6]:port" for IPv6
+
+    // Counters for the exporter; relaxed reads, exact once the server is stopped.
+    std::size_t active_connections() const;      // connections open now
+    std::uint64_t rejected_connections() const;  // closed on accept: max_connections reached
+    std::uint64_t internal_errors() const;       // routes that threw (answered 500) and
+                                                 // sessions ended by an unexpected exception
 
 private:
     struct impl;

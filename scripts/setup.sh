@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what corostorm needs from Debian 12 packages, and nothing else.
+#   scripts/setup.sh          build and run dependencies
+#   scripts/setup.sh --test   also what the tests need (Prometheus + promtool, jq)
+# The Dockerfile's build stage uses this same script: one list of dependencies.
+set -euo pipefail
+
+packages=(
+  cmake g++ make pkg-config ca-certificates
+  libboost1.81-dev          # Boost.Asio/Beast 1.81; never libboost-dev (that is 1.74)
+  libspdlog-dev nlohmann-json3-dev prometheus-cpp-dev libyaml-cpp-dev libcli11-dev
+  curl
+)
+test_packages=(
+  libgtest-dev libgmock-dev libbenchmark-dev
+  prometheus                # the real server for the end-to-end test, and promtool
+  jq
+)
+
+want=("${packages[@]}")
+for arg in "$@"; do
+  case "$arg" in
+    --test) want+=("${test_packages[@]}") ;;
+    *) echo "usage: $0 [--test]" >&2; exit 2 ;;
+  esac
+done
+# The test framework is also needed to configure the default build.
+want+=(libgtest-dev libgmock-dev)
+
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "setup: run as root or install sudo" >&2; exit 1; }
+  sudo=(sudo)
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "setup: all ${#want[@]} packages already installed"
+  exit 0
+fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,275 @@
+// Loading: bytes -> YAML tree -> --set overrides -> validated config. Also the defaults
+// and the names of the enumerations.
+#include "config/config.h"
+
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <system_error>
+
+#include "config/errors.h"
+#include "config/overrides.h"
+#include "config/yaml_tree.h"
+
+namespace corostorm::config {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Far above any hand-written config, low enough that pointing -c at a log file or a
+// binary fails at once instead of parsing it.
+constexpr std::size_t max_config_bytes = 1U << 20U;
+
+std::string byte_position(std::string_view text, std::size_t offset) {
+    const std::string_view before = text.substr(0, offset);
+    const auto line = std::count(before.begin(), before.end(), '\n') + 1;
+    const std::size_t line_start = before.rfind('\n') + 1;  // npos + 1 == 0 on line 1
+    return "byte offset " + std::to_string(offset) + " (line " + std::to_string(line) +
+           ", column " + std::to_string(offset - line_start + 1) + ")";
+}
+
+// yaml-cpp copies malformed UTF-8 into values unchanged and reports a NUL byte, if at all,
+// as an unrelated syntax error, so the bytes are checked before parsing.
+void check_bytes(std::string_view text, std::string_view origin) {
+    const std::string prefix = std::string(origin) + ": ";
+    if (text.size() > max_config_bytes) {
+        throw config_error(prefix + "config is larger than the 1 MiB limit");
+    }
+    const auto invalid = [&](std::size_t at) {
+        return config_error(prefix + "invalid UTF-8 at " + byte_position(text, at) +
+                            "; save the file as UTF-8");
+    };
+    std::size_t at = 0;
+    while (at < text.size()) {
+        const auto lead = static_cast<unsigned char>(text[at]);
+        if (lead < 0x80U) {
+            if ((lead < 0x20U && lead != '\t' && lead != '\n' && lead != '\r') || lead == 0x7FU) {
+                constexpr std::string_view hex = "0123456789abcdef";
+                throw config_error(prefix + "control character 0x" + hex[lead / 16U] +
+                                   hex[lead % 16U] + " at " + byte_position(text, at) +
+                                   "; YAML text cannot contain it");
+            }
+            ++at;
+            continue;
+        }
+        // 0x80..0xC1 are continuation bytes or start overlong pairs; above 0xF4 is
+        // beyond U+10FFFF.
+        if (lead < 0xC2U || lead > 0xF4U) {
+            throw invalid(at);
+        }
+        const std::size_t length = lead >= 0xF0U ? 4 : lead >= 0xE0U ? 3 : 2;
+        // The smallest code point that needs `length` bytes; less is an overlong encoding.
+        constexpr std::array<char32_t, 5> smallest{0, 0, 0x80, 0x800, 0x10000};
+        char32_t code = lead & (0x7FU >> length);
+        if (text.size() - at < length) {
+            throw invalid(at);
+        }
+        for (std::size_t i = 1; i < length; ++i) {
+            const auto next = static_cast<unsigned char>(text[at + i]);
+            if ((next & 0xC0U) != 0x80U) {
+                throw invalid(at);
+            }
+            code = (code << 6U) | (next & 0x3FU);
+        }
+        if (code < smallest[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
+            throw invalid(at);
+        }
+        at += length;
+    }
+}
+
+std::string mark_position(std::string_view origin, const YAML::Mark& mark) {
+    if (mark.is_null()) {
+        return std::string(origin);
+    }
+    return std::string(origin) + ":" + std::to_string(mark.line + 1) + ":" +
+           std::to_string(mark.column + 1);
+}
+
+YAML::Node parse_document(std::string_view text, std::string_view origin) {
+    std::vector<YAML::Node> documents;
+    try {
+        documents = YAML::LoadAll(std::string(text));
+    } catch (const YAML::DeepRecursion& e) {
+        throw config_error(mark_position(origin, e.mark) + ": invalid YAML: nested more than " +
+                           std::to_string(e.depth() - 1) + " levels deep");
+    } catch (const YAML::ParserException& e) {
+        throw config_error(mark_position(origin, e.mark) + ": invalid YAML: " + e.msg);
+    }
+    if (documents.empty()) {
+        throw config_error(std::string(origin) +
+                           ": config file is empty; write {} for all defaults");
+    }
+    if (documents.size() > 1) {
+        throw config_error(std::string(origin) + ": holds " + std::to_string(documents.size()) +
+                           " YAML documents; a config is a single document");
+    }
+    if (!documents.front().IsMap()) {
+        throw config_error(std::string(origin) +
+                           ": the top level must be a map of sections (server, log, runtime, "
+                           "memory, latency, scenario, workloads), got " +
+                           detail::describe(documents.front()));
+    }
+    return documents.front();
+}
+
+// True when one key path is the other or lies inside it.
+bool overlaps(std::string_view a, std::string_view b) {
+    if (a.size() > b.size()) {
+        std::swap(a, b);
+    }
+    return b.starts_with(a) && (b.size() == a.size() || b[a.size()] == '.' || b[a.size()] == '[');
+}
+
+config build(YAML::Node root, const std::vector<override_entry>& overrides) {
+    struct applied {
+        std::string path;
+        std::string text;
+    };
+    std::vector<applied> done;
+    for (const override_entry& entry : overrides) {
+        std::string text = entry.path + "=" + entry.value;
+        check_bytes(text, "--set");
+        try {
+            done.push_back({detail::apply_override(root, entry), text});
+        } catch (const detail::key_error& e) {
+            throw config_error(std::string(e.what()) + " (from --set " + text + ")");
+        }
+    }
+    try {
+        return detail::from_tree(root);
+    } catch (const detail::key_error& e) {
+        // The value may not be in the file at all; say where it came from. The last
+        // override on a path is the one that took effect.
+        for (auto it = done.rbegin(); it != done.rend(); ++it) {
+            if (overlaps(e.path(), it->path)) {
+                throw config_error(std::string(e.what()) + " (from --set " + it->text + ")");
+            }
+        }
+        throw;
+    }
+}
+
+}  // namespace
+
+std::vector<stage_config> default_stages() {
+    return {{"ramp", std::uint64_t{1'000'000}, 30s},
+            {"hold", std::nullopt, 10min},
+            {"drain", std::uint64_t{0}, 10s}};
+}
+
+std::vector<workload_config> default_workloads() {
+    return {{"idle", workload_kind::sleep, 1.0, sleep_params{1s, 0}}};
+}
+
+config defaults() {
+    config c;
+    c.scenario.stages = default_stages();
+    c.workloads = default_workloads();
+    return c;
+}
+
+override_entry parse_override(std::string_view key_equals_value) {
+    const std::size_t eq = key_equals_value.find('=');
+    if (eq == std::string_view::npos || eq == 0) {
+        throw config_error("--set: expected KEY=VALUE, got " + detail::quote(key_equals_value));
+    }
+    return {std::string(key_equals_value.substr(0, eq)),
+            std::string(key_equals_value.substr(eq + 1))};
+}
+
+config load_string(std::string_view yaml_text, const std::vector<override_entry>& overrides,
+                   std::string_view origin) {
+    check_bytes(yaml_text, origin);
+    return build(parse_document(yaml_text, origin), overrides);
+}
+
+config load_file(const std::string& path, const std::vector<override_entry>& overrides) {
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (ec) {
+        throw config_error(path + ": cannot read config file: " + ec.message());
+    }
+    if (std::filesystem::is_directory(status)) {
+        throw config_error(path + ": is a directory, not a config file");
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw config_error(path +
+                           ": cannot open config file: " + std::generic_category().message(errno));
+    }
+    // One byte more than the limit is enough to know the file is too large, and reading
+    // no further keeps -c /dev/zero from running out of memory.
+    std::string text(max_config_bytes + 1, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    if (in.bad()) {
+        throw config_error(path + ": cannot read config file");
+    }
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    return load_string(text, overrides, path);
+}
+
+config load_defaults(const std::vector<override_entry>& overrides) {
+    return build(YAML::Node(YAML::NodeType::Map), overrides);
+}
+
+std::string_view to_string(log_level v) {
+    switch (v) {
+    case log_level::trace:
+        return "trace";
+    case log_level::debug:
+        return "debug";
+    case log_level::info:
+        return "info";
+    case log_level::warn:
+        return "warn";
+    case log_level::error:
+        return "error";
+    case log_level::critical:
+        return "critical";
+    case log_level::off:
+        return "off";
+    }
+    return "?";
+}
+
+std::string_view to_string(log_format v) {
+    switch (v) {
+    case log_format::text:
+        return "text";
+    case log_format::json:
+        return "json";
+    }
+    return "?";
+}
+
+std::string_view to_string(engine_kind v) {
+    switch (v) {
+    case engine_kind::lean:
+        return "lean";
+    }
+    return "?";
+}
+
+std::string_view to_string(layout_kind v) {
+    switch (v) {
+    case layout_kind::per_thread:
+        return "per_thread";
+    }
+    return "?";
+}
+
+std::string_view to_string(workload_kind v) {
+    switch (v) {
+    case workload_kind::sleep:
+        return "sleep";
+    }
+    return "?";
+}
+
+}  // namespace corostorm::config

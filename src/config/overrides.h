@@ -1,0 +1,21 @@
+// --set overrides, applied to the parsed YAML tree before validation, so an overridden
+// value is checked exactly like the same value written in the file.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <string>
+
+#include "config/config.h"
+
+namespace corostorm::config::detail {
+
+// Sets `entry.value` (parsed as YAML) at `entry.path` in `root`, a map. A key the path
+// goes through that is absent starts from its default value, so `scenario.stages[0].tasks`
+// edits the default stages when the file has none; index == size appends an item.
+// Returns the path written canonically (`workloads[0].period`), for pointing later
+// validation errors at the override. Throws config_error for a malformed path or value
+// and key_error when the tree has no room for the path.
+std::string apply_override(YAML::Node root, const override_entry& entry);
+
+}  // namespace corostorm::config::detail

@@ -1,0 +1,10 @@
+// The command line: parses arguments, loads the config, dispatches to the
+// daemon or to check-config, and turns every failure into an exit code
+// (0 ok, 2 bad usage or config, 1 runtime failure). main() only calls this.
+#pragma once
+
+namespace corostorm::daemon {
+
+int main_entry(int argc, char** argv);
+
+}  // namespace corostorm::daemon

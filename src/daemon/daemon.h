@@ -1,0 +1,30 @@
+// The daemon: the one module that knows all the others.
+//
+// Design note (lifecycle). run() builds everything from a validated config
+// and owns it until it returns:
+//   1. logging; thread count (runtime.threads, or the CPUs the process may use);
+//   2. the HTTP server is bound first, so a taken port fails fast (exit 1)
+//      before any task exists;
+//   3. memory baselines (resident, heap) are read before the first spawn;
+//   4. the worker pool starts; the scenario timeline feeds it target ramps
+//      from the control thread (the caller's thread), which also handles
+//      signals and logs progress;
+//   5. SIGTERM/SIGINT: every worker drains its tasks (bounded by
+//      drain_timeout; stragglers are aborted and their frames destroyed),
+//      then the server stops and run() returns 0. A second signal while
+//      draining exits at once with status 1.
+// Shutdown order is the reverse of start-up: pool, then server, then logs.
+#pragma once
+
+#include <chrono>
+
+#include "config/config.h"
+
+namespace corostorm::daemon {
+
+inline constexpr std::chrono::seconds drain_timeout{30};
+
+// Runs until a termination signal; returns the process exit code.
+int run(const config::config& cfg);
+
+}  // namespace corostorm::daemon

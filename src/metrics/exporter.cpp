@@ -1,0 +1,227 @@
+#include "metrics/exporter.h"
+
+#include <prometheus/text_serializer.h>
+
+#include <sstream>
+#include <utility>
+
+#include "metrics/probes.h"
+
+namespace corostorm::metrics {
+
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+constexpr std::string_view outcome_names[task_outcome_count] = {"ok", "error", "cancelled"};
+constexpr std::string_view source_names[latency_source_count] = {"timer", "ready"};
+
+MetricFamily family(std::string name, std::string help, MetricType type) {
+    return MetricFamily{std::move(name), std::move(help), type, {}};
+}
+
+ClientMetric labelled(std::vector<ClientMetric::Label> labels) {
+    ClientMetric m;
+    m.label = std::move(labels);
+    return m;
+}
+
+void add_gauge(MetricFamily& f, std::vector<ClientMetric::Label> labels, double value) {
+    ClientMetric m = labelled(std::move(labels));
+    m.gauge.value = value;
+    f.metric.push_back(std::move(m));
+}
+
+void add_counter(MetricFamily& f, std::vector<ClientMetric::Label> labels, double value) {
+    ClientMetric m = labelled(std::move(labels));
+    m.counter.value = value;
+    f.metric.push_back(std::move(m));
+}
+
+void add_histogram(MetricFamily& f, std::vector<ClientMetric::Label> labels, const latency_snapshot& s) {
+    ClientMetric m = labelled(std::move(labels));
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < latency_histogram::finite_buckets; ++i) {
+        cumulative += s.buckets[i];
+        m.histogram.bucket.push_back({cumulative, latency_histogram::upper_bound_seconds(i)});
+    }
+    // The serializer adds the +Inf bucket from the total count.
+    m.histogram.sample_count = s.count();
+    m.histogram.sample_sum = static_cast<double>(s.sum_ns) / 1e9;
+    f.metric.push_back(std::move(m));
+}
+
+std::string compiler_name() {
+#if defined(__clang__)
+    return std::string("clang ") + __clang_version__;
+#elif defined(__GNUC__)
+    return std::string("g++ ") + __VERSION__;
+#else
+    return "unknown";
+#endif
+}
+
+}  // namespace
+
+runtime_totals sum_shards(const std::vector<const worker_shard*>& shards, std::size_t workloads) {
+    runtime_totals t;
+    t.workloads.resize(workloads);
+    for (const worker_shard* shard : shards) {
+        for (std::size_t w = 0; w < workloads; ++w) {
+            const workload_shard& s = shard->workload(w);
+            auto& out = t.workloads[w];
+            // live() reads completed before spawned; summing those two reads
+            // here in the same order keeps live >= 0 per shard.
+            out.live += s.live();
+            out.spawned += s.spawned.read();
+            out.resumes += s.resumes.read();
+            out.frame_bytes += s.frame_bytes.read();
+            for (std::size_t o = 0; o < task_outcome_count; ++o) out.completed[o] += s.completed[o].read();
+            for (std::size_t src = 0; src < latency_source_count; ++src) out.latency[src].add(s.latency[src]);
+        }
+        t.spawn_failures += shard->spawn_failures.read();
+        t.busy_seconds.push_back(static_cast<double>(shard->busy_ns.read()) / 1e9);
+    }
+    for (const auto& w : t.workloads) {
+        t.live += w.live;
+        t.frame_bytes += w.frame_bytes;
+    }
+    return t;
+}
+
+std::optional<memory_per_task> measure_memory_per_task(const runtime_totals& totals,
+                                                       std::uint64_t rss_baseline,
+                                                       std::uint64_t heap_baseline) {
+    if (totals.live == 0) return std::nullopt;
+    const auto live = static_cast<double>(totals.live);
+    const auto growth = [](std::uint64_t now, std::uint64_t base) {
+        return now > base ? static_cast<double>(now - base) : 0.0;
+    };
+    return memory_per_task{
+        .frame = static_cast<double>(totals.frame_bytes) / live,
+        .heap = growth(heap_in_use_bytes(), heap_baseline) / live,
+        .rss = growth(resident_bytes(), rss_baseline) / live,
+    };
+}
+
+std::vector<MetricFamily> runtime_exporter::Collect() const {
+    const runtime_totals totals = sum_shards(source_.shards, source_.workloads.size());
+    const scenario_view scenario = source_.scenario ? source_.scenario() : scenario_view{};
+    const std::string& engine = source_.engine;
+    std::vector<MetricFamily> out;
+
+    auto build = family("corostorm_build_info",
+                        "Always 1; the labels say which corostorm, engine, compiler and Boost produced "
+                        "these series.",
+                        MetricType::Gauge);
+    add_gauge(build,
+              {{"version", source_.version}, {"engine", engine}, {"compiler", compiler_name()},
+               {"boost", COROSTORM_BOOST_VERSION}},
+              1);
+    out.push_back(std::move(build));
+
+    auto live = family("corostorm_tasks_live",
+                       "Coroutines alive now (spawned and not yet finished), per workload.", MetricType::Gauge);
+    auto target = family("corostorm_tasks_target",
+                         "Tasks the current stage aims for at this instant (follows the ramp); compare "
+                         "with corostorm_tasks_live.",
+                         MetricType::Gauge);
+    auto spawned = family("corostorm_tasks_spawned_total",
+                          "Tasks started since the process started; rate() is the spawn rate.",
+                          MetricType::Counter);
+    auto completed = family("corostorm_tasks_completed_total",
+                            "Tasks finished, by outcome: ok (ran to its end), error (an exception "
+                            "escaped it), cancelled (retired by a lower target or shutdown).",
+                            MetricType::Counter);
+    auto resumes = family("corostorm_task_resumes_total",
+                          "Context switches into tasks; rate() is resumes per second.", MetricType::Counter);
+    auto frames = family("corostorm_coroutine_frame_bytes",
+                         "Bytes held by live coroutine frames, exactly as the compiler requested them "
+                         "(allocator rounding excluded; see memory_per_task_bytes for what memory really "
+                         "grew by).",
+                         MetricType::Gauge);
+    auto latency = family("corostorm_schedule_latency_seconds",
+                          "Scheduling latency. source=timer: actual wake-up minus the intended deadline "
+                          "(the schedule, not the previous wake, so backlog is not hidden). Buckets double "
+                          "from 1us; use histogram_quantile over rate() of the buckets.",
+                          MetricType::Histogram);
+    for (std::size_t w = 0; w < source_.workloads.size(); ++w) {
+        const auto& t = totals.workloads[w];
+        const ClientMetric::Label l_engine{"engine", engine};
+        const ClientMetric::Label l_workload{"workload", source_.workloads[w]};
+        add_gauge(live, {l_engine, l_workload}, static_cast<double>(t.live));
+        if (w < scenario.targets.size()) {
+            add_gauge(target, {l_engine, l_workload}, static_cast<double>(scenario.targets[w]));
+        }
+        add_counter(spawned, {l_engine, l_workload}, static_cast<double>(t.spawned));
+        for (std::size_t o = 0; o < task_outcome_count; ++o) {
+            add_counter(completed, {l_engine, l_workload, {"outcome", std::string(outcome_names[o])}},
+                        static_cast<double>(t.completed[o]));
+        }
+        add_counter(resumes, {l_engine, l_workload}, static_cast<double>(t.resumes));
+        add_gauge(frames, {l_engine, l_workload}, static_cast<double>(t.frame_bytes));
+        for (std::size_t src = 0; src < latency_source_count; ++src) {
+            add_histogram(latency, {l_engine, l_workload, {"source", std::string(source_names[src])}},
+                          t.latency[src]);
+        }
+    }
+    out.push_back(std::move(live));
+    if (!target.metric.empty()) out.push_back(std::move(target));
+    out.push_back(std::move(spawned));
+    out.push_back(std::move(completed));
+    out.push_back(std::move(resumes));
+    out.push_back(std::move(frames));
+    out.push_back(std::move(latency));
+
+    if (const auto per_task =
+            measure_memory_per_task(totals, source_.rss_baseline_bytes, source_.heap_baseline_bytes)) {
+        auto mem = family("corostorm_memory_per_task_bytes",
+                          "Memory one live task costs, by method: frame = exact coroutine frame bytes / "
+                          "live tasks; heap = growth of malloc bytes in use since before the first spawn / "
+                          "live tasks; rss = growth of resident memory since then / live tasks. rss is "
+                          "what the machine pays; absent while no task is alive.",
+                          MetricType::Gauge);
+        add_gauge(mem, {{"engine", engine}, {"method", "frame"}}, per_task->frame);
+        add_gauge(mem, {{"engine", engine}, {"method", "heap"}}, per_task->heap);
+        add_gauge(mem, {{"engine", engine}, {"method", "rss"}}, per_task->rss);
+        out.push_back(std::move(mem));
+    }
+
+    auto busy = family("corostorm_worker_busy_seconds_total",
+                       "Time each worker spent running tasks and its own bookkeeping; rate() of 1.0 "
+                       "means that worker was never idle.",
+                       MetricType::Counter);
+    for (std::size_t i = 0; i < totals.busy_seconds.size(); ++i) {
+        add_counter(busy, {{"engine", engine}, {"worker", std::to_string(i)}}, totals.busy_seconds[i]);
+    }
+    out.push_back(std::move(busy));
+
+    auto denied = family("corostorm_spawn_denied_total",
+                         "Spawns that did not happen, by reason: allocation = no memory for the frame.",
+                         MetricType::Counter);
+    add_counter(denied, {{"reason", "allocation"}}, static_cast<double>(totals.spawn_failures));
+    out.push_back(std::move(denied));
+
+    if (!scenario.stage.empty()) {
+        auto stage = family("corostorm_scenario_stage_info", "1 for the scenario stage running now.",
+                            MetricType::Gauge);
+        add_gauge(stage, {{"stage", scenario.stage}}, 1);
+        out.push_back(std::move(stage));
+    }
+    return out;
+}
+
+std::string serialize(const std::vector<const prometheus::Collectable*>& collectables) {
+    std::vector<MetricFamily> families;
+    for (const auto* c : collectables) {
+        auto f = c->Collect();
+        families.insert(families.end(), std::make_move_iterator(f.begin()), std::make_move_iterator(f.end()));
+    }
+    std::ostringstream out;
+    prometheus::TextSerializer().Serialize(out, families);
+    return out.str();
+}
+
+}  // namespace corostorm::metrics

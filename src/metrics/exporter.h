@@ -1,0 +1,87 @@
+// The runtime exporter: turns the workers' recording shards into Prometheus
+// metric families at scrape time.
+//
+// Design note. Nothing is pushed into prometheus-cpp objects while tasks run
+// (its Histogram takes a mutex per Observe, its Gauge is one shared atomic).
+// Instead Collect() walks every worker's shard and sums per workload: the
+// cost of a scrape is O(workers x workloads x buckets) whatever the number of
+// tasks, and it never blocks a worker. Memory per task is derived here from
+// three independent sources so a reader can cross-check them:
+//   frame: exact bytes of live coroutine frames / live tasks (lean engine);
+//   heap:  (allocator bytes in use now - at baseline) / live tasks;
+//   rss:   (resident bytes now - at baseline) / live tasks;
+// the baselines are taken before the first spawn.
+// Thread-safety: Collect() may run on any thread, concurrently with workers.
+#pragma once
+
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "metrics/recorder.h"
+
+namespace corostorm::metrics {
+
+// What the scenario says right now (provided by the daemon).
+struct scenario_view {
+    std::string stage;
+    std::vector<std::uint64_t> targets;  // per workload, total across workers
+};
+
+struct exporter_source {
+    std::string version;
+    std::string engine;
+    std::vector<std::string> workloads;
+    std::vector<const worker_shard*> shards;  // stable for the exporter's lifetime
+    std::uint64_t rss_baseline_bytes = 0;
+    std::uint64_t heap_baseline_bytes = 0;
+    std::function<scenario_view()> scenario;
+};
+
+// Totals over all workers, the same numbers Collect() exports; for /status and reports.
+struct runtime_totals {
+    struct per_workload {
+        std::uint64_t live = 0;
+        std::uint64_t spawned = 0;
+        std::uint64_t resumes = 0;
+        std::uint64_t frame_bytes = 0;
+        std::array<std::uint64_t, task_outcome_count> completed{};
+        std::array<latency_snapshot, latency_source_count> latency{};
+    };
+    std::vector<per_workload> workloads;
+    std::uint64_t live = 0;
+    std::uint64_t frame_bytes = 0;
+    std::uint64_t spawn_failures = 0;
+    std::vector<double> busy_seconds;  // per worker
+};
+runtime_totals sum_shards(const std::vector<const worker_shard*>& shards, std::size_t workloads);
+
+struct memory_per_task {
+    double frame = 0;
+    double heap = 0;
+    double rss = 0;
+};
+// nullopt when no task is alive (there is nothing to divide by).
+std::optional<memory_per_task> measure_memory_per_task(const runtime_totals& totals,
+                                                       std::uint64_t rss_baseline,
+                                                       std::uint64_t heap_baseline);
+
+class runtime_exporter final : public prometheus::Collectable {
+public:
+    explicit runtime_exporter(exporter_source source) : source_(std::move(source)) {}
+    std::vector<prometheus::MetricFamily> Collect() const override;
+
+private:
+    exporter_source source_;
+};
+
+// Every registered collector serialised in the Prometheus text format 0.0.4.
+std::string serialize(const std::vector<const prometheus::Collectable*>& collectables);
+
+}  // namespace corostorm::metrics

@@ -1,0 +1,80 @@
+// The lean task: corostorm's minimal stackless coroutine type.
+//
+// Design note. A lean task is fire-and-forget *within a scope*: it starts
+// running as soon as it is called (initial_suspend never suspends), runs on the
+// worker that spawned it until it finishes, and frees its own frame at the
+// end. Its promise is the whole per-task state the runtime keeps:
+//   - an intrusive timer node (next pointer + deadline), so sleeping needs no
+//     allocation beyond the frame;
+//   - the workload index and exact frame size, for accounting.
+// The frame comes from the worker's frame_allocator (operator new below) and
+// the worker's spawn scope counts it: spawned when the promise is built,
+// completed (ok / error / cancelled) when it finishes. An exception escaping a
+// task is caught by the promise and counted as an error; it never reaches the
+// worker loop.
+// A coroutine is a lean task when it returns `task` and its first parameter
+// is a `task_env`. Spawn one with `runtime::spawn_scope::spawn` (worker.h).
+// Thread-safety: a task only ever runs on its worker's thread.
+#pragma once
+
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+
+#include "metrics/recorder.h"
+#include "runtime/timer_wheel.h"
+
+namespace corostorm::runtime {
+
+using metrics::task_outcome;
+
+// What every lean task receives first: which workload it belongs to.
+struct task_env {
+    std::uint16_t workload = 0;
+};
+
+namespace detail {
+void* allocate_frame(std::size_t n);
+void deallocate_frame(void* p, std::size_t n) noexcept;
+std::uint32_t take_last_frame_size() noexcept;
+void task_started(std::uint32_t workload, std::uint32_t frame_bytes) noexcept;
+void task_finished(std::uint32_t workload, std::uint32_t frame_bytes, task_outcome outcome) noexcept;
+}  // namespace detail
+
+class task {
+public:
+    struct promise_type {
+        template <class... Args>
+        explicit promise_type(task_env env, Args&&...) noexcept
+            : frame_bytes(detail::take_last_frame_size()), workload(env.workload) {
+            detail::task_started(workload, frame_bytes);
+        }
+
+        static void* operator new(std::size_t n) { return detail::allocate_frame(n); }
+        static void operator delete(void* p, std::size_t n) noexcept { detail::deallocate_frame(p, n); }
+
+        task get_return_object() noexcept { return {}; }
+        std::suspend_never initial_suspend() noexcept { return {}; }
+        std::suspend_never final_suspend() noexcept {
+            detail::task_finished(workload, frame_bytes, outcome);
+            return {};
+        }
+        void return_value(task_outcome o) noexcept { outcome = o; }
+        void unhandled_exception() noexcept { outcome = task_outcome::error; }
+
+        static promise_type& of(timer_node* n) noexcept {
+            return *reinterpret_cast<promise_type*>(reinterpret_cast<std::byte*>(n) - offsetof(promise_type, timer));
+        }
+
+        // 24 bytes in all: every byte here is paid a million times.
+        timer_node timer;                 // linked while the task sleeps
+        std::uint32_t frame_bytes;        // exact size the compiler asked for
+        std::uint16_t workload;
+        task_outcome outcome = task_outcome::ok;
+    };
+};
+
+using task_handle = std::coroutine_handle<task::promise_type>;
+
+}  // namespace corostorm::runtime

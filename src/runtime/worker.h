@@ -1,0 +1,159 @@
+// A worker: one thread, one io_context, and everything a lean task touches on
+// its hot path (frame allocator, timer wheel, spawn scope, metrics shard).
+//
+// Design note. With runtime.layout = per_thread every worker is a small
+// single-threaded runtime: a task is spawned, resumed and freed on one worker
+// only, so none of its state needs a lock or an atomic read-modify-write.
+// Other threads talk to a worker by posting to its io_context (targets,
+// stop) and read it only through its metrics shard.
+//
+// Inside the io_context the worker keeps two handlers alive:
+//   - the wake timer, one asio::steady_timer armed for the earliest batch of
+//     the timer wheel; when it fires the worker resumes every due task
+//     (bounded batches, re-posted, so control work is never starved);
+//   - the control tick (every 5 ms): move the live count of each workload
+//     toward its target ramp by spawning (paced in bounded batches) and by
+//     letting surplus tasks retire at their next wake; publish a heartbeat.
+// Shutdown: request_stop() sets every target to zero and wakes every sleeping
+// task now; each one sees it must retire and finishes (outcome `cancelled`).
+// When the scope has drained, the worker cancels its handlers and run()
+// returns. A worker destroyed with tasks still alive (forced shutdown)
+// destroys their frames.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "metrics/recorder.h"
+#include "runtime/frame_allocator.h"
+#include "runtime/spawn_scope.h"
+#include "runtime/task.h"
+#include "runtime/timer_wheel.h"
+
+namespace corostorm::runtime {
+
+class worker;
+
+// A straight line from `from` tasks at start_ns to `to` tasks at
+// start_ns + over_ns, flat afterwards.
+struct target_ramp {
+    std::uint64_t from = 0;
+    std::uint64_t to = 0;
+    std::uint64_t start_ns = 0;
+    std::uint64_t over_ns = 0;
+
+    std::uint64_t at(std::uint64_t now_ns) const noexcept;
+};
+
+// What a workload gives the runtime: a way to start one of its tasks on the
+// calling worker. Implementations live in workloads/.
+class task_factory {
+public:
+    virtual ~task_factory() = default;
+    virtual void spawn(task_env env, worker& w) = 0;
+};
+
+struct worker_options {
+    std::uint64_t timer_tick_ns = 1'000'000;      // timer wheel resolution
+    std::uint64_t control_period_ns = 5'000'000;  // spawn pacing and heartbeat
+    std::uint64_t sample_every = 1;               // record latency of 1 in N resumes
+    std::size_t spawn_batch = 8192;               // spawns per control turn at most
+    std::size_t resume_batch = 4096;              // resumes per handler at most
+};
+
+class worker {
+public:
+    worker(unsigned index, unsigned count, std::vector<task_factory*> workloads, worker_options options);
+    ~worker();
+    worker(const worker&) = delete;
+    worker& operator=(const worker&) = delete;
+
+    // Runs the worker on the calling thread until it has stopped and drained.
+    void run();
+
+    // Any thread: new targets (one ramp per workload, totals across all
+    // workers; this worker takes its share).
+    void set_targets(std::vector<target_ramp> totals);
+    // Any thread: drain every task and let run() return.
+    void request_stop();
+    // Any thread: stop now, leaving tasks suspended (they are destroyed with the worker).
+    void abort();
+
+    unsigned index() const noexcept { return index_; }
+    const metrics::worker_shard& shard() const noexcept { return shard_; }
+    std::uint64_t frame_live_bytes() const noexcept { return allocator_.live_bytes(); }
+    std::uint64_t frame_reserved_bytes() const noexcept { return allocator_.reserved_bytes(); }
+    bool finished() const noexcept { return finished_.load(std::memory_order_acquire); }
+
+    // ---- owner thread only: the task-facing side ----
+    void schedule(timer_node& node) noexcept;
+    bool should_retire(std::uint32_t workload) const noexcept {
+        return scope_.live(workload) > desired_[workload];
+    }
+    std::uint64_t random() noexcept;  // xorshift64*, for phases and jitter
+    frame_allocator& allocator() noexcept { return allocator_; }
+    spawn_scope& scope() noexcept { return scope_; }
+
+    // Test hooks, owner thread only: one wake-up or one control turn, as the
+    // io_context would run them.
+    void run_timers_once() { on_wake(); }
+    void run_control_once() { on_control(); }
+
+private:
+    void arm(std::uint64_t due_ns) noexcept;
+    void on_wake();
+    void on_control();
+    void flush_on_stop();
+    void fire(timer_node* node) noexcept;
+    void finish();
+    void destroy_remaining() noexcept;
+    void schedule_control(bool immediately);
+
+    const unsigned index_;
+    const unsigned count_;
+    const worker_options options_;
+    std::vector<task_factory*> factories_;
+
+    metrics::worker_shard shard_;
+    frame_allocator allocator_;
+    spawn_scope scope_;
+    timer_wheel wheel_;
+
+    boost::asio::io_context ctx_{1};
+    boost::asio::steady_timer wake_timer_{ctx_};
+    boost::asio::steady_timer control_timer_{ctx_};
+    std::uint64_t armed_due_ns_ = UINT64_MAX;
+    bool in_wake_ = false;
+
+    std::vector<target_ramp> targets_;
+    std::vector<std::uint64_t> desired_;
+    bool stopping_ = false;
+    std::atomic<bool> finished_{false};
+    std::uint64_t sample_countdown_;
+    std::uint64_t rng_;
+};
+
+// The worker running on this thread. Only valid inside a worker's handlers
+// and the tasks it resumes.
+worker& this_worker() noexcept;
+
+// co_await sleep_until{deadline_ns}: suspend the task until the steady-clock
+// time `deadline_ns` (never earlier). Needs no allocation: the timer node is
+// the task's promise.
+struct sleep_until {
+    std::uint64_t deadline_ns;
+
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(task_handle h) const noexcept {
+        timer_node& node = h.promise().timer;
+        node.deadline_ns = deadline_ns;
+        this_worker().schedule(node);
+    }
+    void await_resume() const noexcept {}
+};
+
+}  // namespace corostorm::runtime

@@ -1,0 +1,383 @@
+// The HTTP server: a listener coroutine accepts connections and spawns one
+// session coroutine per connection, all on the server's own io_context and
+// thread. Everything in impl past the constructor runs on that thread, except
+// start(), stop() and the counters, which use the lifecycle mutex, post to the
+// io_context, or read atomics.
+#include "server/http_server.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <limits>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+namespace corostorm::server {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+using request = http::request<http::string_body>;
+using reply = http::response<http::string_body>;
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// No route takes a body; a small one is tolerated (some clients send one with
+// GET) and anything larger is refused with 413 before it is buffered.
+constexpr std::size_t max_body_bytes = 1024;
+// Read buffer room beyond header and body limits, so that a header just over
+// the limit is reported as 431 by the parser rather than as a full buffer.
+constexpr std::size_t read_buffer_slack = 1024;
+// After a failed accept (say, out of file descriptors) wait before retrying,
+// so that a persistent error does not spin the server thread.
+constexpr auto accept_retry_delay = std::chrono::milliseconds(100);
+
+std::string format_address(const asio::ip::address& address, std::uint16_t port) {
+    const std::string host = address.to_string();
+    return address.is_v6() ? "[" + host + "]:" + std::to_string(port)
+                           : host + ":" + std::to_string(port);
+}
+
+reply make_reply(unsigned status, std::string content_type, std::string body, unsigned version,
+                 bool keep_alive) {
+    reply res;
+    res.result(status);
+    res.version(version);
+    res.set(http::field::server, "corostorm");
+    res.set(http::field::cache_control, "no-store");
+    res.set(http::field::content_type, std::move(content_type));
+    res.keep_alive(keep_alive);
+    res.body() = std::move(body);
+    res.prepare_payload();
+    return res;
+}
+
+reply plain_reply(http::status status, std::string body, unsigned version, bool keep_alive) {
+    return make_reply(static_cast<unsigned>(status), "text/plain; charset=utf-8", std::move(body),
+                      version, keep_alive);
+}
+
+// The answer to a request that could not be read, or nullopt to close without
+// one: the peer left, timed out, or the server is stopping.
+std::optional<reply> reply_to_read_error(const beast::error_code& ec) {
+    static const auto& parse_errors = http::make_error_code(http::error::bad_method).category();
+    if (ec == http::error::header_limit) {
+        return plain_reply(http::status::request_header_fields_too_large,
+                           "request header too large\n", 11, false);
+    }
+    if (ec == http::error::body_limit) {
+        return plain_reply(http::status::payload_too_large, "request body too large\n", 11, false);
+    }
+    if (ec.category() == parse_errors && ec != http::error::end_of_stream &&
+        ec != http::error::partial_message) {
+        return plain_reply(http::status::bad_request, "bad request\n", 11, false);
+    }
+    return std::nullopt;
+}
+
+// Completion of a spawned coroutine: an exception is counted, because
+// rethrowing it would end ioc_.run() and with it the server.
+struct count_failure {
+    std::atomic<std::uint64_t>* failures;
+
+    void operator()(const std::exception_ptr& failure) const {
+        if (failure) {
+            // Relaxed: a counter that orders nothing else.
+            failures->fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+};
+
+}  // namespace
+
+struct http_server::impl {
+    // One accepted connection. The stream lives in connections_ so that stop()
+    // can close it from outside its session; the entry goes when the session
+    // frame that owns this handle is destroyed, however the session ended.
+    class connection {
+    public:
+        connection(impl& owner, tcp::socket socket)
+            : owner_(&owner),
+              it_(owner.connections_.emplace(owner.connections_.end(), std::move(socket))) {
+            owner.publish_connection_count();
+        }
+        connection(connection&& other) noexcept
+            : owner_(std::exchange(other.owner_, nullptr)), it_(other.it_) {}
+        connection& operator=(connection&&) = delete;
+        ~connection() {
+            if (owner_ != nullptr) {
+                owner_->connections_.erase(it_);
+                owner_->publish_connection_count();
+            }
+        }
+
+        beast::tcp_stream& stream() const { return *it_; }
+
+    private:
+        impl* owner_;
+        std::list<beast::tcp_stream>::iterator it_;
+    };
+
+    impl(const std::string& host, std::uint16_t port, routes r, server_limits limits)
+        : routes_(std::move(r)),
+          limits_(limits),
+          header_limit_(static_cast<std::uint32_t>(std::min<std::size_t>(
+              limits.max_header_bytes, std::numeric_limits<std::uint32_t>::max()))),
+          request_timeout_(limits.request_timeout_ms) {
+        beast::error_code ec;
+        const auto address = asio::ip::make_address(host, ec);
+        if (ec) {
+            throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                                    "cannot listen on " + host + ":" + std::to_string(port) +
+                                        ": host is not an IPv4 or IPv6 address");
+        }
+        const std::string wanted = format_address(address, port);
+        const tcp::endpoint endpoint(address, port);
+        const auto check = [&wanted](const beast::error_code& e) {
+            if (e) {
+                throw std::system_error(e, "cannot listen on " + wanted);
+            }
+        };
+        acceptor_.open(endpoint.protocol(), ec);
+        check(ec);
+        acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+        check(ec);
+        acceptor_.bind(endpoint, ec);
+        check(ec);
+        acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+        check(ec);
+        const tcp::endpoint bound = acceptor_.local_endpoint(ec);
+        check(ec);
+        port_ = bound.port();
+        local_address_ = format_address(bound.address(), port_);
+    }
+
+    void start() {
+        const std::lock_guard lock(lifecycle_mutex_);
+        if (state_ != state::idle) {
+            return;
+        }
+        asio::co_spawn(ioc_, listener(), count_failure{&internal_errors_});
+        thread_ = std::thread([this] { ioc_.run(); });
+        state_ = state::running;
+    }
+
+    void stop() {
+        const std::lock_guard lock(lifecycle_mutex_);
+        if (state_ == state::stopped) {
+            return;
+        }
+        if (thread_.joinable()) {
+            // Closing from the server thread keeps the acceptor and streams single-threaded;
+            // every pending operation then fails, the coroutines end and run() returns.
+            asio::post(ioc_, [this] { close_all(); });
+            thread_.join();
+        } else {
+            close_all();
+        }
+        state_ = state::stopped;
+    }
+
+    asio::awaitable<void> listener() {
+        for (;;) {
+            auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
+            if (!acceptor_.is_open()) {
+                co_return;
+            }
+            if (ec) {
+                asio::steady_timer pause(ioc_, accept_retry_delay);
+                co_await pause.async_wait(use_tuple);
+                continue;
+            }
+            if (connections_.size() >= limits_.max_connections) {
+                // Relaxed: a counter that orders nothing else.
+                rejected_connections_.fetch_add(1, std::memory_order_relaxed);
+                socket.close(ec);
+                continue;
+            }
+            asio::co_spawn(ioc_, session(connection(*this, std::move(socket))),
+                           count_failure{&internal_errors_});
+        }
+    }
+
+    asio::awaitable<void> session(connection conn) {
+        beast::tcp_stream& stream = conn.stream();
+        beast::flat_buffer buffer(limits_.max_header_bytes + max_body_bytes + read_buffer_slack);
+        for (;;) {
+            http::request_parser<http::string_body> parser;
+            parser.header_limit(header_limit_);
+            parser.body_limit(max_body_bytes);
+            // One deadline for the whole request, however many reads it takes: a client
+            // trickling bytes is cut off, as is an idle keep-alive connection.
+            stream.expires_after(request_timeout_);
+            const auto [read_error, read_bytes] =
+                co_await http::async_read(stream, buffer, parser, use_tuple);
+            std::optional<reply> res =
+                read_error ? reply_to_read_error(read_error) : answer(parser.get());
+            if (!res) {
+                break;
+            }
+            // A client that stops reading cannot hold the connection either.
+            stream.expires_after(request_timeout_);
+            const auto [write_error, written_bytes] =
+                co_await http::async_write(stream, *res, use_tuple);
+            if (write_error || !res->keep_alive()) {
+                break;
+            }
+        }
+        beast::error_code ignored;
+        stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
+
+    reply answer(const request& req) {
+        const unsigned version = req.version();
+        const bool keep_alive = req.keep_alive();
+        const bool head = req.method() == http::verb::head;
+        if (req.method() != http::verb::get && !head) {
+            reply res = plain_reply(http::status::method_not_allowed, "method not allowed\n",
+                                    version, keep_alive);
+            res.set(http::field::allow, "GET, HEAD");
+            return res;
+        }
+        const std::string_view target = req.target();
+        const route_handler* handler = find_route(target.substr(0, target.find('?')));
+        reply res;
+        if (handler == nullptr || !*handler) {
+            res = plain_reply(http::status::not_found, "not found\n", version, keep_alive);
+        } else {
+            try {
+                response r = (*handler)();
+                // A status outside 200..599 would be a malformed final response.
+                if (r.status < 200 || r.status > 599) {
+                    throw std::out_of_range("route returned status " + std::to_string(r.status));
+                }
+                res = make_reply(r.status, std::move(r.content_type), std::move(r.body), version,
+                                 keep_alive);
+            } catch (...) {
+                // Relaxed: a counter that orders nothing else.
+                internal_errors_.fetch_add(1, std::memory_order_relaxed);
+                res = plain_reply(http::status::internal_server_error, "internal error\n",
+                                  version, keep_alive);
+            }
+        }
+        if (head) {
+            // Same headers as GET, Content-Length included; only the body goes.
+            const std::size_t length = res.body().size();
+            res.body().clear();
+            res.content_length(length);
+        }
+        return res;
+    }
+
+    const route_handler* find_route(std::string_view path) const {
+        if (path == "/metrics") {
+            return &routes_.metrics;
+        }
+        if (path == "/healthz") {
+            return &routes_.healthz;
+        }
+        if (path == "/readyz") {
+            return &routes_.readyz;
+        }
+        if (path == "/status") {
+            return &routes_.status;
+        }
+        return nullptr;
+    }
+
+    void close_all() {
+        beast::error_code ignored;
+        acceptor_.close(ignored);
+        for (beast::tcp_stream& stream : connections_) {
+            stream.close();
+        }
+    }
+
+    void publish_connection_count() {
+        // Readers only display the number; connections_ itself is server-thread only.
+        active_connections_.store(connections_.size(), std::memory_order_relaxed);
+    }
+
+    enum class state { idle, running, stopped };
+
+    const routes routes_;
+    const server_limits limits_;
+    const std::uint32_t header_limit_;
+    const std::chrono::milliseconds request_timeout_;
+    std::uint16_t port_ = 0;
+    std::string local_address_;
+
+    // Declared before ioc_: frames still pending when ioc_ is destroyed erase
+    // their entries during its destruction.
+    std::list<beast::tcp_stream> connections_;
+    asio::io_context ioc_{1};
+    tcp::acceptor acceptor_{ioc_};
+
+    std::atomic<std::size_t> active_connections_{0};
+    std::atomic<std::uint64_t> rejected_connections_{0};
+    std::atomic<std::uint64_t> internal_errors_{0};
+
+    std::mutex lifecycle_mutex_;
+    state state_ = state::idle;
+    std::thread thread_;
+};
+
+http_server::http_server(const std::string& host, std::uint16_t port, routes r,
+                         server_limits limits)
+    : impl_(std::make_unique<impl>(host, port, std::move(r), limits)) {}
+
+http_server::~http_server() { stop(); }
+
+void http_server::start() { impl_->start(); }
+
+void http_server::stop() { impl_->stop(); }
+
+std::uint16_t http_server::port() const { return impl_->port_; }
+
+std::string http_server::local_address() const { return impl_->local_address_; }
+
+std::size_t http_server::active_connections() const {
+    // Relaxed: a counter that orders nothing else.
+    return impl_->active_connections_.load(std::memory_order_relaxed);
+}
+
+std::uint64_t http_server::rejected_connections() const {
+    // Relaxed: a counter that orders nothing else.
+    return impl_->rejected_connections_.load(std::memory_order_relaxed);
+}
+
+std::uint64_t http_server::internal_errors() const {
+    // Relaxed: a counter that orders nothing else.
+    return impl_->internal_errors_.load(std::memory_order_relaxed);
+}
+
+}  // namespace corostorm::server

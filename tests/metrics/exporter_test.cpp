@@ -1,0 +1,122 @@
+#include "metrics/exporter.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <string>
+
+namespace corostorm::metrics {
+namespace {
+
+std::string series_value(const std::string& text, const std::string& series) {
+    const auto pos = text.find("\n" + series + " ");
+    if (pos == std::string::npos) return {};
+    const auto start = pos + series.size() + 2;
+    return text.substr(start, text.find('\n', start) - start);
+}
+
+struct two_workers {
+    worker_shard a{2};
+    worker_shard b{2};
+    two_workers() {
+        a.workload(0).spawned.add(700);
+        a.workload(0).completed[2].add(100);
+        a.workload(0).frame_bytes.add(600 * 104);
+        b.workload(0).spawned.add(500);
+        b.workload(0).frame_bytes.add(500 * 104);
+        b.workload(1).spawned.add(3);
+        b.workload(1).completed[1].add(1);
+        b.workload(1).frame_bytes.add(2 * 200);
+        a.workload(0).latency[0].record(1'500);
+        b.workload(0).latency[0].record(3'000'000);
+        a.busy_ns.add(2'500'000'000);
+    }
+    exporter_source source() const {
+        return exporter_source{
+            .version = "1.2.3",
+            .engine = "lean",
+            .workloads = {"idle", "busy"},
+            .shards = {&a, &b},
+            .rss_baseline_bytes = 0,
+            .heap_baseline_bytes = 0,
+            .scenario = [] { return scenario_view{"ramp", {1000, 5}}; },
+        };
+    }
+};
+
+TEST(RuntimeExporter, sums_shards_per_workload) {
+    two_workers w;
+    runtime_exporter exporter(w.source());
+    const std::string text = serialize({&exporter});
+    EXPECT_EQ(series_value(text, R"(corostorm_tasks_live{engine="lean",workload="idle"})"), "1100");
+    EXPECT_EQ(series_value(text, R"(corostorm_tasks_live{engine="lean",workload="busy"})"), "2");
+    EXPECT_EQ(series_value(text, R"(corostorm_tasks_target{engine="lean",workload="idle"})"), "1000");
+    EXPECT_EQ(series_value(text, R"(corostorm_tasks_spawned_total{engine="lean",workload="idle"})"), "1200");
+    EXPECT_EQ(series_value(text,
+                           R"(corostorm_tasks_completed_total{engine="lean",workload="busy",outcome="error"})"),
+              "1");
+    EXPECT_EQ(series_value(text, R"(corostorm_coroutine_frame_bytes{engine="lean",workload="idle"})"),
+              std::to_string(1100 * 104));
+    const std::string frame = series_value(text, R"(corostorm_memory_per_task_bytes{engine="lean",method="frame"})");
+    ASSERT_FALSE(frame.empty());
+    EXPECT_NEAR(std::stod(frame), (1100.0 * 104 + 400) / 1102.0, 1e-6);
+    EXPECT_EQ(series_value(
+                  text, R"(corostorm_schedule_latency_seconds_count{engine="lean",workload="idle",source="timer"})"),
+              "2");
+    EXPECT_EQ(series_value(
+                  text,
+                  R"(corostorm_schedule_latency_seconds_bucket{engine="lean",workload="idle",source="timer",le="2e-06"})"),
+              "1");
+    EXPECT_EQ(series_value(text, R"(corostorm_worker_busy_seconds_total{engine="lean",worker="0"})"), "2.5");
+    EXPECT_EQ(series_value(text, R"(corostorm_scenario_stage_info{stage="ramp"})"), "1");
+}
+
+TEST(RuntimeExporter, memory_per_task_is_absent_without_live_tasks) {
+    worker_shard empty{1};
+    runtime_exporter exporter(exporter_source{.version = "1", .engine = "lean", .workloads = {"idle"},
+                                              .shards = {&empty}, .scenario = {}});
+    const std::string text = serialize({&exporter});
+    EXPECT_EQ(text.find("corostorm_memory_per_task_bytes"), std::string::npos);
+    EXPECT_NE(text.find("corostorm_tasks_live"), std::string::npos);
+}
+
+TEST(RuntimeExporter, exports_the_golden_list_of_metric_names) {
+    two_workers w;
+    runtime_exporter exporter(w.source());
+    const std::string text = serialize({&exporter});
+    std::set<std::string> names;
+    const std::regex type_line(R"(# TYPE (\S+) )");
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), type_line); it != std::sregex_iterator(); ++it) {
+        names.insert((*it)[1]);
+    }
+    const std::set<std::string> golden = {
+        "corostorm_build_info",           "corostorm_tasks_live",
+        "corostorm_tasks_target",         "corostorm_tasks_spawned_total",
+        "corostorm_tasks_completed_total", "corostorm_task_resumes_total",
+        "corostorm_coroutine_frame_bytes", "corostorm_schedule_latency_seconds",
+        "corostorm_memory_per_task_bytes", "corostorm_worker_busy_seconds_total",
+        "corostorm_spawn_denied_total",   "corostorm_scenario_stage_info",
+    };
+    EXPECT_EQ(names, golden);
+}
+
+TEST(RuntimeExporter, output_passes_promtool_check_metrics) {
+    if (std::system("command -v promtool >/dev/null 2>&1") != 0) GTEST_SKIP() << "promtool not installed";
+    two_workers w;
+    runtime_exporter exporter(w.source());
+    const std::string path = ::testing::TempDir() + "exporter_metrics.txt";
+    std::ofstream(path) << serialize({&exporter});
+    const std::string out_path = path + ".lint";
+    const int rc = std::system(("promtool check metrics < " + path + " > " + out_path + " 2>&1").c_str());
+    std::ifstream lint(out_path);
+    const std::string problems((std::istreambuf_iterator<char>(lint)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(rc, 0) << problems;
+    EXPECT_EQ(problems, "");
+}
+
+}  // namespace
+}  // namespace corostorm::metrics

@@ -1,0 +1,68 @@
+#include "runtime/frame_allocator.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <set>
+#include <vector>
+
+namespace corostorm::runtime {
+namespace {
+
+TEST(FrameAllocator, counts_exact_requested_bytes) {
+    frame_allocator a;
+    void* p = a.allocate(104);
+    void* q = a.allocate(40);
+    void* r = a.allocate(5000);  // beyond the size classes
+    EXPECT_EQ(a.live_bytes(), 104u + 40u + 5000u);
+    EXPECT_EQ(a.live_blocks(), 3u);
+    a.deallocate(q, 40);
+    EXPECT_EQ(a.live_bytes(), 104u + 5000u);
+    a.deallocate(p, 104);
+    a.deallocate(r, 5000);
+    EXPECT_EQ(a.live_bytes(), 0u);
+    EXPECT_EQ(a.live_blocks(), 0u);
+}
+
+TEST(FrameAllocator, blocks_are_aligned_distinct_and_writable) {
+    frame_allocator a;
+    std::vector<void*> blocks;
+    std::set<std::uintptr_t> seen;
+    for (int i = 0; i < 20'000; ++i) {  // spans several slabs
+        const std::size_t n = 16 + static_cast<std::size_t>(i % 7) * 24;
+        void* p = a.allocate(n);
+        EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p) % 16, 0u);
+        std::memset(p, 0xAB, n);
+        EXPECT_TRUE(seen.insert(reinterpret_cast<std::uintptr_t>(p)).second);
+        blocks.push_back(p);
+    }
+    EXPECT_GE(a.reserved_bytes(), 2 * frame_allocator::slab_bytes);
+    for (int i = 0; i < 20'000; ++i) a.deallocate(blocks[static_cast<std::size_t>(i)], 16 + static_cast<std::size_t>(i % 7) * 24);
+    EXPECT_EQ(a.live_bytes(), 0u);
+}
+
+TEST(FrameAllocator, a_freed_frame_is_reused_by_the_next_of_its_size) {
+    frame_allocator a;
+    void* p = a.allocate(100);
+    a.deallocate(p, 100);
+    const auto reserved = a.reserved_bytes();
+    void* q = a.allocate(112);  // same 16-byte class as 100
+    EXPECT_EQ(p, q);
+    EXPECT_EQ(a.reserved_bytes(), reserved);
+    a.deallocate(q, 112);
+}
+
+TEST(FrameAllocator, rounding_overhead_is_below_one_granule_per_frame) {
+    frame_allocator a;
+    constexpr std::size_t frames = 100'000;
+    constexpr std::size_t size = 104;
+    std::vector<void*> blocks;
+    for (std::size_t i = 0; i < frames; ++i) blocks.push_back(a.allocate(size));
+    const double per_frame = static_cast<double>(a.reserved_bytes()) / frames;
+    EXPECT_LT(per_frame, static_cast<double>(size + frame_allocator::granule));
+    for (void* p : blocks) a.deallocate(p, size);
+}
+
+}  // namespace
+}  // namespace corostorm::runtime

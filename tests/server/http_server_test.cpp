@@ -1,0 +1,565 @@
+// Drives http_server through raw POSIX sockets, as a scraper or a hostile
+// client would, so that what is asserted is the bytes on the wire.
+#include "server/http_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace corostorm::server {
+namespace {
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+// Long enough never to fire on a loaded machine, short enough that a broken
+// server fails a test instead of hanging it.
+constexpr auto io_timeout = 10s;
+
+struct reply {
+    unsigned status = 0;
+    std::map<std::string, std::string> headers;  // names lower-cased
+    std::string body;
+
+    std::string header(const std::string& name) const {
+        const auto it = headers.find(name);
+        return it == headers.end() ? std::string() : it->second;
+    }
+};
+
+std::string lower(std::string s) {
+    for (char& c : s) {
+        if (c >= 'A' && c <= 'Z') {
+            c = static_cast<char>(c - 'A' + 'a');
+        }
+    }
+    return s;
+}
+
+// One blocking TCP connection with a receive timeout and a small parser for
+// the replies it reads; bytes past one reply stay buffered for the next.
+class client {
+public:
+    explicit client(std::uint16_t port, const std::string& host = "127.0.0.1") {
+        const bool v6 = host.find(':') != std::string::npos;
+        fd_ = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+        if (fd_ < 0) {
+            throw std::system_error(errno, std::system_category(), "socket");
+        }
+        timeval tv{};
+        tv.tv_sec = std::chrono::duration_cast<std::chrono::seconds>(io_timeout).count();
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        int rc = 0;
+        if (v6) {
+            sockaddr_in6 addr{};
+            addr.sin6_family = AF_INET6;
+            addr.sin6_port = htons(port);
+            ::inet_pton(AF_INET6, host.c_str(), &addr.sin6_addr);
+            rc = ::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+        } else {
+            sockaddr_in addr{};
+            addr.sin_family = AF_INET;
+            addr.sin_port = htons(port);
+            ::inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
+            rc = ::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+        }
+        if (rc != 0) {
+            const int err = errno;
+            ::close(fd_);
+            throw std::system_error(err, std::system_category(), "connect");
+        }
+    }
+    ~client() { close(); }
+    client(const client&) = delete;
+    client& operator=(const client&) = delete;
+
+    void close() {
+        if (fd_ >= 0) {
+            ::close(fd_);
+            fd_ = -1;
+        }
+    }
+
+    // False once the peer has closed or reset the connection.
+    bool send(std::string_view data) {
+        while (!data.empty()) {
+            const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+            if (n < 0) {
+                return false;
+            }
+            data.remove_prefix(static_cast<std::size_t>(n));
+        }
+        return true;
+    }
+
+    // The next reply, or nullopt if the connection ends before a whole one.
+    // `head` says the request was HEAD: Content-Length then announces no body.
+    std::optional<reply> read_reply(bool head = false) {
+        std::size_t end = 0;
+        while ((end = buffer_.find("\r\n\r\n")) == std::string::npos) {
+            if (!fill()) {
+                return std::nullopt;
+            }
+        }
+        reply r;
+        std::string_view head_text(buffer_.data(), end);
+        const auto line_end = head_text.find("\r\n");
+        const std::string_view status_line = head_text.substr(0, line_end);
+        if (status_line.substr(0, 9) != "HTTP/1.1 " || status_line.size() < 12) {
+            return std::nullopt;
+        }
+        r.status = static_cast<unsigned>(std::stoul(std::string(status_line.substr(9, 3))));
+        head_text.remove_prefix(line_end == std::string_view::npos ? head_text.size()
+                                                                     : line_end + 2);
+        while (!head_text.empty()) {
+            const auto eol = std::min(head_text.find("\r\n"), head_text.size());
+            const std::string_view field = head_text.substr(0, eol);
+            const auto colon = field.find(':');
+            std::string value(field.substr(colon + 1));
+            value.erase(0, value.find_first_not_of(' '));
+            r.headers[lower(std::string(field.substr(0, colon)))] = value;
+            head_text.remove_prefix(std::min(eol + 2, head_text.size()));
+        }
+        buffer_.erase(0, end + 4);
+        const std::string length = r.header("content-length");
+        const std::size_t body_size = head || length.empty() ? 0 : std::stoul(length);
+        while (buffer_.size() < body_size) {
+            if (!fill()) {
+                return std::nullopt;
+            }
+        }
+        r.body = buffer_.substr(0, body_size);
+        buffer_.erase(0, body_size);
+        return r;
+    }
+
+    std::optional<reply> request(const std::string& method, const std::string& target,
+                                 const std::string& extra_headers = "") {
+        if (!send(method + " " + target + " HTTP/1.1\r\nHost: test\r\n" + extra_headers +
+                  "\r\n")) {
+            return std::nullopt;
+        }
+        return read_reply(method == "HEAD");
+    }
+
+    // True if the peer closes (EOF or reset) within `within` without sending
+    // anything further.
+    bool closed_by_peer(std::chrono::milliseconds within) {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(within.count())) <= 0) {
+            return false;
+        }
+        char c = 0;
+        const ssize_t n = ::recv(fd_, &c, 1, 0);
+        return n == 0 || (n < 0 && errno == ECONNRESET);
+    }
+
+    // True if something (data, EOF or error) is waiting to be read.
+    bool readable() {
+        pollfd p{fd_, POLLIN, 0};
+        return ::poll(&p, 1, 0) > 0;
+    }
+
+    // Whatever the peer sends until it closes (a reset ends it too).
+    std::string read_to_close() {
+        std::string all = std::move(buffer_);
+        buffer_.clear();
+        while (fill()) {
+            all += buffer_;
+            buffer_.clear();
+        }
+        return all;
+    }
+
+private:
+    bool fill() {
+        char chunk[4096];
+        const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+        if (n <= 0) {
+            return false;
+        }
+        buffer_.append(chunk, static_cast<std::size_t>(n));
+        return true;
+    }
+
+    int fd_ = -1;
+    std::string buffer_;
+};
+
+routes test_routes() {
+    routes r;
+    r.metrics = [] {
+        return response{200, "text/plain; version=0.0.4; charset=utf-8", "corostorm_up 1\n"};
+    };
+    r.healthz = [] { return response{200, "text/plain; charset=utf-8", "ok\n"}; };
+    r.readyz = [] { return response{503, "text/plain; charset=utf-8", "not ready\n"}; };
+    r.status = [] { return response{200, "application/json", R"({"stage":"warmup"})"}; };
+    return r;
+}
+
+template <class Predicate>
+bool eventually(Predicate pred, std::chrono::milliseconds within = io_timeout) {
+    const auto deadline = clock_type::now() + within;
+    while (!pred()) {
+        if (clock_type::now() > deadline) {
+            return false;
+        }
+        std::this_thread::sleep_for(5ms);
+    }
+    return true;
+}
+
+class HttpServer : public ::testing::Test {
+protected:
+    void start(server_limits limits = {}, routes r = test_routes()) {
+        server_.emplace("127.0.0.1", 0, std::move(r), limits);
+        server_->start();
+    }
+    std::uint16_t port() const { return server_->port(); }
+
+    // A fresh connection serves /healthz: the server is alive and accepting.
+    void expect_serving() {
+        client c(port());
+        const auto r = c.request("GET", "/healthz");
+        ASSERT_TRUE(r.has_value());
+        EXPECT_EQ(r->status, 200u);
+        EXPECT_EQ(r->body, "ok\n");
+    }
+
+    std::optional<http_server> server_;
+};
+
+TEST_F(HttpServer, serves_each_route_with_its_status_type_and_body) {
+    start();
+    struct expected {
+        const char* path;
+        unsigned status;
+        const char* content_type;
+        const char* body;
+    };
+    const expected cases[] = {
+        {"/metrics", 200, "text/plain; version=0.0.4; charset=utf-8", "corostorm_up 1\n"},
+        {"/healthz", 200, "text/plain; charset=utf-8", "ok\n"},
+        {"/readyz", 503, "text/plain; charset=utf-8", "not ready\n"},
+        {"/status", 200, "application/json", R"({"stage":"warmup"})"},
+    };
+    for (const expected& e : cases) {
+        client c(port());
+        const auto r = c.request("GET", e.path);
+        ASSERT_TRUE(r.has_value()) << e.path;
+        EXPECT_EQ(r->status, e.status) << e.path;
+        EXPECT_EQ(r->body, e.body) << e.path;
+        EXPECT_EQ(r->header("content-type"), e.content_type) << e.path;
+        EXPECT_EQ(r->header("content-length"), std::to_string(std::strlen(e.body))) << e.path;
+        EXPECT_EQ(r->header("cache-control"), "no-store") << e.path;
+        EXPECT_EQ(r->header("server"), "corostorm") << e.path;
+    }
+}
+
+TEST_F(HttpServer, head_sends_the_get_headers_without_a_body) {
+    start();
+    client c(port());
+    const auto head = c.request("HEAD", "/metrics");
+    ASSERT_TRUE(head.has_value());
+    EXPECT_EQ(head->status, 200u);
+    EXPECT_EQ(head->header("content-length"), std::to_string(std::strlen("corostorm_up 1\n")));
+    EXPECT_EQ(head->header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+    // Had a body been sent, it would now be read in place of the next status line.
+    const auto get = c.request("GET", "/healthz");
+    ASSERT_TRUE(get.has_value());
+    EXPECT_EQ(get->status, 200u);
+    EXPECT_EQ(get->body, "ok\n");
+}
+
+TEST_F(HttpServer, unknown_path_is_404_plain_text) {
+    start();
+    client c(port());
+    for (const char* path : {"/", "/metrics/", "/METRICS", "/nope", "/metricsx"}) {
+        const auto r = c.request("GET", path);
+        ASSERT_TRUE(r.has_value()) << path;
+        EXPECT_EQ(r->status, 404u) << path;
+        EXPECT_EQ(r->header("content-type"), "text/plain; charset=utf-8") << path;
+        EXPECT_FALSE(r->body.empty()) << path;
+    }
+}
+
+TEST_F(HttpServer, other_methods_are_405_with_allow_on_any_path) {
+    start();
+    client c(port());
+    ASSERT_TRUE(c.send("POST /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\na=1"));
+    const auto post = c.read_reply();
+    ASSERT_TRUE(post.has_value());
+    EXPECT_EQ(post->status, 405u);
+    EXPECT_EQ(post->header("allow"), "GET, HEAD");
+    for (const char* method : {"PUT", "DELETE", "OPTIONS", "PATCH"}) {
+        for (const char* path : {"/healthz", "/nope"}) {
+            const auto r = c.request(method, path);
+            ASSERT_TRUE(r.has_value()) << method << " " << path;
+            EXPECT_EQ(r->status, 405u) << method << " " << path;
+            EXPECT_EQ(r->header("allow"), "GET, HEAD") << method << " " << path;
+        }
+    }
+}
+
+TEST_F(HttpServer, query_string_is_ignored) {
+    start();
+    client c(port());
+    const auto r = c.request("GET", "/metrics?x=1&name[]=up");
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200u);
+    EXPECT_EQ(r->body, "corostorm_up 1\n");
+    const auto empty_query = c.request("GET", "/healthz?");
+    ASSERT_TRUE(empty_query.has_value());
+    EXPECT_EQ(empty_query->status, 200u);
+}
+
+TEST_F(HttpServer, keep_alive_serves_several_requests_on_one_connection) {
+    start();
+    client c(port());
+    for (int i = 0; i < 3; ++i) {
+        const auto r = c.request("GET", "/healthz");
+        ASSERT_TRUE(r.has_value()) << i;
+        EXPECT_EQ(r->status, 200u);
+        EXPECT_NE(lower(r->header("connection")), "close");
+    }
+    // Pipelined: two requests in one write, two replies in order.
+    ASSERT_TRUE(c.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+                       "GET /status HTTP/1.1\r\nHost: t\r\n\r\n"));
+    const auto first = c.read_reply();
+    const auto second = c.read_reply();
+    ASSERT_TRUE(first.has_value());
+    ASSERT_TRUE(second.has_value());
+    EXPECT_EQ(first->body, "ok\n");
+    EXPECT_EQ(second->body, R"({"stage":"warmup"})");
+    EXPECT_EQ(server_->active_connections(), 1u);
+}
+
+TEST_F(HttpServer, connection_close_is_honoured) {
+    start();
+    client c(port());
+    const auto r = c.request("GET", "/healthz", "Connection: close\r\n");
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200u);
+    EXPECT_EQ(lower(r->header("connection")), "close");
+    EXPECT_TRUE(c.closed_by_peer(io_timeout));
+}
+
+TEST_F(HttpServer, malformed_request_line_gets_400_and_close_and_others_are_served) {
+    start();
+    for (const char* garbage : {"GARBAGE\r\n\r\n", "GET /metrics HTTP/9\r\n\r\n",
+                                "GET\r\n\r\n", "\x01\x02\x03 / HTTP/1.1\r\n\r\n"}) {
+        client c(port());
+        ASSERT_TRUE(c.send(garbage));
+        // The whole request arrives in one read, so the server closes with nothing
+        // unread and the reply cannot be lost to a reset.
+        EXPECT_EQ(c.read_to_close().substr(0, 12), "HTTP/1.1 400") << garbage;
+        expect_serving();
+    }
+}
+
+TEST_F(HttpServer, oversized_header_is_rejected_and_others_are_served) {
+    server_limits limits;
+    limits.max_header_bytes = 1024;
+    start(limits);
+    client c(port());
+    c.send("GET /metrics HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(4096, 'a') + "\r\n\r\n");
+    // The server closes with part of the header unread, so a reset may beat the
+    // reply to the client; either way the connection ends.
+    const std::string answer = c.read_to_close();
+    if (!answer.empty()) {
+        EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 431");
+    }
+    expect_serving();
+}
+
+TEST_F(HttpServer, oversized_body_is_413_and_small_body_is_tolerated) {
+    start();
+    client small(port());
+    ASSERT_TRUE(small.send("GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"));
+    const auto ok = small.read_reply();
+    ASSERT_TRUE(ok.has_value());
+    EXPECT_EQ(ok->status, 200u);
+
+    client big(port());
+    big.send("GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n" +
+             std::string(100000, 'b'));
+    const std::string answer = big.read_to_close();  // a reset may beat the reply, as above
+    if (!answer.empty()) {
+        EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 413");
+    }
+    expect_serving();
+}
+
+TEST_F(HttpServer, slow_client_is_cut_off_at_the_timeout_while_others_are_served) {
+    server_limits limits;
+    limits.request_timeout_ms = 300;
+    start(limits);
+    const auto began = clock_type::now();
+    client slow(port());
+    slow.send("GET /metrics HTTP/1.1\r\nX-Slow: ");
+    bool others_served = false;
+    // A header that never ends, one byte every 20 ms: only the deadline can end it.
+    while (!slow.readable() && clock_type::now() - began < io_timeout) {
+        slow.send("a");
+        if (!others_served) {
+            expect_serving();
+            others_served = true;
+        }
+        std::this_thread::sleep_for(20ms);
+    }
+    const auto elapsed = clock_type::now() - began;
+    EXPECT_TRUE(others_served);
+    EXPECT_TRUE(slow.closed_by_peer(0ms));
+    EXPECT_GE(elapsed, 300ms);
+    EXPECT_LT(elapsed, io_timeout);
+    expect_serving();
+}
+
+TEST_F(HttpServer, connections_beyond_the_limit_are_refused_and_slots_are_reused) {
+    server_limits limits;
+    limits.max_connections = 3;
+    start(limits);
+    std::vector<std::unique_ptr<client>> idle;
+    for (int i = 0; i < 3; ++i) {
+        idle.push_back(std::make_unique<client>(port()));
+    }
+    ASSERT_TRUE(eventually([&] { return server_->active_connections() == 3; }));
+
+    client extra(port());
+    EXPECT_TRUE(extra.closed_by_peer(io_timeout));
+    EXPECT_EQ(server_->rejected_connections(), 1u);
+
+    // The connections within the limit are still served.
+    const auto r = idle[0]->request("GET", "/healthz");
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200u);
+
+    idle.pop_back();
+    ASSERT_TRUE(eventually([&] { return server_->active_connections() == 2; }));
+    expect_serving();
+    EXPECT_EQ(server_->rejected_connections(), 1u);
+}
+
+TEST_F(HttpServer, throwing_route_answers_500_and_the_server_stays_up) {
+    routes r = test_routes();
+    r.metrics = []() -> response { throw std::runtime_error("collector failed"); };
+    r.status = [] { return response{42, "text/plain", "not a status"}; };
+    start({}, std::move(r));
+    client c(port());
+    const auto thrown = c.request("GET", "/metrics");
+    ASSERT_TRUE(thrown.has_value());
+    EXPECT_EQ(thrown->status, 500u);
+    EXPECT_FALSE(thrown->body.empty());
+    EXPECT_EQ(thrown->header("cache-control"), "no-store");
+    const auto bad_status = c.request("GET", "/status");
+    ASSERT_TRUE(bad_status.has_value());
+    EXPECT_EQ(bad_status->status, 500u);
+    // Same connection, still alive.
+    const auto ok = c.request("GET", "/healthz");
+    ASSERT_TRUE(ok.has_value());
+    EXPECT_EQ(ok->status, 200u);
+    EXPECT_EQ(server_->internal_errors(), 2u);
+}
+
+TEST_F(HttpServer, unset_route_is_404) {
+    routes r = test_routes();
+    r.status = nullptr;
+    start({}, std::move(r));
+    client c(port());
+    const auto reply = c.request("GET", "/status");
+    ASSERT_TRUE(reply.has_value());
+    EXPECT_EQ(reply->status, 404u);
+}
+
+TEST_F(HttpServer, binding_a_port_in_use_throws_naming_the_address) {
+    start();
+    const std::string address = "127.0.0.1:" + std::to_string(port());
+    try {
+        http_server second("127.0.0.1", port(), test_routes());
+        FAIL() << "a second server bound " << address;
+    } catch (const std::system_error& e) {
+        EXPECT_NE(std::string(e.what()).find("cannot listen on " + address), std::string::npos)
+            << e.what();
+        EXPECT_EQ(e.code(), std::errc::address_in_use) << e.what();
+    }
+    expect_serving();
+}
+
+TEST(HttpServerBind, invalid_host_throws_naming_it) {
+    try {
+        http_server s("not-an-address", 0, test_routes());
+        FAIL() << "bound " << s.local_address();
+    } catch (const std::system_error& e) {
+        EXPECT_NE(std::string(e.what()).find("cannot listen on not-an-address:0"),
+                  std::string::npos)
+            << e.what();
+    }
+}
+
+TEST(HttpServerBind, local_address_reports_the_bound_port) {
+    http_server s("127.0.0.1", 0, test_routes());
+    EXPECT_NE(s.port(), 0);
+    EXPECT_EQ(s.local_address(), "127.0.0.1:" + std::to_string(s.port()));
+}
+
+TEST(HttpServerBind, serves_ipv6_loopback) {
+    std::optional<http_server> s;
+    try {
+        s.emplace("::1", 0, test_routes());
+    } catch (const std::system_error& e) {
+        GTEST_SKIP() << "no IPv6 loopback here: " << e.what();
+    }
+    EXPECT_EQ(s->local_address(), "[::1]:" + std::to_string(s->port()));
+    s->start();
+    client c(s->port(), "::1");
+    const auto r = c.request("GET", "/healthz");
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200u);
+}
+
+TEST_F(HttpServer, stop_closes_connections_joins_and_is_idempotent) {
+    start();
+    client idle(port());
+    client used(port());
+    ASSERT_TRUE(used.request("GET", "/healthz").has_value());
+    ASSERT_TRUE(eventually([&] { return server_->active_connections() == 2; }));
+
+    server_->stop();
+    EXPECT_EQ(server_->active_connections(), 0u);
+    EXPECT_TRUE(idle.closed_by_peer(io_timeout));
+    EXPECT_TRUE(used.closed_by_peer(io_timeout));
+    EXPECT_THROW(client{port()}, std::system_error);  // nothing listens any more
+
+    server_->stop();
+    server_->start();  // a stopped server stays stopped
+    EXPECT_THROW(client{port()}, std::system_error);
+    server_.reset();  // the destructor stops once more
+}
+
+TEST(HttpServerLifetime, stop_without_start_and_destroy_are_fine) {
+    http_server s("127.0.0.1", 0, test_routes());
+    s.stop();
+    s.stop();
+}
+
+}  // namespace
+}  // namespace corostorm::server
