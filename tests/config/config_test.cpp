@@ -61,6 +61,10 @@ TEST(Defaults, an_empty_map_gives_the_documented_defaults) {
     EXPECT_EQ(c.workloads[0].sleep, (sleep_params{1s, 0}));
 }
 
+TEST(Defaults, the_shipped_config_file_documents_exactly_the_defaults) {
+    EXPECT_EQ(load_file(COROSTORM_SHIPPED_CONFIG), defaults());
+}
+
 TEST(Load, a_section_with_every_key_commented_out_is_empty) {
     EXPECT_EQ(load_string("runtime:\n  # threads: 4\nlog:\n"), defaults());
 }
