@@ -4,7 +4,30 @@
 #include <cstdlib>
 #include <new>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 namespace corostorm::runtime {
+
+namespace {
+
+// Faults the slab's pages in with one system call instead of one page fault
+// per 4 KiB as frames are first written (FINDINGS: spawning a fresh process
+// is page-fault bound). The memory is about to be used either way; where
+// the kernel lacks MADV_POPULATE_WRITE (< 5.14) this quietly does nothing.
+void prefault(void* p, std::size_t n) noexcept {
+#ifdef MADV_POPULATE_WRITE
+    const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+    const auto begin = (reinterpret_cast<std::uintptr_t>(p) + page - 1) & ~(page - 1);
+    const auto end = (reinterpret_cast<std::uintptr_t>(p) + n) & ~(page - 1);
+    if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
+}  // namespace
 
 frame_allocator::~frame_allocator() {
     assert(live_blocks_ == 0 && "coroutine frames outlived their worker");
@@ -54,6 +77,7 @@ void* frame_allocator::carve(std::size_t rounded) {
         // 0.4% of a slab, and it keeps the fast path a single comparison.
         void* raw = std::malloc(slab_bytes);
         if (raw == nullptr) throw std::bad_alloc();
+        prefault(raw, slab_bytes);
         auto* slab = static_cast<slab_header*>(raw);
         slab->next = slabs_;
         slabs_ = slab;

@@ -1,5 +1,6 @@
 #include "runtime/timer_wheel.h"
 
+#include <algorithm>
 #include <bit>
 #include <cassert>
 
@@ -7,21 +8,11 @@ namespace corostorm::runtime {
 
 namespace {
 
-constexpr std::uint64_t slot_width(unsigned level) noexcept {
-    return std::uint64_t{1} << (timer_wheel::slot_bits * level);
-}
+constexpr unsigned shift(unsigned level) noexcept { return timer_wheel::slot_bits * level; }
 
-constexpr std::uint64_t level_width(unsigned level) noexcept {
-    return slot_width(level + 1);
-}
-
-// The lowest level on which `when` lies in a different slot than `elapsed`:
-// the highest bit in which the two differ, in units of slot_bits.
-unsigned level_for(std::uint64_t elapsed, std::uint64_t when) noexcept {
-    std::uint64_t masked = (elapsed ^ when) | (timer_wheel::slots - 1);
-    if (masked >= timer_wheel::max_ticks) masked = timer_wheel::max_ticks - 1;
-    const auto significant = static_cast<unsigned>(63 - std::countl_zero(masked));
-    return significant / timer_wheel::slot_bits;
+// How many slots of `level` lie between the slot of `elapsed` and the slot of `when`.
+constexpr std::uint64_t slots_ahead(std::uint64_t elapsed, std::uint64_t when, unsigned level) noexcept {
+    return (when >> shift(level)) - (elapsed >> shift(level));
 }
 
 }  // namespace
@@ -37,52 +28,65 @@ void timer_wheel::insert(timer_node* node) noexcept {
 }
 
 void timer_wheel::link(timer_node* node) noexcept {
-    std::uint64_t when = tick_of(node->deadline_ns);
+    const std::uint64_t when = tick_of(node->deadline_ns);
     if (when <= elapsed_) {
         node->next = due_;
         due_ = node;
         return;
     }
-    // Beyond the wheel's span: park in the farthest slot; it moves down (and
-    // is re-filed) when that slot comes up, never firing early.
-    if (when - elapsed_ >= max_ticks) when = elapsed_ + max_ticks - 1;
-    const unsigned level = level_for(elapsed_, when);
-    const auto slot = static_cast<unsigned>((when >> (slot_bits * level)) & (slots - 1));
-    node->next = slot_[level][slot];
-    slot_[level][slot] = node;
+    // The lowest level whose window (the next 63 slots) reaches the deadline.
+    // Placing by distance rather than by the highest differing bit keeps a
+    // timer of a given period on one level: a 1 s timer always waits on
+    // level 1 and moves down once, instead of sometimes landing on level 2
+    // and being moved, with every other timer of that 4 s slot, in one burst.
+    unsigned level = 0;
+    while (level + 1 < levels && slots_ahead(elapsed_, when, level) >= slots) ++level;
+    // Beyond the span: park in the farthest slot; when that slot comes up the
+    // timer is filed again, never firing early.
+    const std::uint64_t ahead = std::min<std::uint64_t>(slots_ahead(elapsed_, when, level), slots - 1);
+    const auto slot = static_cast<unsigned>(((elapsed_ >> shift(level)) + ahead) & (slots - 1));
+    timer_node*& head = slot_[level][slot][next_chain_++ % chains];
+    node->next = head;
+    head = node;
     occupied_[level] |= std::uint64_t{1} << slot;
 }
 
 std::optional<timer_wheel::expiration> timer_wheel::next_expiration() const noexcept {
-    // Every timer on a lower level is due before any slot of a higher level
-    // begins (level_for guarantees it), so the first level with a timer wins.
-    for (unsigned level = 0; level < levels; ++level) {
+    // Each level holds timers in its next 63 slots (and in its current slot
+    // once time has reached it). Levels overlap in time, so take the earliest
+    // slot start over all of them; on a tie the upper level goes first so that
+    // its timers join the same batch.
+    std::optional<expiration> best;
+    for (unsigned level = levels; level-- > 0;) {
         const std::uint64_t occupied = occupied_[level];
         if (occupied == 0) continue;
-        const std::uint64_t width = slot_width(level);
-        const auto here = static_cast<unsigned>((elapsed_ / width) & (slots - 1));
-        const auto ahead = static_cast<unsigned>(std::countr_zero(std::rotr(occupied, static_cast<int>(here))));
-        const unsigned slot = (here + ahead) & (slots - 1);
-        const std::uint64_t level_start = elapsed_ & ~(level_width(level) - 1);
-        std::uint64_t tick = level_start + slot * width;
-        // A slot behind the current one, or the current slot of an upper level
-        // (which only timers parked a full revolution ahead can occupy),
-        // belongs to the next revolution of this level.
-        if (tick < elapsed_ || (level > 0 && slot == here)) tick += level_width(level);
-        return expiration{level, slot, tick};
+        const std::uint64_t position = elapsed_ >> shift(level);
+        const auto here = static_cast<int>(position & (slots - 1));
+        const auto ahead = static_cast<unsigned>(std::countr_zero(std::rotr(occupied, here)));
+        const std::uint64_t tick = (position + ahead) << shift(level);
+        if (!best || tick < best->tick) {
+            best = expiration{level, static_cast<unsigned>((position + ahead) & (slots - 1)), tick};
+        }
     }
-    return std::nullopt;
+    return best;
 }
 
 void timer_wheel::expire(const expiration& e) noexcept {
-    timer_node* list = slot_[e.level][e.slot];
-    slot_[e.level][e.slot] = nullptr;
+    std::array<timer_node*, chains> lists = slot_[e.level][e.slot];
+    slot_[e.level][e.slot] = {};
     occupied_[e.level] &= ~(std::uint64_t{1} << e.slot);
     if (e.tick > elapsed_) elapsed_ = e.tick;
-    while (list != nullptr) {
-        timer_node* n = list;
-        list = n->next;
-        link(n);
+    // One node from each chain per round: the loads of the chains' next
+    // pointers are independent, so the CPU keeps several misses in flight.
+    for (bool more = true; more;) {
+        more = false;
+        for (auto& list : lists) {
+            if (timer_node* n = list) {
+                list = n->next;
+                link(n);
+                more = true;
+            }
+        }
     }
 }
 

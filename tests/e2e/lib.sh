@@ -16,6 +16,7 @@
 E2E_TMP=""          # per-run scratch directory, removed at exit
 E2E_PIDS=()         # background processes to reap at exit
 E2E_LOGS=()         # log files shown when the test fails
+E2E_DAEMONS=0       # daemons started so far (names their logs)
 E2E_POLL_MAX_MS=200     # longest pause between two polls
 
 # Creates the scratch directory and installs the cleanup trap.
@@ -228,8 +229,8 @@ wait_for_listen() {
 # start_daemon BIN [ARGS...]: starts the daemon and waits until it listens.
 # Sets DAEMON_PID, DAEMON_LOG, PORT and BASE_URL.
 start_daemon() {
-    local name=corostorm-$((${#E2E_PIDS[@]} + 1))
-    start_bg "$name" "$@"
+    E2E_DAEMONS=$((E2E_DAEMONS + 1))
+    start_bg "corostorm-$E2E_DAEMONS" "$@"
     DAEMON_PID=$BG_PID
     DAEMON_LOG=$BG_LOG
     wait_for_listen "$DAEMON_LOG" "$DAEMON_PID" 60
