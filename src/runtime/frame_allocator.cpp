@@ -5,11 +5,25 @@
 #include <new>
 
 #include <sys/mman.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
 #include <unistd.h>
 
 namespace corostorm::runtime {
 
 namespace {
+
+// Under AddressSanitizer a freed frame is poisoned until it is handed out
+// again, so a use-after-free of a frame is caught although the memory never
+// goes back to malloc.
+#if defined(__SANITIZE_ADDRESS__)
+void poison(void* p, std::size_t n) noexcept { __asan_poison_memory_region(p, n); }
+void unpoison(void* p, std::size_t n) noexcept { __asan_unpoison_memory_region(p, n); }
+#else
+void poison(void*, std::size_t) noexcept {}
+void unpoison(void*, std::size_t) noexcept {}
+#endif
 
 // Faults the slab's pages in with one system call instead of one page fault
 // per 4 KiB as frames are first written (FINDINGS: spawning a fresh process
@@ -47,6 +61,7 @@ void* frame_allocator::allocate(std::size_t n) {
     } else {
         const std::size_t c = class_of(n);
         if (free_block* b = free_[c]) {
+            unpoison(b, (c + 1) * granule);
             free_[c] = b->next;
             p = b;
         } else {
@@ -69,6 +84,7 @@ void frame_allocator::deallocate(void* p, std::size_t n) noexcept {
     auto* b = static_cast<free_block*>(p);
     b->next = free_[c];
     free_[c] = b;
+    poison(b, (c + 1) * granule);
 }
 
 void* frame_allocator::carve(std::size_t rounded) {

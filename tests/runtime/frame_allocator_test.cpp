@@ -7,6 +7,10 @@
 #include <set>
 #include <vector>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace corostorm::runtime {
 namespace {
 
@@ -63,6 +67,20 @@ TEST(FrameAllocator, rounding_overhead_is_below_one_granule_per_frame) {
     EXPECT_LT(per_frame, static_cast<double>(size + frame_allocator::granule));
     for (void* p : blocks) a.deallocate(p, size);
 }
+
+#if defined(__SANITIZE_ADDRESS__)
+TEST(FrameAllocator, a_freed_frame_is_poisoned_for_address_sanitizer) {
+    frame_allocator a;
+    void* p = a.allocate(64);
+    EXPECT_FALSE(__asan_address_is_poisoned(static_cast<char*>(p) + 32));
+    a.deallocate(p, 64);
+    EXPECT_TRUE(__asan_address_is_poisoned(static_cast<char*>(p) + 32));
+    void* q = a.allocate(64);
+    ASSERT_EQ(p, q);
+    EXPECT_FALSE(__asan_address_is_poisoned(static_cast<char*>(q) + 32));
+    a.deallocate(q, 64);
+}
+#endif
 
 }  // namespace
 }  // namespace corostorm::runtime
