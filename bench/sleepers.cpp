@@ -92,9 +92,10 @@ int main(int argc, char** argv) {
                 static_cast<double>(end.count()) / static_cast<double>(hold_s));
     std::printf("timer lateness:        p50 %.1f us, p99 %.1f us, p99.9 %.1f us\n", end.quantile(0.5) * 1e6,
                 end.quantile(0.99) * 1e6, end.quantile(0.999) * 1e6);
-    std::printf("worker busy in hold:   %.0f%% of %u thread(s)\n",
-                static_cast<double>(busy - busy_before) / (static_cast<double>(hold_s) * 1e9 * threads) * 100.0,
-                threads);
+    std::printf(
+        "worker busy in hold:   %.0f%% of %u thread(s)\n",
+        static_cast<double>(busy - busy_before) / (static_cast<double>(hold_s) * 1e9 * threads) * 100.0,
+        threads);
     const auto t_stop = std::chrono::steady_clock::now();
     const bool drained = pool.stop(std::chrono::seconds(30));
     std::printf("drain:                 %s in %.3f s\n", drained ? "clean" : "ABORTED",

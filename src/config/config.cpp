@@ -29,8 +29,8 @@ std::string byte_position(std::string_view text, std::size_t offset) {
     const std::string_view before = text.substr(0, offset);
     const auto line = std::count(before.begin(), before.end(), '\n') + 1;
     const std::size_t line_start = before.rfind('\n') + 1;  // npos + 1 == 0 on line 1
-    return "byte offset " + std::to_string(offset) + " (line " + std::to_string(line) +
-           ", column " + std::to_string(offset - line_start + 1) + ")";
+    return "byte offset " + std::to_string(offset) + " (line " + std::to_string(line) + ", column " +
+           std::to_string(offset - line_start + 1) + ")";
 }
 
 // yaml-cpp copies malformed UTF-8 into values unchanged and reports a NUL byte, if at all,
@@ -50,9 +50,8 @@ void check_bytes(std::string_view text, std::string_view origin) {
         if (lead < 0x80U) {
             if ((lead < 0x20U && lead != '\t' && lead != '\n' && lead != '\r') || lead == 0x7FU) {
                 constexpr std::string_view hex = "0123456789abcdef";
-                throw config_error(prefix + "control character 0x" + hex[lead / 16U] +
-                                   hex[lead % 16U] + " at " + byte_position(text, at) +
-                                   "; YAML text cannot contain it");
+                throw config_error(prefix + "control character 0x" + hex[lead / 16U] + hex[lead % 16U] +
+                                   " at " + byte_position(text, at) + "; YAML text cannot contain it");
             }
             ++at;
             continue;
@@ -87,8 +86,7 @@ std::string mark_position(std::string_view origin, const YAML::Mark& mark) {
     if (mark.is_null()) {
         return std::string(origin);
     }
-    return std::string(origin) + ":" + std::to_string(mark.line + 1) + ":" +
-           std::to_string(mark.column + 1);
+    return std::string(origin) + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
 }
 
 YAML::Node parse_document(std::string_view text, std::string_view origin) {
@@ -102,8 +100,7 @@ YAML::Node parse_document(std::string_view text, std::string_view origin) {
         throw config_error(mark_position(origin, e.mark) + ": invalid YAML: " + e.msg);
     }
     if (documents.empty()) {
-        throw config_error(std::string(origin) +
-                           ": config file is empty; write {} for all defaults");
+        throw config_error(std::string(origin) + ": config file is empty; write {} for all defaults");
     }
     if (documents.size() > 1) {
         throw config_error(std::string(origin) + ": holds " + std::to_string(documents.size()) +
@@ -179,8 +176,7 @@ override_entry parse_override(std::string_view key_equals_value) {
     if (eq == std::string_view::npos || eq == 0) {
         throw config_error("--set: expected KEY=VALUE, got " + detail::quote(key_equals_value));
     }
-    return {std::string(key_equals_value.substr(0, eq)),
-            std::string(key_equals_value.substr(eq + 1))};
+    return {std::string(key_equals_value.substr(0, eq)), std::string(key_equals_value.substr(eq + 1))};
 }
 
 config load_string(std::string_view yaml_text, const std::vector<override_entry>& overrides,
@@ -200,8 +196,7 @@ config load_file(const std::string& path, const std::vector<override_entry>& ove
     }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
-        throw config_error(path +
-                           ": cannot open config file: " + std::generic_category().message(errno));
+        throw config_error(path + ": cannot open config file: " + std::generic_category().message(errno));
     }
     // One byte more than the limit is enough to know the file is too large, and reading
     // no further keeps -c /dev/zero from running out of memory.
@@ -220,54 +215,54 @@ config load_defaults(const std::vector<override_entry>& overrides) {
 
 std::string_view to_string(log_level v) {
     switch (v) {
-    case log_level::trace:
-        return "trace";
-    case log_level::debug:
-        return "debug";
-    case log_level::info:
-        return "info";
-    case log_level::warn:
-        return "warn";
-    case log_level::error:
-        return "error";
-    case log_level::critical:
-        return "critical";
-    case log_level::off:
-        return "off";
+        case log_level::trace:
+            return "trace";
+        case log_level::debug:
+            return "debug";
+        case log_level::info:
+            return "info";
+        case log_level::warn:
+            return "warn";
+        case log_level::error:
+            return "error";
+        case log_level::critical:
+            return "critical";
+        case log_level::off:
+            return "off";
     }
     return "?";
 }
 
 std::string_view to_string(log_format v) {
     switch (v) {
-    case log_format::text:
-        return "text";
-    case log_format::json:
-        return "json";
+        case log_format::text:
+            return "text";
+        case log_format::json:
+            return "json";
     }
     return "?";
 }
 
 std::string_view to_string(engine_kind v) {
     switch (v) {
-    case engine_kind::lean:
-        return "lean";
+        case engine_kind::lean:
+            return "lean";
     }
     return "?";
 }
 
 std::string_view to_string(layout_kind v) {
     switch (v) {
-    case layout_kind::per_thread:
-        return "per_thread";
+        case layout_kind::per_thread:
+            return "per_thread";
     }
     return "?";
 }
 
 std::string_view to_string(workload_kind v) {
     switch (v) {
-    case workload_kind::sleep:
-        return "sleep";
+        case workload_kind::sleep:
+            return "sleep";
     }
     return "?";
 }

@@ -47,8 +47,8 @@ struct log_config {
     bool operator==(const log_config&) const = default;
 };
 
-enum class engine_kind { lean };           // `asio` is accepted by name but not built yet
-enum class layout_kind { per_thread };     // `shared` likewise
+enum class engine_kind { lean };        // `asio` is accepted by name but not built yet
+enum class layout_kind { per_thread };  // `shared` likewise
 
 struct runtime_config {
     unsigned threads = 0;  // 0 = CPUs available to the process (affinity and cgroup quota)
@@ -64,7 +64,7 @@ struct memory_config {
     memory_limit_kind limit = memory_limit_kind::automatic;
     std::uint64_t limit_bytes = 0;  // meaningful when limit == bytes
     // Headroom is either a fraction of the limit or an absolute size.
-    double headroom_fraction = 0.10;            // used when headroom_bytes is empty
+    double headroom_fraction = 0.10;  // used when headroom_bytes is empty
     std::optional<std::uint64_t> headroom_bytes;
 
     bool operator==(const memory_config&) const = default;
@@ -149,10 +149,10 @@ std::string to_yaml(const config& c);
 
 // Unit parsing, shared with the command line. Each returns nullopt on any
 // malformed input (no partial parses, no overflow wrap-around).
-std::optional<std::uint64_t> parse_count(std::string_view text);     // 1000, 1k, 1M, 10M, 2G
-std::optional<duration> parse_duration(std::string_view text);       // 250ms, 30s, 5m, 1h, 500us, 1d
-std::optional<std::uint64_t> parse_size(std::string_view text);      // 512MiB, 8GiB, 1000, 1KB
-std::optional<double> parse_percent(std::string_view text);          // 10% -> 0.10
+std::optional<std::uint64_t> parse_count(std::string_view text);  // 1000, 1k, 1M, 10M, 2G
+std::optional<duration> parse_duration(std::string_view text);    // 250ms, 30s, 5m, 1h, 500us, 1d
+std::optional<std::uint64_t> parse_size(std::string_view text);   // 512MiB, 8GiB, 1000, 1KB
+std::optional<double> parse_percent(std::string_view text);       // 10% -> 0.10
 
 std::string format_count(std::uint64_t n);
 std::string format_duration(duration d);

@@ -22,32 +22,29 @@ bool is_bare_word(std::string_view text) {
         return true;
     }
     const auto word_char = [](char c) {
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-               c == '.' || c == '%' || c == '-' || c == '_';
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' ||
+               c == '%' || c == '-' || c == '_';
     };
-    const bool starts_like_number =
-        !text.empty() && ((text[0] >= '0' && text[0] <= '9') || text[0] == '-');
-    return starts_like_number && text.size() <= 64 &&
-           std::all_of(text.begin(), text.end(), word_char);
+    const bool starts_like_number = !text.empty() && ((text[0] >= '0' && text[0] <= '9') || text[0] == '-');
+    return starts_like_number && text.size() <= 64 && std::all_of(text.begin(), text.end(), word_char);
 }
 
 }  // namespace
 
 std::string describe(const YAML::Node& node) {
     switch (node.Type()) {
-    case YAML::NodeType::Map:
-        return node.size() == 0 ? "an empty map" : "a map";
-    case YAML::NodeType::Sequence:
-        return node.size() == 0 ? "an empty list"
-                                : "a list of " + std::to_string(node.size()) +
-                                      (node.size() == 1 ? " item" : " items");
-    case YAML::NodeType::Scalar:
-        // A quoted scalar is text even when it looks like a number; show the quotes.
-        return node.Tag() != "!" && is_bare_word(node.Scalar()) ? node.Scalar()
-                                                                : quote(node.Scalar());
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-        break;
+        case YAML::NodeType::Map:
+            return node.size() == 0 ? "an empty map" : "a map";
+        case YAML::NodeType::Sequence:
+            return node.size() == 0
+                       ? "an empty list"
+                       : "a list of " + std::to_string(node.size()) + (node.size() == 1 ? " item" : " items");
+        case YAML::NodeType::Scalar:
+            // A quoted scalar is text even when it looks like a number; show the quotes.
+            return node.Tag() != "!" && is_bare_word(node.Scalar()) ? node.Scalar() : quote(node.Scalar());
+        case YAML::NodeType::Null:
+        case YAML::NodeType::Undefined:
+            break;
     }
     return "null";
 }
@@ -56,8 +53,7 @@ std::string quote(std::string_view text) {
     constexpr std::size_t shown_bytes = 80;
     std::size_t cut = std::min(text.size(), shown_bytes);
     // Never cut a UTF-8 sequence in half: back up over continuation bytes.
-    while (cut < text.size() && cut > 0 &&
-           (static_cast<unsigned char>(text[cut]) & 0xC0U) == 0x80U) {
+    while (cut < text.size() && cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0U) == 0x80U) {
         --cut;
     }
     std::string out = "\"";

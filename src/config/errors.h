@@ -30,9 +30,7 @@ struct field {
 
 [[noreturn]] void fail(const std::string& path, std::string_view problem);
 [[noreturn]] void fail(const std::string& path, std::string_view problem, const YAML::Node& got);
-[[noreturn]] inline void fail(const field& f, std::string_view problem) {
-    fail(f.path, problem, f.node);
-}
+[[noreturn]] inline void fail(const field& f, std::string_view problem) { fail(f.path, problem, f.node); }
 
 // How a node reads after "got": 5000, 1M and true bare; other text quoted; "a map" etc.
 std::string describe(const YAML::Node& node);

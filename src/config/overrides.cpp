@@ -113,8 +113,7 @@ void set_at(YAML::Node node, const YAML::Node& defaults, const key_path& path, s
         }
         const YAML::Node& lookup = node;  // const lookup: never inserts
         const YAML::Node default_child = default_under(defaults, step.key);
-        if (const YAML::Node existing = lookup[step.key];
-            !existing.IsDefined() || existing.IsNull()) {
+        if (const YAML::Node existing = lookup[step.key]; !existing.IsDefined() || existing.IsNull()) {
             node[step.key] = fresh_child(default_child, path[at + 1]);
         }
         set_at(node[step.key], default_child, path, at + 1, value);
@@ -127,8 +126,8 @@ void set_at(YAML::Node node, const YAML::Node& defaults, const key_path& path, s
     const std::size_t index = *step.index;
     const std::size_t size = node.size();
     if (index > size) {
-        fail(render(path, at + 1), "is past the end of a list of " + std::to_string(size) +
-                                       " items; index " + std::to_string(size) + " appends one");
+        fail(render(path, at + 1), "is past the end of a list of " + std::to_string(size) + " items; index " +
+                                       std::to_string(size) + " appends one");
     }
     if (index == size) {
         if (last && !value.IsMap()) {

@@ -57,8 +57,7 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 
 // The allowed key closest to `key`, if it is close enough to be a plausible typo: at most
 // two edits, and at most a third of the word, so "lvl" does not suggest "log".
-std::optional<std::string_view> closest(std::string_view key,
-                                        const std::vector<std::string_view>& allowed) {
+std::optional<std::string_view> closest(std::string_view key, const std::vector<std::string_view>& allowed) {
     std::optional<std::string_view> best;
     std::size_t best_distance = 3;
     for (const std::string_view candidate : allowed) {
@@ -93,8 +92,7 @@ std::string hint(std::string_view key, const std::vector<std::string_view>& allo
 // section whose keys are all commented out) is an empty section.
 class section {
 public:
-    section(const field& f, std::vector<std::string_view> keys,
-            std::string_view unknown = "unknown key")
+    section(const field& f, std::vector<std::string_view> keys, std::string_view unknown = "unknown key")
         : path_(f.path) {
         if (f.node.IsNull()) {
             return;
@@ -108,8 +106,7 @@ public:
             }
             const std::string& key = entry.first.Scalar();
             if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
-                fail(path_of(key), std::string(unknown) + "; " + hint(key, keys) + "allowed: " +
-                                       join(keys));
+                fail(path_of(key), std::string(unknown) + "; " + hint(key, keys) + "allowed: " + join(keys));
             }
             if (get(key)) {
                 fail(path_of(key), "duplicate key; write each key once");
@@ -191,8 +188,8 @@ bool read_bool(const field& f) {
 std::string read_name(const field& f) {
     const std::string& text = scalar(f, name_rule);
     const auto name_char = [](char c) {
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-               c == '_' || c == '.' || c == '-';
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+               c == '.' || c == '-';
     };
     if (text.empty() || text.size() > 64 || !std::all_of(text.begin(), text.end(), name_char)) {
         fail(f, name_rule);
@@ -278,9 +275,9 @@ void read_server(const field& f, server_config& out) {
 void read_log(const field& f, log_config& out) {
     const section s(f, {"level", "format"});
     if (const auto level = s.get("level")) {
-        out.level = read_enum(
-            *level, std::array{log_level::trace, log_level::debug, log_level::info, log_level::warn,
-                               log_level::error, log_level::critical, log_level::off});
+        out.level =
+            read_enum(*level, std::array{log_level::trace, log_level::debug, log_level::info, log_level::warn,
+                                         log_level::error, log_level::critical, log_level::off});
     }
     if (const auto format = s.get("format")) {
         out.format = read_enum(*format, std::array{log_format::text, log_format::json});
@@ -337,8 +334,7 @@ void read_memory(const field& f, memory_config& out) {
                 fail(*headroom, problem);
             }
             if (out.limit == memory_limit_kind::bytes && *bytes >= out.limit_bytes) {
-                fail(*headroom,
-                     "must be smaller than memory.limit (" + format_size(out.limit_bytes) + ")");
+                fail(*headroom, "must be smaller than memory.limit (" + format_size(out.limit_bytes) + ")");
             }
             out.headroom_bytes = bytes;
         }
@@ -396,8 +392,8 @@ std::vector<stage_config> read_stages(const field& f) {
         if (const auto tasks = s.get("tasks")) {
             stage.tasks = read_count(*tasks, 0, 10'000'000'000);
         }
-        stage.over = read_duration(s.required("over", "every stage needs a duration like 30s"), 0s,
-                                   24h * 365);
+        stage.over =
+            read_duration(s.required("over", "every stage needs a duration like 30s"), 0s, 24h * 365);
         out.push_back(std::move(stage));
     }
     return out;
@@ -416,8 +412,8 @@ void read_scenario(const field& f, scenario_config& out) {
 // Parameters that only one kind of workload takes.
 std::vector<std::string_view> parameters_of(workload_kind kind) {
     switch (kind) {
-    case workload_kind::sleep:
-        return {"period", "rounds"};
+        case workload_kind::sleep:
+            return {"period", "rounds"};
     }
     return {};
 }
@@ -456,14 +452,14 @@ std::vector<workload_config> read_workloads(const field& f) {
             w.weight = read_weight(*weight);
         }
         switch (w.kind) {
-        case workload_kind::sleep:
-            if (const auto period = s.get("period")) {
-                w.sleep.period = read_duration(*period, 1ms, 24h);
-            }
-            if (const auto rounds = s.get("rounds")) {
-                w.sleep.rounds = read_count(*rounds, 0, 1'000'000'000'000);
-            }
-            break;
+            case workload_kind::sleep:
+                if (const auto period = s.get("period")) {
+                    w.sleep.period = read_duration(*period, 1ms, 24h);
+                }
+                if (const auto rounds = s.get("rounds")) {
+                    w.sleep.rounds = read_count(*rounds, 0, 1'000'000'000'000);
+                }
+                break;
         }
         out.push_back(std::move(w));
     }

@@ -31,13 +31,15 @@ constexpr std::uint64_t ns_per_s = giga;
 
 // Largest factor first: the formatters take the first unit that divides exactly.
 constexpr std::array count_units{unit{"G", giga}, unit{"M", mega}, unit{"k", kilo}};
-constexpr std::array duration_units{
-    unit{"d", 86'400 * ns_per_s}, unit{"h", 3'600 * ns_per_s}, unit{"m", 60 * ns_per_s},
-    unit{"s", ns_per_s},          unit{"ms", mega},            unit{"us", kilo},
-    unit{"ns", 1}};
-constexpr std::array size_units{unit{"TiB", tebi}, unit{"GiB", gibi}, unit{"MiB", mebi},
-                                unit{"KiB", kibi}, unit{"TB", tera},  unit{"GB", giga},
-                                unit{"MB", mega},  unit{"KB", kilo}};
+constexpr std::array duration_units{unit{"d", 86'400 * ns_per_s},
+                                    unit{"h", 3'600 * ns_per_s},
+                                    unit{"m", 60 * ns_per_s},
+                                    unit{"s", ns_per_s},
+                                    unit{"ms", mega},
+                                    unit{"us", kilo},
+                                    unit{"ns", 1}};
+constexpr std::array size_units{unit{"TiB", tebi}, unit{"GiB", gibi}, unit{"MiB", mebi}, unit{"KiB", kibi},
+                                unit{"TB", tera},  unit{"GB", giga},  unit{"MB", mega},  unit{"KB", kilo}};
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -79,8 +81,7 @@ bool to_u64(std::string_view digits, std::uint64_t& out) {
 
 // The shared grammar: DIGITS [ "." DIGITS ] SUFFIX, where SUFFIX may be empty only when
 // `bare_allowed` (and then no fraction is allowed: "1.5" is not a count).
-parsed_number parse_magnitude(std::string_view text, std::span<const unit> units,
-                              bool bare_allowed) {
+parsed_number parse_magnitude(std::string_view text, std::span<const unit> units, bool bare_allowed) {
     const std::size_t int_len = digit_run(text, 0);
     if (int_len == 0) {
         return {};
@@ -140,8 +141,7 @@ parsed_number parse_magnitude(std::string_view text, std::span<const unit> units
     }
     std::uint64_t part = 0;
     std::uint64_t total = 0;
-    if (!checked_mul(frac_digits / scale, factor / common, part) ||
-        !checked_add(whole, part, total)) {
+    if (!checked_mul(frac_digits / scale, factor / common, part) || !checked_add(whole, part, total)) {
         return {parse_status::out_of_range, 0};
     }
     return {parse_status::ok, total};
@@ -153,9 +153,9 @@ parsed_number parse_scaled(std::string_view text, std::span<const unit> units, b
     }
     // A negative number is well-formed but below every range we accept.
     const parsed_number magnitude = parse_magnitude(text.substr(1), units, bare_allowed);
-    return {magnitude.status == parse_status::malformed ? parse_status::malformed
-                                                        : parse_status::out_of_range,
-            0};
+    return {
+        magnitude.status == parse_status::malformed ? parse_status::malformed : parse_status::out_of_range,
+        0};
 }
 
 std::string format_scaled(std::uint64_t n, std::span<const unit> units, std::string_view zero) {
@@ -172,9 +172,7 @@ std::string format_scaled(std::uint64_t n, std::span<const unit> units, std::str
 
 }  // namespace
 
-parsed_number parse_count_text(std::string_view text) {
-    return parse_scaled(text, count_units, true);
-}
+parsed_number parse_count_text(std::string_view text) { return parse_scaled(text, count_units, true); }
 
 parsed_number parse_duration_text(std::string_view text) {
     parsed_number result = parse_scaled(text, duration_units, false);
@@ -185,9 +183,7 @@ parsed_number parse_duration_text(std::string_view text) {
     return result;
 }
 
-parsed_number parse_size_text(std::string_view text) {
-    return parse_scaled(text, size_units, true);
-}
+parsed_number parse_size_text(std::string_view text) { return parse_scaled(text, size_units, true); }
 
 std::string format_percent(double fraction) {
     // Shortest fixed notation of the fraction, with the decimal point moved two places:
@@ -258,30 +254,26 @@ std::optional<double> parse_percent(std::string_view text) {
     shifted += frac;
     shifted.insert(int_len, 1, '.');
     double value = 0;
-    const auto [end, ec] = std::from_chars(shifted.data(), shifted.data() + shifted.size(), value,
-                                           std::chars_format::fixed);
+    const auto [end, ec] =
+        std::from_chars(shifted.data(), shifted.data() + shifted.size(), value, std::chars_format::fixed);
     if (ec != std::errc{} || end != shifted.data() + shifted.size() || !std::isfinite(value)) {
         return std::nullopt;
     }
     return value;
 }
 
-std::string format_count(std::uint64_t n) {
-    return detail::format_scaled(n, detail::count_units, "0");
-}
+std::string format_count(std::uint64_t n) { return detail::format_scaled(n, detail::count_units, "0"); }
 
 std::string format_duration(duration d) {
     const auto ns = d.count();
     if (ns < 0) {
         // Magnitude as unsigned, so the most negative value does not overflow.
-        return std::string("-").append(detail::format_scaled(0 - static_cast<std::uint64_t>(ns),
-                                                             detail::duration_units, "0s"));
+        return std::string("-").append(
+            detail::format_scaled(0 - static_cast<std::uint64_t>(ns), detail::duration_units, "0s"));
     }
     return detail::format_scaled(static_cast<std::uint64_t>(ns), detail::duration_units, "0s");
 }
 
-std::string format_size(std::uint64_t bytes) {
-    return detail::format_scaled(bytes, detail::size_units, "0");
-}
+std::string format_size(std::uint64_t bytes) { return detail::format_scaled(bytes, detail::size_units, "0"); }
 
 }  // namespace corostorm::config

@@ -19,12 +19,12 @@ std::string format_number(double value) {
 
 std::string memory_limit_text(const memory_config& m) {
     switch (m.limit) {
-    case memory_limit_kind::automatic:
-        return "auto";
-    case memory_limit_kind::none:
-        return "none";
-    case memory_limit_kind::bytes:
-        break;
+        case memory_limit_kind::automatic:
+            return "auto";
+        case memory_limit_kind::none:
+            return "none";
+        case memory_limit_kind::bytes:
+            break;
     }
     return format_size(m.limit_bytes);
 }
@@ -40,9 +40,8 @@ YAML::Node to_tree(const config& c) {
     root["runtime"]["engine"] = std::string(to_string(c.runtime.engine));
     root["runtime"]["layout"] = std::string(to_string(c.runtime.layout));
     root["memory"]["limit"] = memory_limit_text(c.memory);
-    root["memory"]["headroom"] = c.memory.headroom_bytes
-                                     ? format_size(*c.memory.headroom_bytes)
-                                     : format_percent(c.memory.headroom_fraction);
+    root["memory"]["headroom"] = c.memory.headroom_bytes ? format_size(*c.memory.headroom_bytes)
+                                                         : format_percent(c.memory.headroom_fraction);
     root["latency"]["sample_every"] = format_count(c.latency.sample_every);
     root["scenario"]["repeat"] = c.scenario.repeat;
 
@@ -66,10 +65,10 @@ YAML::Node to_tree(const config& c) {
         workload["kind"] = std::string(to_string(w.kind));
         workload["weight"] = format_number(w.weight);
         switch (w.kind) {
-        case workload_kind::sleep:
-            workload["period"] = format_duration(w.sleep.period);
-            workload["rounds"] = format_count(w.sleep.rounds);
-            break;
+            case workload_kind::sleep:
+                workload["period"] = format_duration(w.sleep.period);
+                workload["rounds"] = format_count(w.sleep.rounds);
+                break;
         }
         workloads.push_back(workload);
     }

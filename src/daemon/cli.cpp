@@ -42,11 +42,14 @@ int main_entry(int argc, char** argv) {
 
     std::string file;
     std::vector<std::string> sets;
-    app.add_option("-c,--config", file, "YAML config file (default: built-in defaults)")->check(CLI::ExistingFile);
-    app.add_option("--set", sets, "Override one config key: KEY=VALUE, e.g. runtime.threads=1 or "
-                                  "scenario.stages[0].tasks=5M (repeatable)");
+    app.add_option("-c,--config", file, "YAML config file (default: built-in defaults)")
+        ->check(CLI::ExistingFile);
+    app.add_option("--set", sets,
+                   "Override one config key: KEY=VALUE, e.g. runtime.threads=1 or "
+                   "scenario.stages[0].tasks=5M (repeatable)");
     auto* run_cmd = app.add_subcommand("run", "Run the daemon (the default)");
-    auto* check_cmd = app.add_subcommand("check-config", "Validate the config and print the effective config");
+    auto* check_cmd =
+        app.add_subcommand("check-config", "Validate the config and print the effective config");
     for (auto* sub : {run_cmd, check_cmd}) sub->fallthrough();
     app.require_subcommand(0, 1);
 
@@ -69,7 +72,8 @@ int main_entry(int argc, char** argv) {
 
     if (*check_cmd) {
         std::cout << config::to_yaml(cfg);
-        std::cerr << "corostorm: " << (file.empty() ? std::string("built-in defaults") : file) << ": config is valid\n";
+        std::cerr << "corostorm: " << (file.empty() ? std::string("built-in defaults") : file)
+                  << ": config is valid\n";
         return exit_ok;
     }
 

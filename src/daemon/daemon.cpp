@@ -129,11 +129,13 @@ private:
             }
             pool_->set_targets(timeline_.ramps());
             if (timeline_.finished()) {
-                spdlog::info("scenario finished; holding {} task(s) (repeat: false)", timeline_.total_target_at(now));
+                spdlog::info("scenario finished; holding {} task(s) (repeat: false)",
+                             timeline_.total_target_at(now));
             } else {
                 const auto& s = timeline_.current();
-                spdlog::info("stage {} ({}/{}): target {} task(s) over {}", s.name, timeline_.stage_index() + 1,
-                             cfg_.scenario.stages.size(), timeline_.ramps().empty() ? 0 : target_total_at_end(),
+                spdlog::info("stage {} ({}/{}): target {} task(s) over {}", s.name,
+                             timeline_.stage_index() + 1, cfg_.scenario.stages.size(),
+                             timeline_.ramps().empty() ? 0 : target_total_at_end(),
                              config::format_duration(std::chrono::nanoseconds(s.over_ns)));
             }
         }
@@ -189,7 +191,8 @@ private:
             if (clean) {
                 spdlog::info("drained every task in {:.3f} s", took);
             } else {
-                spdlog::warn("drain did not finish within {} s; remaining tasks were destroyed", drain_timeout.count());
+                spdlog::warn("drain did not finish within {} s; remaining tasks were destroyed",
+                             drain_timeout.count());
             }
             asio::post(control_, [this] {
                 server_.stop();
@@ -222,11 +225,13 @@ private:
     }
 
     server::response metrics_page() const {
-        return {200, "text/plain; version=0.0.4; charset=utf-8", metrics::serialize({exporter_.get(), &process_})};
+        return {200, "text/plain; version=0.0.4; charset=utf-8",
+                metrics::serialize({exporter_.get(), &process_})};
     }
 
     server::response health_page() const {
-        if (draining_.load(std::memory_order_relaxed)) return {200, "text/plain; charset=utf-8", "ok (draining)\n"};
+        if (draining_.load(std::memory_order_relaxed))
+            return {200, "text/plain; charset=utf-8", "ok (draining)\n"};
         const std::uint64_t now = runtime::now_ns();
         for (unsigned i = 0; ready_.load(std::memory_order_acquire) && i < pool_->size(); ++i) {
             const std::uint64_t beat = pool_->at(i).shard().heartbeat_ns.read();
@@ -319,7 +324,8 @@ server::response app::status_page() const {
     json body{
         {"version", COROSTORM_VERSION},
         {"state", draining_ ? "draining" : (ready_ ? "running" : "starting")},
-        {"uptime_seconds", started_ns_ == 0 ? 0.0 : static_cast<double>(runtime::now_ns() - started_ns_) / 1e9},
+        {"uptime_seconds",
+         started_ns_ == 0 ? 0.0 : static_cast<double>(runtime::now_ns() - started_ns_) / 1e9},
         {"config",
          {{"threads", threads_},
           {"engine", config::to_string(cfg_.runtime.engine)},

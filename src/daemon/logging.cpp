@@ -17,7 +17,8 @@ namespace {
 class json_formatter final : public spdlog::formatter {
 public:
     void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
-        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count();
+        const auto ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count();
         nlohmann::json line{
             {"ts", static_cast<double>(ms) / 1000.0},
             {"level", std::string(spdlog::level::to_string_view(msg.level).data(),
@@ -32,13 +33,20 @@ public:
 
 spdlog::level::level_enum to_spdlog(config::log_level level) {
     switch (level) {
-        case config::log_level::trace: return spdlog::level::trace;
-        case config::log_level::debug: return spdlog::level::debug;
-        case config::log_level::info: return spdlog::level::info;
-        case config::log_level::warn: return spdlog::level::warn;
-        case config::log_level::error: return spdlog::level::err;
-        case config::log_level::critical: return spdlog::level::critical;
-        case config::log_level::off: return spdlog::level::off;
+        case config::log_level::trace:
+            return spdlog::level::trace;
+        case config::log_level::debug:
+            return spdlog::level::debug;
+        case config::log_level::info:
+            return spdlog::level::info;
+        case config::log_level::warn:
+            return spdlog::level::warn;
+        case config::log_level::error:
+            return spdlog::level::err;
+        case config::log_level::critical:
+            return spdlog::level::critical;
+        case config::log_level::off:
+            return spdlog::level::off;
     }
     return spdlog::level::info;
 }

@@ -117,20 +117,23 @@ std::vector<MetricFamily> runtime_exporter::Collect() const {
                         "these series.",
                         MetricType::Gauge);
     add_gauge(build,
-              {{"version", source_.version}, {"engine", engine}, {"compiler", compiler_name()},
+              {{"version", source_.version},
+               {"engine", engine},
+               {"compiler", compiler_name()},
                {"boost", COROSTORM_BOOST_VERSION}},
               1);
     out.push_back(std::move(build));
 
-    auto live = family("corostorm_tasks_live",
-                       "Coroutines alive now (spawned and not yet finished), per workload.", MetricType::Gauge);
+    auto live =
+        family("corostorm_tasks_live", "Coroutines alive now (spawned and not yet finished), per workload.",
+               MetricType::Gauge);
     auto target = family("corostorm_tasks_target",
                          "Tasks the current stage aims for at this instant (follows the ramp); compare "
                          "with corostorm_tasks_live.",
                          MetricType::Gauge);
-    auto spawned = family("corostorm_tasks_spawned_total",
-                          "Tasks started since the process started; rate() is the spawn rate.",
-                          MetricType::Counter);
+    auto spawned =
+        family("corostorm_tasks_spawned_total",
+               "Tasks started since the process started; rate() is the spawn rate.", MetricType::Counter);
     auto completed = family("corostorm_tasks_completed_total",
                             "Tasks finished, by outcome: ok (ran to its end), error (an exception "
                             "escaped it), cancelled (retired by a lower target or shutdown).",

@@ -215,8 +215,7 @@ bool lists_controller(std::string_view controllers, std::string_view controller)
         if (controllers.substr(0, comma) == controller) {
             return true;
         }
-        controllers.remove_prefix(comma == std::string_view::npos ? controllers.size()
-                                                                  : comma + 1);
+        controllers.remove_prefix(comma == std::string_view::npos ? controllers.size() : comma + 1);
     }
     return false;
 }
@@ -238,8 +237,7 @@ struct cgroup_dir {
 // Inside a container without its own cgroup namespace, /proc/self/cgroup shows the
 // host's path while only the container's own cgroup is mounted: that path does not
 // exist under the mount, and the mount root is the process's cgroup.
-std::optional<cgroup_dir> locate_cgroup(const std::string& proc_root,
-                                        const std::string& cgroup_root,
+std::optional<cgroup_dir> locate_cgroup(const std::string& proc_root, const std::string& cgroup_root,
                                         std::string_view controller) {
     const auto content = read_file(proc_root + "/self/cgroup");
     if (!content) {
@@ -291,13 +289,9 @@ bool is_v1_unlimited(std::uint64_t limit) {
 
 }  // namespace
 
-std::uint64_t resident_bytes() {
-    return read_statm().second;
-}
+std::uint64_t resident_bytes() { return read_statm().second; }
 
-std::uint64_t virtual_bytes() {
-    return read_statm().first;
-}
+std::uint64_t virtual_bytes() { return read_statm().first; }
 
 std::uint64_t heap_in_use_bytes() {
 #ifdef COROSTORM_SANITIZER_ALLOCATOR
@@ -348,8 +342,7 @@ process_stats read_process_stats() {
     const auto started = parse_integer<std::uint64_t>(fields[starttime]);
     const auto boot_time = boot_time_seconds();
     if (started && boot_time) {
-        stats.start_time_seconds = static_cast<double>(*boot_time) +
-                                   static_cast<double>(*started) / ticks;
+        stats.start_time_seconds = static_cast<double>(*boot_time) + static_cast<double>(*started) / ticks;
     }
     return stats;
 }
@@ -402,8 +395,7 @@ std::optional<std::uint64_t> cgroup_memory_limit(const std::string& proc_root,
     return limit;
 }
 
-std::optional<double> cgroup_cpu_limit(const std::string& proc_root,
-                                       const std::string& cgroup_root) {
+std::optional<double> cgroup_cpu_limit(const std::string& proc_root, const std::string& cgroup_root) {
     const auto cgroup = locate_cgroup(proc_root, cgroup_root, "cpu");
     if (!cgroup) {
         return std::nullopt;

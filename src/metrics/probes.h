@@ -23,12 +23,12 @@ std::uint64_t heap_in_use_bytes();
 
 // A value that cannot be read (no /proc) is left 0.
 struct process_stats {
-    double cpu_seconds = 0;            // user + system
+    double cpu_seconds = 0;  // user + system
     std::uint64_t resident_bytes = 0;
     std::uint64_t virtual_bytes = 0;
     std::uint64_t open_fds = 0;
-    std::uint64_t max_fds = 0;         // soft RLIMIT_NOFILE
-    double start_time_seconds = 0;     // since the Unix epoch
+    std::uint64_t max_fds = 0;      // soft RLIMIT_NOFILE
+    double start_time_seconds = 0;  // since the Unix epoch
     std::uint64_t threads = 0;
 };
 process_stats read_process_stats();

@@ -122,9 +122,9 @@ struct alignas(64) worker_shard {
 
     const std::size_t workload_count;
     std::unique_ptr<workload_shard[]> per_workload;
-    owned_value busy_ns;          // time spent running handlers
-    owned_value heartbeat_ns;     // steady-clock time of the last control tick
-    owned_value spawn_failures;   // spawns that failed to get a frame
+    owned_value busy_ns;         // time spent running handlers
+    owned_value heartbeat_ns;    // steady-clock time of the last control tick
+    owned_value spawn_failures;  // spawns that failed to get a frame
 
     workload_shard& workload(std::size_t i) noexcept { return per_workload[i]; }
     const workload_shard& workload(std::size_t i) const noexcept { return per_workload[i]; }

@@ -19,8 +19,7 @@ namespace corostorm::runtime {
 
 class spawn_scope {
 public:
-    explicit spawn_scope(metrics::worker_shard& shard)
-        : shard_(shard), live_(shard.workload_count, 0) {}
+    explicit spawn_scope(metrics::worker_shard& shard) : shard_(shard), live_(shard.workload_count, 0) {}
 
     void on_started(std::uint32_t workload, std::uint32_t frame_bytes) noexcept {
         ++live_[workload];

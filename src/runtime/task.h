@@ -64,12 +64,13 @@ public:
         void unhandled_exception() noexcept { outcome = task_outcome::error; }
 
         static promise_type& of(timer_node* n) noexcept {
-            return *reinterpret_cast<promise_type*>(reinterpret_cast<std::byte*>(n) - offsetof(promise_type, timer));
+            return *reinterpret_cast<promise_type*>(reinterpret_cast<std::byte*>(n) -
+                                                    offsetof(promise_type, timer));
         }
 
         // 24 bytes in all: every byte here is paid a million times.
-        timer_node timer;                 // linked while the task sleeps
-        std::uint32_t frame_bytes;        // exact size the compiler asked for
+        timer_node timer;           // linked while the task sleeps
+        std::uint32_t frame_bytes;  // exact size the compiler asked for
         std::uint16_t workload;
         task_outcome outcome = task_outcome::ok;
     };

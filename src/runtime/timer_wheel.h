@@ -85,8 +85,8 @@ private:
     std::size_t fire_due(std::size_t budget, Fire& fire);
 
     std::uint64_t tick_ns_;
-    std::uint64_t elapsed_;            // current time in ticks; every linked timer is later
-    timer_node* due_ = nullptr;        // timers whose tick has come, not yet fired
+    std::uint64_t elapsed_;                         // current time in ticks; every linked timer is later
+    timer_node* due_ = nullptr;                     // timers whose tick has come, not yet fired
     std::array<std::uint64_t, levels> occupied_{};  // bit s: slot s of that level non-empty
     std::array<std::array<std::array<timer_node*, chains>, slots>, levels> slot_{};
     unsigned next_chain_ = 0;

@@ -58,7 +58,8 @@ std::uint64_t target_ramp::at(std::uint64_t now_ns) const noexcept {
     if (over_ns == 0 || now_ns >= start_ns + over_ns) return to;
     if (now_ns <= start_ns) return from;
     const double progress = static_cast<double>(now_ns - start_ns) / static_cast<double>(over_ns);
-    const double value = static_cast<double>(from) + (static_cast<double>(to) - static_cast<double>(from)) * progress;
+    const double value =
+        static_cast<double>(from) + (static_cast<double>(to) - static_cast<double>(from)) * progress;
     return static_cast<std::uint64_t>(value);
 }
 
@@ -87,9 +88,7 @@ void worker::run() {
 
 void worker::set_targets(std::vector<target_ramp> totals) {
     assert(totals.size() == factories_.size());
-    boost::asio::post(ctx_, [this, totals = std::move(totals)]() mutable {
-        targets_ = std::move(totals);
-    });
+    boost::asio::post(ctx_, [this, totals = std::move(totals)]() mutable { targets_ = std::move(totals); });
 }
 
 void worker::request_stop() {
@@ -215,9 +214,8 @@ void worker::destroy_remaining() noexcept {
     // Forced shutdown: frames still linked in the wheel belong to suspended
     // tasks. Destroying them frees their frames into this worker's allocator.
     worker_binding bind(this);
-    wheel_.drain(SIZE_MAX, [](timer_node* n) {
-        task_handle::from_promise(task::promise_type::of(n)).destroy();
-    });
+    wheel_.drain(SIZE_MAX,
+                 [](timer_node* n) { task_handle::from_promise(task::promise_type::of(n)).destroy(); });
 }
 
 }  // namespace corostorm::runtime

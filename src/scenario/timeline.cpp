@@ -28,12 +28,14 @@ std::vector<std::uint64_t> split_by_weight(std::uint64_t total, const std::vecto
     return parts;
 }
 
-timeline::timeline(std::vector<stage> stages, bool repeat, std::vector<double> weights, std::uint64_t start_ns)
+timeline::timeline(std::vector<stage> stages, bool repeat, std::vector<double> weights,
+                   std::uint64_t start_ns)
     : stages_(std::move(stages)), repeat_(repeat), weights_(std::move(weights)), stage_start_ns_(start_ns) {
     assert(!stages_.empty() && !weights_.empty());
     // A repeating scenario whose stages take no time would cycle forever in
     // one instant; run it once instead.
-    const bool has_length = std::any_of(stages_.begin(), stages_.end(), [](const stage& s) { return s.over_ns > 0; });
+    const bool has_length =
+        std::any_of(stages_.begin(), stages_.end(), [](const stage& s) { return s.over_ns > 0; });
     if (!has_length) repeat_ = false;
     enter(0, start_ns);
 }

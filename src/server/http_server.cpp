@@ -63,8 +63,7 @@ constexpr auto accept_retry_delay = std::chrono::milliseconds(100);
 
 std::string format_address(const asio::ip::address& address, std::uint16_t port) {
     const std::string host = address.to_string();
-    return address.is_v6() ? "[" + host + "]:" + std::to_string(port)
-                           : host + ":" + std::to_string(port);
+    return address.is_v6() ? "[" + host + "]:" + std::to_string(port) : host + ":" + std::to_string(port);
 }
 
 reply make_reply(unsigned status, std::string content_type, std::string body, unsigned version,
@@ -82,8 +81,8 @@ reply make_reply(unsigned status, std::string content_type, std::string body, un
 }
 
 reply plain_reply(http::status status, std::string body, unsigned version, bool keep_alive) {
-    return make_reply(static_cast<unsigned>(status), "text/plain; charset=utf-8", std::move(body),
-                      version, keep_alive);
+    return make_reply(static_cast<unsigned>(status), "text/plain; charset=utf-8", std::move(body), version,
+                      keep_alive);
 }
 
 // The answer to a request that could not be read, or nullopt to close without
@@ -91,8 +90,8 @@ reply plain_reply(http::status status, std::string body, unsigned version, bool 
 std::optional<reply> reply_to_read_error(const beast::error_code& ec) {
     static const auto& parse_errors = http::make_error_code(http::error::bad_method).category();
     if (ec == http::error::header_limit) {
-        return plain_reply(http::status::request_header_fields_too_large,
-                           "request header too large\n", 11, false);
+        return plain_reply(http::status::request_header_fields_too_large, "request header too large\n", 11,
+                           false);
     }
     if (ec == http::error::body_limit) {
         return plain_reply(http::status::payload_too_large, "request body too large\n", 11, false);
@@ -126,8 +125,7 @@ struct http_server::impl {
     class connection {
     public:
         connection(impl& owner, tcp::socket socket)
-            : owner_(&owner),
-              it_(owner.connections_.emplace(owner.connections_.end(), std::move(socket))) {
+            : owner_(&owner), it_(owner.connections_.emplace(owner.connections_.end(), std::move(socket))) {
             owner.publish_connection_count();
         }
         connection(connection&& other) noexcept
@@ -150,8 +148,8 @@ struct http_server::impl {
     impl(const std::string& host, std::uint16_t port, routes r, server_limits limits)
         : routes_(std::move(r)),
           limits_(limits),
-          header_limit_(static_cast<std::uint32_t>(std::min<std::size_t>(
-              limits.max_header_bytes, std::numeric_limits<std::uint32_t>::max()))),
+          header_limit_(static_cast<std::uint32_t>(
+              std::min<std::size_t>(limits.max_header_bytes, std::numeric_limits<std::uint32_t>::max()))),
           request_timeout_(limits.request_timeout_ms) {
         beast::error_code ec;
         const auto address = asio::ip::make_address(host, ec);
@@ -241,15 +239,13 @@ struct http_server::impl {
             stream.expires_after(request_timeout_);
             const auto [read_error, read_bytes] =
                 co_await http::async_read(stream, buffer, parser, use_tuple);
-            std::optional<reply> res =
-                read_error ? reply_to_read_error(read_error) : answer(parser.get());
+            std::optional<reply> res = read_error ? reply_to_read_error(read_error) : answer(parser.get());
             if (!res) {
                 break;
             }
             // A client that stops reading cannot hold the connection either.
             stream.expires_after(request_timeout_);
-            const auto [write_error, written_bytes] =
-                co_await http::async_write(stream, *res, use_tuple);
+            const auto [write_error, written_bytes] = co_await http::async_write(stream, *res, use_tuple);
             if (write_error || !res->keep_alive()) {
                 break;
             }
@@ -263,8 +259,8 @@ struct http_server::impl {
         const bool keep_alive = req.keep_alive();
         const bool head = req.method() == http::verb::head;
         if (req.method() != http::verb::get && !head) {
-            reply res = plain_reply(http::status::method_not_allowed, "method not allowed\n",
-                                    version, keep_alive);
+            reply res =
+                plain_reply(http::status::method_not_allowed, "method not allowed\n", version, keep_alive);
             res.set(http::field::allow, "GET, HEAD");
             return res;
         }
@@ -280,13 +276,12 @@ struct http_server::impl {
                 if (r.status < 200 || r.status > 599) {
                     throw std::out_of_range("route returned status " + std::to_string(r.status));
                 }
-                res = make_reply(r.status, std::move(r.content_type), std::move(r.body), version,
-                                 keep_alive);
+                res = make_reply(r.status, std::move(r.content_type), std::move(r.body), version, keep_alive);
             } catch (...) {
                 // Relaxed: a counter that orders nothing else.
                 internal_errors_.fetch_add(1, std::memory_order_relaxed);
-                res = plain_reply(http::status::internal_server_error, "internal error\n",
-                                  version, keep_alive);
+                res =
+                    plain_reply(http::status::internal_server_error, "internal error\n", version, keep_alive);
             }
         }
         if (head) {
@@ -351,8 +346,7 @@ struct http_server::impl {
     std::thread thread_;
 };
 
-http_server::http_server(const std::string& host, std::uint16_t port, routes r,
-                         server_limits limits)
+http_server::http_server(const std::string& host, std::uint16_t port, routes r, server_limits limits)
     : impl_(std::make_unique<impl>(host, port, std::move(r), limits)) {}
 
 http_server::~http_server() { stop(); }

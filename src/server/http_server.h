@@ -58,7 +58,7 @@ public:
     void start();  // starts the server thread; idempotent
     void stop();   // closes everything and joins; idempotent
 
-    std::uint16_t port() const;       // the bound port (useful with port 0)
+    std::uint16_t port() const;         // the bound port (useful with port 0)
     std::string local_address() const;  // "host:port" as bound, "[v6]:port" for IPv6
 
     // Counters for the exporter; relaxed reads, exact once the server is stopped.

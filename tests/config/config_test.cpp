@@ -191,8 +191,7 @@ TEST(Load, a_file_of_exactly_one_mebibyte_is_accepted) {
 }
 
 TEST(Load, deep_nesting_is_refused_without_exhausting_the_stack) {
-    EXPECT_THAT(error_of("a: " + std::string(100'000, '[')),
-                HasSubstr("invalid YAML: nested more than"));
+    EXPECT_THAT(error_of("a: " + std::string(100'000, '[')), HasSubstr("invalid YAML: nested more than"));
     std::string block;
     for (std::size_t depth = 0; depth < 1000; ++depth) {
         block += std::string(depth, ' ') + "-\n";
@@ -222,8 +221,7 @@ TEST(ParseOverride, refuses_a_missing_equals_sign_or_key) {
 
 TEST(Overrides, create_missing_sections_and_win_over_the_file) {
     EXPECT_EQ(load_string("{}", sets({"runtime.threads=4"})).runtime.threads, 4U);
-    EXPECT_EQ(load_string("runtime: {threads: 2}", sets({"runtime.threads=8"})).runtime.threads,
-              8U);
+    EXPECT_EQ(load_string("runtime: {threads: 2}", sets({"runtime.threads=8"})).runtime.threads, 8U);
     EXPECT_EQ(load_string("runtime:\n", sets({"runtime.threads=8"})).runtime.threads, 8U);
     EXPECT_EQ(load_defaults(sets({"runtime.threads=1", "runtime.threads=6"})).runtime.threads, 6U);
     const config c = load_defaults(sets({"memory.limit=8GiB", "log={level: warn}"}));
@@ -232,9 +230,8 @@ TEST(Overrides, create_missing_sections_and_win_over_the_file) {
 }
 
 TEST(Overrides, an_index_into_absent_lists_edits_the_defaults) {
-    const config c =
-        load_string("scenario: {repeat: true}",
-                    sets({"scenario.stages[0].tasks=5M", "workloads[0].period=250ms"}));
+    const config c = load_string("scenario: {repeat: true}",
+                                 sets({"scenario.stages[0].tasks=5M", "workloads[0].period=250ms"}));
     EXPECT_TRUE(c.scenario.repeat);
     std::vector<stage_config> stages = default_stages();
     stages[0].tasks = 5'000'000;
@@ -245,8 +242,8 @@ TEST(Overrides, an_index_into_absent_lists_edits_the_defaults) {
 }
 
 TEST(Overrides, index_equal_to_the_size_appends_an_item) {
-    const config c = load_defaults(sets({"scenario.stages[3]={name: cool, over: 1s}",
-                                         "workloads[1].name=extra", "workloads[1].weight=2"}));
+    const config c = load_defaults(sets(
+        {"scenario.stages[3]={name: cool, over: 1s}", "workloads[1].name=extra", "workloads[1].weight=2"}));
     ASSERT_EQ(c.scenario.stages.size(), 4U);
     EXPECT_EQ(c.scenario.stages[3], (stage_config{"cool", std::nullopt, 1s}));
     ASSERT_EQ(c.workloads.size(), 2U);
@@ -373,8 +370,7 @@ struct bad_case {
 const bad_case bad_cases[] = {
     {"threads out of range", "runtime: {threads: 5000}",
      "runtime.threads: must be between 0 and 1024, got 5000"},
-    {"negative threads", "runtime: {threads: -1}",
-     "runtime.threads: must be between 0 and 1024, got -1"},
+    {"negative threads", "runtime: {threads: -1}", "runtime.threads: must be between 0 and 1024, got -1"},
     {"bool where a count goes", "runtime: {threads: true}",
      "runtime.threads: must be a count like 1000, 10k or 1M, got true"},
     {"map where a count goes", "runtime: {threads: {a: 1}}",
@@ -400,8 +396,7 @@ const bad_case bad_cases[] = {
     {"duplicate stage name",
      "scenario: {stages: [{name: a, over: 1s}, {name: b, over: 1s}, {name: a, over: 1s}]}",
      R"(scenario.stages[2].name: must be unique (scenario.stages[0].name is the same), got "a")"},
-    {"duplicate workload name", "workloads: [{name: w}, {name: w}]",
-     "workloads[1].name: must be unique"},
+    {"duplicate workload name", "workloads: [{name: w}, {name: w}]", "workloads[1].name: must be unique"},
     {"zero total weight", "workloads: [{name: a, weight: 0}]",
      "workloads[0].weight: must be a number greater than 0 and at most 1000000, got 0"},
     {"negative weight", "workloads: [{name: a}, {name: b, weight: -2}]",
@@ -420,8 +415,7 @@ const bad_case bad_cases[] = {
      "scenario.stages[0].over: must be between 0s and 365d, got 400d"},
     {"negative duration", "scenario: {stages: [{name: a, over: -1s}]}",
      "scenario.stages[0].over: must be between 0s and 365d, got -1s"},
-    {"count overflowing uint64",
-     "scenario: {stages: [{name: a, tasks: 99999999999999999999, over: 1s}]}",
+    {"count overflowing uint64", "scenario: {stages: [{name: a, tasks: 99999999999999999999, over: 1s}]}",
      "scenario.stages[0].tasks: must be between 0 and 10G, got 99999999999999999999"},
     {"count above its range", "scenario: {stages: [{name: a, tasks: 20G, over: 1s}]}",
      "scenario.stages[0].tasks: must be between 0 and 10G, got 20G"},
@@ -463,14 +457,12 @@ const bad_case bad_cases[] = {
      R"(runtime.layout: not available in this version; allowed: per_thread, got "shared")"},
     {"log level unknown", "log: {level: verbose}",
      R"(log.level: must be one of trace, debug, info, warn, error, critical, off, got "verbose")"},
-    {"log format unknown", "log: {format: xml}",
-     R"(log.format: must be one of text, json, got "xml")"},
+    {"log format unknown", "log: {format: xml}", R"(log.format: must be one of text, json, got "xml")"},
     {"listen without a port", "server: {listen: 0.0.0.0}", "server.listen: must be HOST:PORT"},
     {"listen port too large", "server: {listen: '1.2.3.4:70000'}",
      "server.listen: must be HOST:PORT with an IPv4 address, [IPv6 address] or localhost and a "
      R"(port 0 to 65535, like 0.0.0.0:9464, got "1.2.3.4:70000")"},
-    {"listen IPv6 without brackets", "server: {listen: '::1:9464'}",
-     "server.listen: must be HOST:PORT"},
+    {"listen IPv6 without brackets", "server: {listen: '::1:9464'}", "server.listen: must be HOST:PORT"},
     {"listen host name", "server: {listen: 'example.com:80'}", "server.listen: must be HOST:PORT"},
     {"memory limit too small", "memory: {limit: 1MiB}",
      "memory.limit: must be auto, none or a size of at least 64MiB, got 1MiB"},
@@ -483,14 +475,12 @@ const bad_case bad_cases[] = {
      "memory.headroom: must be smaller than memory.limit (128MiB), got 1GiB"},
     {"sample_every zero", "latency: {sample_every: 0}",
      "latency.sample_every: must be between 1 and 1M, got 0"},
-    {"repeat not a bool", "scenario: {repeat: yes}",
-     R"(scenario.repeat: must be true or false, got "yes")"},
+    {"repeat not a bool", "scenario: {repeat: yes}", R"(scenario.repeat: must be true or false, got "yes")"},
     {"period too short", "workloads: [{name: a, period: 500us}]",
      "workloads[0].period: must be between 1ms and 1d, got 500us"},
     {"negative rounds", "workloads: [{name: a, rounds: -5}]",
      "workloads[0].rounds: must be between 0 and 1000G, got -5"},
-    {"key that is not a name", "? [a]\n: 1\n",
-     "top level: keys must be names, got a list of 1 item"},
+    {"key that is not a name", "? [a]\n: 1\n", "top level: keys must be names, got a list of 1 item"},
     {"empty file", "", "<string>: config file is empty; write {} for all defaults"},
     {"only comments and blanks", "# nothing here\n\n   \n# still nothing\n",
      "<string>: config file is empty; write {} for all defaults"},
@@ -519,8 +509,7 @@ TEST(BadConfig, each_error_names_the_key_path) {
 }
 
 TEST(BadConfig, whole_messages_have_the_documented_shape) {
-    EXPECT_EQ(error_of("runtime: {threads: 5000}"),
-              "runtime.threads: must be between 0 and 1024, got 5000");
+    EXPECT_EQ(error_of("runtime: {threads: 5000}"), "runtime.threads: must be between 0 and 1024, got 5000");
     EXPECT_EQ(error_of("runtime: {thread: 4}"),
               R"(runtime.thread: unknown key; did you mean "threads"? allowed: threads, engine, )"
               "layout");

@@ -143,8 +143,7 @@ TEST(ParsePercent, gives_the_fraction) {
 }
 
 TEST(ParsePercent, refuses_anything_but_digits_and_a_percent_sign) {
-    const char* const cases[] = {"10",   "%",    "-5%",  "1.%",  ".5%", " 10%",
-                                 "10 %", "10%%", "abc%", "1e2%", ""};
+    const char* const cases[] = {"10", "%", "-5%", "1.%", ".5%", " 10%", "10 %", "10%%", "abc%", "1e2%", ""};
     for (const char* text : cases) {
         EXPECT_EQ(parse_percent(text), std::nullopt) << '"' << text << '"';
     }
@@ -188,10 +187,9 @@ TEST(FormatSize, prefers_binary_units_then_decimal_then_bytes) {
 }
 
 TEST(Units, formatted_values_parse_back_to_the_same_value) {
-    const std::uint64_t numbers[] = {
-        0,           1,          7,         999,         1000,           1024,
-        1500,        1'000'000,  1'048'576, 123'456'789, 10'000'000'000, u64_max,
-        u64_max - 1, 1ULL << 40U};
+    const std::uint64_t numbers[] = {0,           1,          7,         999,         1000,           1024,
+                                     1500,        1'000'000,  1'048'576, 123'456'789, 10'000'000'000, u64_max,
+                                     u64_max - 1, 1ULL << 40U};
     for (const std::uint64_t n : numbers) {
         EXPECT_EQ(parse_count(format_count(n)), n) << n;
         EXPECT_EQ(parse_size(format_size(n)), n) << n;

@@ -14,12 +14,12 @@ set -euo pipefail
 BIN=$1
 SRC_DIR=$2
 [[ -x $BIN ]] || { echo "not an executable: $BIN" >&2; exit 2; }
+require_tools awk grep
 
 e2e_init
 
-# A bad config must fail before the daemon does anything, so any of its
-# commands ending on its own within this many seconds is expected; one that
-# does not (a daemon that started after all) is killed and reported.
+# No command here should take long; one still running after this many
+# seconds is killed and reported.
 readonly CMD_TIMEOUT=30
 readonly MIN_BAD_FILES=25
 
@@ -27,36 +27,45 @@ OUT=$E2E_TMP/out
 ERR=$E2E_TMP/err
 CASES=0
 
-# cli CMD_ARGS...: runs BIN with the arguments; sets RUN_RC, OUT and ERR.
-cli() { run_capture "$CMD_TIMEOUT" "$OUT" "$ERR" "$BIN" "$@"; }
+# case_start: every case begins with no problems and no output.
+case_start() {
+    PROBLEMS=()
+    : >"$OUT"
+    : >"$ERR"
+}
+
+# cli ARGS...: runs BIN ARGS with stdout to $OUT, stderr to $ERR; sets RUN_RC.
+# In run mode a command meant to fail could start the daemon instead, so it
+# is stopped as soon as it logs that it serves (RUN_RC 125).
+cli() { run_capture_unless "$CMD_TIMEOUT" "$OUT" "$ERR" "$E2E_SERVING_LINE" "$BIN" "$@"; }
 
 # What must never reach the user, whatever they got wrong.
 alarming() {
     grep -E -i -q 'terminate|aborted|exception|sanitizer|runtime error|segmentation fault|core dumped' "$1"
 }
 
-# result NAME PROBLEM...: one line per case; no PROBLEM means it passed.
-result() {
+# case_end NAME: prints the case's line; on failure, its problems and output.
+case_end() {
     local name=$1
-    shift
     CASES=$((CASES + 1))
-    if (($# == 0)); then
+    if ((${#PROBLEMS[@]} == 0)); then
         ok "$name"
-    else
-        local IFS=";"
-        not_ok "$name: $*"
-        echo "       stdout: $(head -c 300 "$OUT" | tr '\n' '|')"
-        echo "       stderr: $(head -c 300 "$ERR" | tr '\n' '|')"
+        return
     fi
+    local IFS=';'
+    not_ok "$name: ${PROBLEMS[*]}"
+    echo "       stdout: $(head -c 300 "$OUT" | tr '\n' '|')"
+    echo "       stderr: $(head -c 300 "$ERR" | tr '\n' '|')"
 }
 
-# expect_rc WANT: appends a problem to PROBLEMS when RUN_RC is not WANT.
+# expect_rc WANT: notes a problem when RUN_RC is not WANT.
 expect_rc() {
-    if ((RUN_RC == 124)); then
-        PROBLEMS+=("still running after ${CMD_TIMEOUT}s (killed)")
-    elif ((RUN_RC != $1)); then
-        PROBLEMS+=("exit code $RUN_RC, want $1")
-    fi
+    case $RUN_RC in
+        "$1") ;;
+        124) PROBLEMS+=("still running after ${CMD_TIMEOUT}s (killed)") ;;
+        125) PROBLEMS+=("started serving (killed)") ;;
+        *) PROBLEMS+=("exit code $RUN_RC, want $1") ;;
+    esac
 }
 
 expect_calm_stderr() {
@@ -64,30 +73,30 @@ expect_calm_stderr() {
 }
 
 # ---------------------------------------------------------------- --help ----
-PROBLEMS=()
+case_start
 cli --help
 expect_rc 0
 grep -q 'Usage' "$OUT" || PROBLEMS+=("no 'Usage' on stdout")
 grep -q 'check-config' "$OUT" || PROBLEMS+=("check-config not mentioned")
 grep -q -- '--set' "$OUT" || PROBLEMS+=("--set not mentioned")
-result "--help" "${PROBLEMS[@]}"
+case_end "--help"
 
 # ------------------------------------------------------------- --version ----
-PROBLEMS=()
+case_start
 cli --version
 expect_rc 0
 grep -E -q '^corostorm [0-9]+\.[0-9]+\.[0-9]+' "$OUT" || PROBLEMS+=("stdout is not 'corostorm X.Y.Z ...'")
-result "--version" "${PROBLEMS[@]}"
+case_end "--version"
 
-# ------------------------------------------------------------ check-config ----
+# ---------------------------------------------------------- check-config ----
 
-# check_effective NAME ARGS...: check-config ARGS must succeed and print a
-# config that contains `threads:` and that check-config accepts again,
-# unchanged (the printed config is the effective one, so it must round-trip).
+# check_effective NAME ARGS...: `check-config ARGS` must succeed and print a
+# config with a `threads:` key, which check-config must accept again and
+# print unchanged: it is the effective config, so it must round-trip.
 check_effective() {
     local name=$1
     shift
-    PROBLEMS=()
+    case_start
     cli check-config "$@"
     expect_rc 0
     expect_calm_stderr
@@ -102,7 +111,7 @@ check_effective() {
             PROBLEMS+=("the printed config changes when loaded again")
         fi
     fi
-    result "$name" "${PROBLEMS[@]}"
+    case_end "$name"
 }
 
 check_effective "check-config (built-in defaults)"
@@ -114,23 +123,22 @@ else
     echo "skip - check-config -c config/corostorm.yaml: $SHIPPED does not exist"
 fi
 
-PROBLEMS=()
+case_start
 cli check-config --set runtime.threads=1
 expect_rc 0
 grep -E -q '^[[:space:]]*threads: 1[[:space:]]*$' "$OUT" || PROBLEMS+=("no 'threads: 1' in the printed config")
-result "check-config --set runtime.threads=1" "${PROBLEMS[@]}"
+case_end "check-config --set runtime.threads=1"
 
 # ---------------------------------------------------------- usage errors ----
-# Run mode too: a usage error must stop it before it starts serving.
+# In run mode too: a usage error must stop the daemon before it serves.
 for args in "--no-such-flag" "check-config --no-such-flag" "--set runtime.threads" "check-config --set runtime.threads"; do
-    PROBLEMS=()
+    case_start
     read -r -a argv <<<"$args"
     cli "${argv[@]}"
     expect_rc 2
     expect_calm_stderr
     [[ -s $ERR ]] || PROBLEMS+=("nothing on stderr")
-    if grep -q -F "$E2E_SERVING_LINE" "$ERR"; then PROBLEMS+=("started serving"); fi
-    result "$args" "${PROBLEMS[@]}"
+    case_end "$args"
 done
 
 # ----------------------------------------------------------- bad configs ----
@@ -139,39 +147,38 @@ shopt -s nullglob
 BAD_FILES=("$BAD_DIR"/*.yaml)
 shopt -u nullglob
 
-PROBLEMS=()
-((${#BAD_FILES[@]} >= MIN_BAD_FILES)) || PROBLEMS+=("found ${#BAD_FILES[@]} files in $BAD_DIR, want at least $MIN_BAD_FILES")
-result "bad configs present (${#BAD_FILES[@]})" "${PROBLEMS[@]}"
+case_start
+((${#BAD_FILES[@]} >= MIN_BAD_FILES)) ||
+    PROBLEMS+=("found ${#BAD_FILES[@]} files in $BAD_DIR, want at least $MIN_BAD_FILES")
+case_end "bad configs present (${#BAD_FILES[@]})"
 
 for file in "${BAD_FILES[@]}"; do
     name=bad/$(basename "$file")
     first_line=$(head -n1 "$file")
     if [[ $first_line != '# expect: '* ]]; then
-        PROBLEMS=("first line is not '# expect: SUBSTRING'")
-        : >"$OUT"
-        : >"$ERR"
-        result "$name" "${PROBLEMS[@]}"
+        case_start
+        PROBLEMS+=("first line is not '# expect: SUBSTRING'")
+        case_end "$name"
         continue
     fi
     expect=${first_line#'# expect: '}
 
     # check-config: exit 2, the message on stderr, nothing on stdout.
-    PROBLEMS=()
+    case_start
     cli check-config -c "$file"
     expect_rc 2
     expect_calm_stderr
     grep -q -F -- "$expect" "$ERR" || PROBLEMS+=("stderr lacks: $expect")
     [[ ! -s $OUT ]] || PROBLEMS+=("printed something on stdout")
-    result "$name: check-config" "${PROBLEMS[@]}"
+    case_end "$name: check-config"
 
-    # run: the same refusal, and no server.
-    PROBLEMS=()
+    # run: the same refusal, before serving anything.
+    case_start
     cli -c "$file"
     expect_rc 2
     expect_calm_stderr
     grep -q -F -- "$expect" "$ERR" || PROBLEMS+=("stderr lacks: $expect")
-    if grep -q -F "$E2E_SERVING_LINE" "$ERR" "$OUT"; then PROBLEMS+=("started serving"); fi
-    result "$name: run" "${PROBLEMS[@]}"
+    case_end "$name: run"
 done
 
 echo

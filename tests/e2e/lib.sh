@@ -33,14 +33,14 @@ e2e_cleanup() {
     local rc=$?
     set +e
     local pid
+    # Stop whatever still runs: politely, then not. The redirection keeps
+    # bash's "Terminated"/"Killed" notices out of the test output.
     for pid in "${E2E_PIDS[@]}"; do
-        if pid_alive "$pid"; then
-            kill -TERM "$pid" 2>/dev/null
-            if ! wait_pid_exit "$pid" 10; then
-                kill -KILL "$pid" 2>/dev/null
-                wait "$pid" 2>/dev/null
-            fi
-        fi
+        {
+            kill -TERM "$pid"
+            wait_pid_exit "$pid" 10 || kill -KILL "$pid"
+            wait "$pid"
+        } 2>/dev/null
     done
     if ((rc != 0)); then
         local log
@@ -115,7 +115,8 @@ wait_pid_exit() {
 reap() {
     local pid=$1 p kept=()
     REAP_RC=0
-    wait "$pid" 2>/dev/null || REAP_RC=$?
+    # Braces: only then does the redirection also silence bash's "Killed" notice.
+    { wait "$pid"; } 2>/dev/null || REAP_RC=$?
     for p in "${E2E_PIDS[@]}"; do
         [[ $p == "$pid" ]] || kept+=("$p")
     done
@@ -141,17 +142,44 @@ start_bg() {
 run_capture() {
     local timeout=$1 out=$2 err=$3
     shift 3
+    run_capture_unless "$timeout" "$out" "$err" "" "$@"
+}
+
+# run_capture_unless SECONDS OUT ERR TEXT CMD [ARGS...]: like run_capture,
+# but also kills CMD as soon as TEXT (a fixed string) shows up in its stdout
+# or stderr, and then sets RUN_RC to 125. For commands that should fail fast
+# and would otherwise go on running, e.g. a daemon that should have refused
+# its config but started serving instead.
+run_capture_unless() {
+    local timeout=$1 out=$2 err=$3 text=$4
+    shift 4
     "$@" </dev/null >"$out" 2>"$err" &
-    local pid=$!
+    local pid=$! deadline pause_ms=10
     E2E_PIDS+=("$pid")
-    if wait_pid_exit "$pid" "$timeout"; then
+    deadline=$(deadline_after "$timeout")
+    RUN_RC=""
+    while pid_alive "$pid"; do
+        if [[ -n $text ]] && grep -q -F -- "$text" "$out" "$err"; then
+            RUN_RC=125
+            break
+        fi
+        if past_deadline "$deadline"; then
+            RUN_RC=124
+            break
+        fi
+        poll_pause
+    done
+    if [[ -n $RUN_RC ]]; then
+        kill_and_reap "$pid"
+    else
         reap "$pid"
         RUN_RC=$REAP_RC
-    else
-        kill -KILL "$pid" 2>/dev/null || true
-        reap "$pid"
-        RUN_RC=124
     fi
+}
+
+# kill_and_reap PID: SIGKILL and collect, without bash's "Killed" notice.
+kill_and_reap() {
+    { kill -KILL "$1" && reap "$1"; } 2>/dev/null || true
 }
 
 # stop_and_wait PID SIGNAL SECONDS: sends SIGNAL and waits for the exit.
@@ -164,8 +192,7 @@ stop_and_wait() {
         reap "$pid"
         STOP_RC=$REAP_RC
     else
-        kill -KILL "$pid" 2>/dev/null || true
-        reap "$pid"
+        kill_and_reap "$pid"
         STOP_RC=124
     fi
 }

@@ -43,7 +43,10 @@ struct two_workers {
             .shards = {&a, &b},
             .rss_baseline_bytes = 0,
             .heap_baseline_bytes = 0,
-            .scenario = [] { return scenario_view{"ramp", {1000, 5}}; },
+            .scenario =
+                [] {
+                    return scenario_view{"ramp", {1000, 5}};
+                },
         };
     }
 };
@@ -56,29 +59,33 @@ TEST(RuntimeExporter, sums_shards_per_workload) {
     EXPECT_EQ(series_value(text, R"(corostorm_tasks_live{engine="lean",workload="busy"})"), "2");
     EXPECT_EQ(series_value(text, R"(corostorm_tasks_target{engine="lean",workload="idle"})"), "1000");
     EXPECT_EQ(series_value(text, R"(corostorm_tasks_spawned_total{engine="lean",workload="idle"})"), "1200");
-    EXPECT_EQ(series_value(text,
-                           R"(corostorm_tasks_completed_total{engine="lean",workload="busy",outcome="error"})"),
+    EXPECT_EQ(series_value(
+                  text, R"(corostorm_tasks_completed_total{engine="lean",workload="busy",outcome="error"})"),
               "1");
     EXPECT_EQ(series_value(text, R"(corostorm_coroutine_frame_bytes{engine="lean",workload="idle"})"),
               std::to_string(1100 * 104));
-    const std::string frame = series_value(text, R"(corostorm_memory_per_task_bytes{engine="lean",method="frame"})");
+    const std::string frame =
+        series_value(text, R"(corostorm_memory_per_task_bytes{engine="lean",method="frame"})");
     ASSERT_FALSE(frame.empty());
     EXPECT_NEAR(std::stod(frame), (1100.0 * 104 + 400) / 1102.0, 1e-6);
-    EXPECT_EQ(series_value(
-                  text, R"(corostorm_schedule_latency_seconds_count{engine="lean",workload="idle",source="timer"})"),
-              "2");
-    EXPECT_EQ(series_value(
-                  text,
-                  R"(corostorm_schedule_latency_seconds_bucket{engine="lean",workload="idle",source="timer",le="2e-06"})"),
-              "1");
+    EXPECT_EQ(
+        series_value(
+            text,
+            R"(corostorm_schedule_latency_seconds_count{engine="lean",workload="idle",source="timer"})"),
+        "2");
+    EXPECT_EQ(
+        series_value(
+            text,
+            R"(corostorm_schedule_latency_seconds_bucket{engine="lean",workload="idle",source="timer",le="2e-06"})"),
+        "1");
     EXPECT_EQ(series_value(text, R"(corostorm_worker_busy_seconds_total{engine="lean",worker="0"})"), "2.5");
     EXPECT_EQ(series_value(text, R"(corostorm_scenario_stage_info{stage="ramp"})"), "1");
 }
 
 TEST(RuntimeExporter, memory_per_task_is_absent_without_live_tasks) {
     worker_shard empty{1};
-    runtime_exporter exporter(exporter_source{.version = "1", .engine = "lean", .workloads = {"idle"},
-                                              .shards = {&empty}, .scenario = {}});
+    runtime_exporter exporter(exporter_source{
+        .version = "1", .engine = "lean", .workloads = {"idle"}, .shards = {&empty}, .scenario = {}});
     const std::string text = serialize({&exporter});
     EXPECT_EQ(text.find("corostorm_memory_per_task_bytes"), std::string::npos);
     EXPECT_NE(text.find("corostorm_tasks_live"), std::string::npos);
@@ -90,16 +97,23 @@ TEST(RuntimeExporter, exports_the_golden_list_of_metric_names) {
     const std::string text = serialize({&exporter});
     std::set<std::string> names;
     const std::regex type_line(R"(# TYPE (\S+) )");
-    for (auto it = std::sregex_iterator(text.begin(), text.end(), type_line); it != std::sregex_iterator(); ++it) {
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), type_line); it != std::sregex_iterator();
+         ++it) {
         names.insert((*it)[1]);
     }
     const std::set<std::string> golden = {
-        "corostorm_build_info",           "corostorm_tasks_live",
-        "corostorm_tasks_target",         "corostorm_tasks_spawned_total",
-        "corostorm_tasks_completed_total", "corostorm_task_resumes_total",
-        "corostorm_coroutine_frame_bytes", "corostorm_schedule_latency_seconds",
-        "corostorm_memory_per_task_bytes", "corostorm_worker_busy_seconds_total",
-        "corostorm_spawn_denied_total",   "corostorm_scenario_stage_info",
+        "corostorm_build_info",
+        "corostorm_tasks_live",
+        "corostorm_tasks_target",
+        "corostorm_tasks_spawned_total",
+        "corostorm_tasks_completed_total",
+        "corostorm_task_resumes_total",
+        "corostorm_coroutine_frame_bytes",
+        "corostorm_schedule_latency_seconds",
+        "corostorm_memory_per_task_bytes",
+        "corostorm_worker_busy_seconds_total",
+        "corostorm_spawn_denied_total",
+        "corostorm_scenario_stage_info",
     };
     EXPECT_EQ(names, golden);
 }

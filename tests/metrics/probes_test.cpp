@@ -59,16 +59,12 @@ public:
         std::ofstream out(path, std::ios::binary);
         out << content;
     }
-    void make_directory(const std::string& relative) const {
-        fs::create_directories(root_ / relative);
-    }
+    void make_directory(const std::string& relative) const { fs::create_directories(root_ / relative); }
 
     std::optional<std::uint64_t> memory_limit() const {
         return cgroup_memory_limit(proc_root(), cgroup_root());
     }
-    std::optional<double> cpu_limit() const {
-        return cgroup_cpu_limit(proc_root(), cgroup_root());
-    }
+    std::optional<double> cpu_limit() const { return cgroup_cpu_limit(proc_root(), cgroup_root()); }
 
 private:
     std::string proc_root() const { return (root_ / "proc").string(); }
@@ -221,8 +217,7 @@ TEST(CgroupProbes, path_may_contain_colons) {
 
 TEST(CgroupProbes, garbage_memory_limit_is_no_limit) {
     for (const std::string_view content :
-         {"", "\n", "lots\n", "12abc\n", "-5\n", "+5\n", "0x100\n", "1 2\n",
-          "99999999999999999999999\n"}) {
+         {"", "\n", "lots\n", "12abc\n", "-5\n", "+5\n", "0x100\n", "1 2\n", "99999999999999999999999\n"}) {
         SCOPED_TRACE(testing::Message() << "content: '" << content << "'");
         fake_system v2;
         v2.write("proc/self/cgroup", "0::/a\n");
@@ -238,8 +233,8 @@ TEST(CgroupProbes, garbage_memory_limit_is_no_limit) {
 
 TEST(CgroupProbes, garbage_cpu_max_is_no_limit) {
     for (const std::string_view content :
-         {"", "max\n", "fifty 100000\n", "50000\n", "50000 0\n", "50000 100000 7\n",
-          "0 100000\n", "-1 100000\n", "50000 -100000\n", "5e4 100000\n"}) {
+         {"", "max\n", "fifty 100000\n", "50000\n", "50000 0\n", "50000 100000 7\n", "0 100000\n",
+          "-1 100000\n", "50000 -100000\n", "5e4 100000\n"}) {
         SCOPED_TRACE(testing::Message() << "content: '" << content << "'");
         fake_system sys;
         sys.write("proc/self/cgroup", "0::/a\n");
@@ -280,9 +275,7 @@ TEST(CgroupProbes, real_system_answers_without_throwing) {
 // Stores the pointer where the optimiser must assume anyone may read it, so that writes
 // to memory that nothing else in the test reads are not dropped.
 void* volatile escaped = nullptr;
-void escape(void* pointer) {
-    escaped = pointer;
-}
+void escape(void* pointer) { escaped = pointer; }
 
 struct free_deleter {
     void operator()(void* pointer) const { std::free(pointer); }
@@ -295,8 +288,7 @@ double process_cpu_seconds_now() {
 }
 
 double unix_time_now() {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 TEST(ResidentBytes, grows_by_a_touched_64_mib_buffer) {
@@ -422,9 +414,7 @@ TEST(AvailableCpus, is_between_one_and_the_hardware_threads) {
     EXPECT_LE(cpus, std::thread::hardware_concurrency());
 }
 
-TEST(MachineFacts, total_memory_exceeds_this_process) {
-    EXPECT_GT(total_memory_bytes(), resident_bytes());
-}
+TEST(MachineFacts, total_memory_exceeds_this_process) { EXPECT_GT(total_memory_bytes(), resident_bytes()); }
 
 TEST(MachineFacts, kernel_release_is_uname_release) {
     utsname names{};

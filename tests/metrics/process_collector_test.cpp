@@ -91,8 +91,7 @@ struct command_result {
 };
 
 // Runs `program args < input_file` through the shell and collects what it prints.
-command_result run_with_input(const fs::path& program, const std::string& args,
-                              const fs::path& input_file) {
+command_result run_with_input(const fs::path& program, const std::string& args, const fs::path& input_file) {
     // Appended piece by piece: g++ 12 at -O2 falsely reports overlapping memcpy
     // (-Wrestrict) for "literal" + std::string&&.
     std::string command = "'";
@@ -115,8 +114,7 @@ command_result run_with_input(const fs::path& program, const std::string& args,
 }
 
 double unix_time_now() {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 TEST(ProcessCollector, exports_each_standard_family_once) {
@@ -125,9 +123,8 @@ TEST(ProcessCollector, exports_each_standard_family_once) {
     EXPECT_EQ(families.size(), expected_families.size());
     for (const auto& expected : expected_families) {
         SCOPED_TRACE(expected.name);
-        const auto count = std::count_if(families.begin(), families.end(), [&](const auto& f) {
-            return f.name == expected.name;
-        });
+        const auto count = std::count_if(families.begin(), families.end(),
+                                         [&](const auto& f) { return f.name == expected.name; });
         ASSERT_EQ(count, 1);
         const auto* family = find_family(families, expected.name);
         EXPECT_EQ(family->type, expected.type);
@@ -168,10 +165,8 @@ TEST(ProcessCollector, text_format_names_each_sample_exactly_once) {
     for (const auto& expected : expected_families) {
         SCOPED_TRACE(expected.name);
         const std::string sample_prefix = std::string(expected.name).append(" ");
-        const std::string type_line = std::string("# TYPE ")
-                                          .append(expected.name)
-                                          .append(" ")
-                                          .append(expected.type_word);
+        const std::string type_line =
+            std::string("# TYPE ").append(expected.name).append(" ").append(expected.type_word);
         EXPECT_EQ(std::count_if(lines.begin(), lines.end(),
                                 [&](const auto& line) { return line.starts_with(sample_prefix); }),
                   1);
@@ -186,8 +181,7 @@ TEST(ProcessCollector, text_format_passes_promtool_lint) {
         GTEST_SKIP() << "promtool is not on PATH; install Prometheus to lint the output";
     }
     const std::string text = prometheus::TextSerializer{}.Serialize(process_collector{}.Collect());
-    std::string file_name =
-        (fs::temp_directory_path() / "corostorm-process-metrics-XXXXXX").string();
+    std::string file_name = (fs::temp_directory_path() / "corostorm-process-metrics-XXXXXX").string();
     const int fd = ::mkstemp(file_name.data());
     ASSERT_GE(fd, 0);
     ::close(fd);

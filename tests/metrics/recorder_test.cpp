@@ -36,8 +36,8 @@ TEST(LatencyHistogram, every_value_lands_in_the_bucket_whose_bounds_hold_it) {
 
 TEST(LatencySnapshot, quantiles_interpolate_inside_buckets) {
     latency_histogram h;
-    for (int i = 0; i < 100; ++i) h.record(1'500);   // bucket (1us, 2us]
-    for (int i = 0; i < 100; ++i) h.record(3'000);   // bucket (2us, 4us]
+    for (int i = 0; i < 100; ++i) h.record(1'500);  // bucket (1us, 2us]
+    for (int i = 0; i < 100; ++i) h.record(3'000);  // bucket (2us, 4us]
     latency_snapshot s;
     s.add(h);
     EXPECT_EQ(s.count(), 200u);

@@ -42,7 +42,8 @@ TEST(FrameAllocator, blocks_are_aligned_distinct_and_writable) {
         blocks.push_back(p);
     }
     EXPECT_GE(a.reserved_bytes(), 2 * frame_allocator::slab_bytes);
-    for (int i = 0; i < 20'000; ++i) a.deallocate(blocks[static_cast<std::size_t>(i)], 16 + static_cast<std::size_t>(i % 7) * 24);
+    for (int i = 0; i < 20'000; ++i)
+        a.deallocate(blocks[static_cast<std::size_t>(i)], 16 + static_cast<std::size_t>(i % 7) * 24);
     EXPECT_EQ(a.live_bytes(), 0u);
 }
 

@@ -129,7 +129,8 @@ TEST(LeanTask, frames_are_destroyed_when_the_scope_drains) {
         EXPECT_TRUE(p.at(i).finished());
         EXPECT_EQ(p.at(i).frame_live_bytes(), 0u);
         EXPECT_EQ(p.at(i).shard().workload(0).frame_bytes.read(), 0u);
-        EXPECT_EQ(p.at(i).shard().workload(0).completed[2].read(), p.at(i).shard().workload(0).spawned.read());
+        EXPECT_EQ(p.at(i).shard().workload(0).completed[2].read(),
+                  p.at(i).shard().workload(0).spawned.read());
     }
 }
 

@@ -10,7 +10,7 @@
 namespace corostorm::runtime {
 namespace {
 
-constexpr std::uint64_t tick = 1'000'000;  // 1 ms
+constexpr std::uint64_t tick = 1'000'000;           // 1 ms
 constexpr std::uint64_t start = 1'000'000'000'000;  // an arbitrary steady-clock time
 
 struct fired_timer {
@@ -149,8 +149,9 @@ TEST(TimerWheel, drain_hands_out_every_timer_earliest_first) {
         wheel.insert(&n);
     }
     std::vector<std::uint64_t> order;
-    EXPECT_EQ(wheel.drain(SIZE_MAX, [&](timer_node* n) { order.push_back((n->deadline_ns + tick - 1) / tick); }),
-              nodes.size());
+    EXPECT_EQ(
+        wheel.drain(SIZE_MAX, [&](timer_node* n) { order.push_back((n->deadline_ns + tick - 1) / tick); }),
+        nodes.size());
     EXPECT_TRUE(wheel.empty());
     EXPECT_TRUE(std::is_sorted(order.begin(), order.end()));
 }

@@ -128,8 +128,7 @@ public:
             return std::nullopt;
         }
         r.status = static_cast<unsigned>(std::stoul(std::string(status_line.substr(9, 3))));
-        head_text.remove_prefix(line_end == std::string_view::npos ? head_text.size()
-                                                                     : line_end + 2);
+        head_text.remove_prefix(line_end == std::string_view::npos ? head_text.size() : line_end + 2);
         while (!head_text.empty()) {
             const auto eol = std::min(head_text.find("\r\n"), head_text.size());
             const std::string_view field = head_text.substr(0, eol);
@@ -154,8 +153,7 @@ public:
 
     std::optional<reply> request(const std::string& method, const std::string& target,
                                  const std::string& extra_headers = "") {
-        if (!send(method + " " + target + " HTTP/1.1\r\nHost: test\r\n" + extra_headers +
-                  "\r\n")) {
+        if (!send(method + " " + target + " HTTP/1.1\r\nHost: test\r\n" + extra_headers + "\r\n")) {
             return std::nullopt;
         }
         return read_reply(method == "HEAD");
@@ -207,9 +205,7 @@ private:
 
 routes test_routes() {
     routes r;
-    r.metrics = [] {
-        return response{200, "text/plain; version=0.0.4; charset=utf-8", "corostorm_up 1\n"};
-    };
+    r.metrics = [] { return response{200, "text/plain; version=0.0.4; charset=utf-8", "corostorm_up 1\n"}; };
     r.healthz = [] { return response{200, "text/plain; charset=utf-8", "ok\n"}; };
     r.readyz = [] { return response{503, "text/plain; charset=utf-8", "not ready\n"}; };
     r.status = [] { return response{200, "application/json", R"({"stage":"warmup"})"}; };
@@ -342,8 +338,9 @@ TEST_F(HttpServer, keep_alive_serves_several_requests_on_one_connection) {
         EXPECT_NE(lower(r->header("connection")), "close");
     }
     // Pipelined: two requests in one write, two replies in order.
-    ASSERT_TRUE(c.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
-                       "GET /status HTTP/1.1\r\nHost: t\r\n\r\n"));
+    ASSERT_TRUE(
+        c.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+               "GET /status HTTP/1.1\r\nHost: t\r\n\r\n"));
     const auto first = c.read_reply();
     const auto second = c.read_reply();
     ASSERT_TRUE(first.has_value());
@@ -365,8 +362,8 @@ TEST_F(HttpServer, connection_close_is_honoured) {
 
 TEST_F(HttpServer, malformed_request_line_gets_400_and_close_and_others_are_served) {
     start();
-    for (const char* garbage : {"GARBAGE\r\n\r\n", "GET /metrics HTTP/9\r\n\r\n",
-                                "GET\r\n\r\n", "\x01\x02\x03 / HTTP/1.1\r\n\r\n"}) {
+    for (const char* garbage : {"GARBAGE\r\n\r\n", "GET /metrics HTTP/9\r\n\r\n", "GET\r\n\r\n",
+                                "\x01\x02\x03 / HTTP/1.1\r\n\r\n"}) {
         client c(port());
         ASSERT_TRUE(c.send(garbage));
         // The whole request arrives in one read, so the server closes with nothing
@@ -400,8 +397,7 @@ TEST_F(HttpServer, oversized_body_is_413_and_small_body_is_tolerated) {
     EXPECT_EQ(ok->status, 200u);
 
     client big(port());
-    big.send("GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n" +
-             std::string(100000, 'b'));
+    big.send("GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n" + std::string(100000, 'b'));
     const std::string answer = big.read_to_close();  // a reset may beat the reply, as above
     if (!answer.empty()) {
         EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 413");
@@ -497,8 +493,7 @@ TEST_F(HttpServer, binding_a_port_in_use_throws_naming_the_address) {
         http_server second("127.0.0.1", port(), test_routes());
         FAIL() << "a second server bound " << address;
     } catch (const std::system_error& e) {
-        EXPECT_NE(std::string(e.what()).find("cannot listen on " + address), std::string::npos)
-            << e.what();
+        EXPECT_NE(std::string(e.what()).find("cannot listen on " + address), std::string::npos) << e.what();
         EXPECT_EQ(e.code(), std::errc::address_in_use) << e.what();
     }
     expect_serving();
@@ -509,8 +504,7 @@ TEST(HttpServerBind, invalid_host_throws_naming_it) {
         http_server s("not-an-address", 0, test_routes());
         FAIL() << "bound " << s.local_address();
     } catch (const std::system_error& e) {
-        EXPECT_NE(std::string(e.what()).find("cannot listen on not-an-address:0"),
-                  std::string::npos)
+        EXPECT_NE(std::string(e.what()).find("cannot listen on not-an-address:0"), std::string::npos)
             << e.what();
     }
 }
