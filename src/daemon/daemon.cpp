@@ -97,9 +97,7 @@ public:
         ready_.store(true, std::memory_order_release);  // release: pairs with ready_page()'s acquire
         schedule_progress();
 
-        signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
-            if (!ec) on_signal(signo);
-        });
+        wait_for_signal();
         control_.run();
         return exit_code_;
     }
@@ -170,20 +168,41 @@ private:
         });
     }
 
+    void wait_for_signal() {
+        signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
+            if (ec) return;
+            if (signo == SIGHUP) {
+                // Reloading is not built yet; SIGHUP's default action would kill the daemon.
+                spdlog::warn("received SIGHUP: config reload is not supported in this version; ignored");
+                wait_for_signal();
+                return;
+            }
+            on_signal(signo);
+        });
+    }
+
+    // A second SIGINT/SIGTERM while draining: the user wants out now.
+    void wait_for_second_signal() {
+        signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
+            if (ec) return;
+            if (signo == SIGHUP) {
+                wait_for_second_signal();
+                return;
+            }
+            constexpr char msg[] = "corostorm: second signal, exiting without draining\n";
+            [[maybe_unused]] auto n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
+            std::_Exit(1);
+        });
+    }
+
     void on_signal(int signo) {
         spdlog::info("received {}; draining tasks (at most {} s)", strsignal(signo), drain_timeout.count());
         stage_timer_.cancel();
         progress_timer_.cancel();
         draining_.store(true, std::memory_order_relaxed);  // relaxed: only reported in /status
-        // A second signal while draining: the user wants out now.
-        signals_.async_wait([](const boost::system::error_code& ec, int) {
-            if (ec) return;
-            constexpr char msg[] = "corostorm: second signal, exiting without draining\n";
-            [[maybe_unused]] auto n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
-            std::_Exit(1);
-        });
-        // The drain blocks this thread; signals are still delivered to the
-        // signal_set's handler by a helper thread.
+        wait_for_second_signal();
+        // The drain waits on a thread of its own, so this control thread stays
+        // free to see a second signal.
         drain_thread_ = std::thread([this] {
             const auto t0 = std::chrono::steady_clock::now();
             const bool clean = pool_->stop(drain_timeout);
@@ -275,7 +294,7 @@ private:
     int exit_code_ = 0;
 
     asio::io_context control_{1};
-    asio::signal_set signals_{control_, SIGINT, SIGTERM};
+    asio::signal_set signals_{control_, SIGINT, SIGTERM, SIGHUP};
     asio::steady_timer stage_timer_{control_};
     asio::steady_timer progress_timer_{control_};
     std::thread drain_thread_;

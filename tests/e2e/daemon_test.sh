@@ -74,17 +74,18 @@ target=$(metric_value "$METRICS" corostorm_tasks_target workload=idle) || die "c
 [[ $target == "$TASKS" ]] || die "corostorm_tasks_target is $target, want $TASKS"
 ok "live and target stay at $TASKS"
 
+declare -A per_task
 for method in frame heap rss; do
     value=$(metric_value "$METRICS" corostorm_memory_per_task_bytes method=$method) ||
         die "corostorm_memory_per_task_bytes{method=\"$method\"} missing"
     is_number "$value" || die "corostorm_memory_per_task_bytes{method=\"$method\"} is not a number: $value"
-    declare "per_task_$method=$value"
+    per_task[$method]=$value
 done
-num_between "$per_task_frame" $FRAME_MIN $FRAME_MAX ||
-    die "memory per task (frame) is $per_task_frame bytes, want $FRAME_MIN..$FRAME_MAX"
-num_between "$per_task_rss" $RSS_MIN $RSS_MAX ||
-    die "memory per task (rss) is $per_task_rss bytes, want $RSS_MIN..$RSS_MAX"
-ok "memory per task: frame $per_task_frame, heap $per_task_heap, rss $per_task_rss bytes"
+num_between "${per_task[frame]}" $FRAME_MIN $FRAME_MAX ||
+    die "memory per task (frame) is ${per_task[frame]} bytes, want $FRAME_MIN..$FRAME_MAX"
+num_between "${per_task[rss]}" $RSS_MIN $RSS_MAX ||
+    die "memory per task (rss) is ${per_task[rss]} bytes, want $RSS_MIN..$RSS_MAX"
+ok "memory per task: frame ${per_task[frame]}, heap ${per_task[heap]}, rss ${per_task[rss]} bytes"
 
 count=$(metric_value "$METRICS" corostorm_schedule_latency_seconds_count workload=idle source=timer) ||
     die "corostorm_schedule_latency_seconds_count{source=\"timer\"} missing"

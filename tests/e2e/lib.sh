@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # the globals set here are read by the test scripts
 # Shared helpers for the end-to-end tests. Source it from a test script that
 # runs under `set -euo pipefail`:
 #
@@ -13,11 +14,11 @@
 
 # ---------------------------------------------------------------- setup ----
 
-E2E_TMP=""          # per-run scratch directory, removed at exit
-E2E_PIDS=()         # background processes to reap at exit
-E2E_LOGS=()         # log files shown when the test fails
-E2E_DAEMONS=0       # daemons started so far (names their logs)
-E2E_POLL_MAX_MS=200     # longest pause between two polls
+E2E_TMP=""           # per-run scratch directory, removed at exit
+E2E_PIDS=()          # background processes to reap at exit
+E2E_LOGS=()          # log files shown when the test fails
+E2E_DAEMONS=0        # daemons started so far (names their logs)
+E2E_POLL_MAX_MS=200  # longest pause between two polls
 
 # Creates the scratch directory and installs the cleanup trap.
 e2e_init() {
