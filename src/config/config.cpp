@@ -161,7 +161,13 @@ std::vector<stage_config> default_stages() {
 }
 
 std::vector<workload_config> default_workloads() {
-    return {{"idle", workload_kind::sleep, 1.0, sleep_params{1s, 0}}};
+    workload_config idle;
+    idle.name = "idle";
+    idle.kind = workload_kind::sleep;
+    idle.weight = 1.0;
+    idle.sleep.period = 1s;
+    idle.sleep.rounds = 0;
+    return {idle};
 }
 
 config defaults() {
@@ -247,6 +253,8 @@ std::string_view to_string(engine_kind v) {
     switch (v) {
         case engine_kind::lean:
             return "lean";
+        case engine_kind::asio:
+            return "asio";
     }
     return "?";
 }
@@ -255,6 +263,8 @@ std::string_view to_string(layout_kind v) {
     switch (v) {
         case layout_kind::per_thread:
             return "per_thread";
+        case layout_kind::shared:
+            return "shared";
     }
     return "?";
 }
@@ -263,6 +273,14 @@ std::string_view to_string(workload_kind v) {
     switch (v) {
         case workload_kind::sleep:
             return "sleep";
+        case workload_kind::yield:
+            return "yield";
+        case workload_kind::ring:
+            return "ring";
+        case workload_kind::spawn_tree:
+            return "spawn_tree";
+        case workload_kind::cpu:
+            return "cpu";
     }
     return "?";
 }

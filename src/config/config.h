@@ -47,8 +47,10 @@ struct log_config {
     bool operator==(const log_config&) const = default;
 };
 
-enum class engine_kind { lean };        // `asio` is accepted by name but not built yet
-enum class layout_kind { per_thread };  // `shared` likewise
+// lean: corostorm's own minimal task type; asio: asio::awaitable + co_spawn.
+enum class engine_kind { lean, asio };
+// per_thread: one io_context per worker thread; shared: one io_context run by all.
+enum class layout_kind { per_thread, shared };
 
 struct runtime_config {
     unsigned threads = 0;  // 0 = CPUs available to the process (affinity and cgroup quota)
@@ -91,13 +93,45 @@ struct scenario_config {
     bool operator==(const scenario_config&) const = default;
 };
 
-enum class workload_kind { sleep };
+enum class workload_kind { sleep, yield, ring, spawn_tree, cpu };
 
-struct sleep_params {
-    duration period = std::chrono::seconds(1);
-    std::uint64_t rounds = 0;  // 0 = forever
+// Each kind's parameters, with their defaults and the ranges loading enforces. A
+// workload_config carries all five sets; only the one of its `kind` is read from YAML,
+// written by to_yaml and meaningful, the others keep their defaults.
+struct sleep_params {                           // kind: sleep
+    duration period = std::chrono::seconds(1);  // 1ms .. 1d
+    std::uint64_t rounds = 0;                   // wake-ups before the task ends; 0 = forever
+    duration work{0};                           // busy CPU work per wake-up, 0 .. 1s
 
     bool operator==(const sleep_params&) const = default;
+};
+
+struct yield_params {          // kind: yield
+    std::uint64_t rounds = 0;  // yields before the task ends; 0 = forever; 0 .. 1000G
+    duration work{0};          // busy work between yields, 0 .. 1s
+
+    bool operator==(const yield_params&) const = default;
+};
+
+struct ring_params {                // kind: ring
+    std::uint64_t ring_size = 100;  // tasks per ring, 2 .. 1M
+
+    bool operator==(const ring_params&) const = default;
+};
+
+struct spawn_tree_params {      // kind: spawn_tree
+    std::uint64_t fanout = 10;  // children per task, 1 .. 1000
+    std::uint64_t depth = 6;    // levels below the root, 1 .. 20
+    // The tree holds 1 + fanout + ... + fanout^depth tasks, at most 1G (1e9).
+
+    bool operator==(const spawn_tree_params&) const = default;
+};
+
+struct cpu_params {                                   // kind: cpu
+    duration slice = std::chrono::microseconds(100);  // compute between yields, 1us .. 1s
+    std::uint64_t rounds = 0;                         // slices before the task ends; 0 = forever; 0 .. 1000G
+
+    bool operator==(const cpu_params&) const = default;
 };
 
 struct workload_config {
@@ -105,6 +139,10 @@ struct workload_config {
     workload_kind kind = workload_kind::sleep;
     double weight = 1.0;
     sleep_params sleep;
+    yield_params yield;
+    ring_params ring;
+    spawn_tree_params spawn_tree;
+    cpu_params cpu;
 
     bool operator==(const workload_config&) const = default;
 };

@@ -158,7 +158,7 @@ YAML::Node parse_value(const override_entry& entry) {
 std::string apply_override(YAML::Node root, const override_entry& entry) {
     const key_path path = parse_path(entry);
     const YAML::Node value = parse_value(entry);
-    set_at(root, to_tree(defaults()), path, 0, value);
+    set_at(root, to_tree(defaults(), parameters::non_default), path, 0, value);
     return render(path, path.size());
 }
 

@@ -7,6 +7,7 @@
 #include <array>
 #include <charconv>
 #include <functional>
+#include <limits>
 #include <map>
 #include <optional>
 #include <vector>
@@ -88,11 +89,21 @@ std::string hint(std::string_view key, const std::vector<std::string_view>& allo
     return {};
 }
 
+// What a section says about a key it does not allow.
+struct unknown_key_policy {
+    std::string problem = "unknown key";
+    // The did-you-mean candidates; empty means the allowed keys.
+    std::vector<std::string_view> suggestions;
+    // For a key that is valid elsewhere, the whole message about it; empty when the key
+    // is simply unknown.
+    std::function<std::string(std::string_view key)> misplaced;
+};
+
 // The entries of one YAML map, checked against the keys allowed there. A null node (a
 // section whose keys are all commented out) is an empty section.
 class section {
 public:
-    section(const field& f, std::vector<std::string_view> keys, std::string_view unknown = "unknown key")
+    section(const field& f, std::vector<std::string_view> keys, const unknown_key_policy& unknown = {})
         : path_(f.path) {
         if (f.node.IsNull()) {
             return;
@@ -106,7 +117,14 @@ public:
             }
             const std::string& key = entry.first.Scalar();
             if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
-                fail(path_of(key), std::string(unknown) + "; " + hint(key, keys) + "allowed: " + join(keys));
+                if (unknown.misplaced) {
+                    if (const std::string message = unknown.misplaced(key); !message.empty()) {
+                        fail(path_of(key), message);
+                    }
+                }
+                const auto& suggestions = unknown.suggestions.empty() ? keys : unknown.suggestions;
+                fail(path_of(key),
+                     unknown.problem + "; " + hint(key, suggestions) + "allowed: " + join(keys));
             }
             if (get(key)) {
                 fail(path_of(key), "duplicate key; write each key once");
@@ -197,11 +215,8 @@ std::string read_name(const field& f) {
     return text;
 }
 
-// `planned` names values the design has but this version does not build yet; they get a
-// message saying so instead of looking like typos.
 template <typename Enum, std::size_t N>
-Enum read_enum(const field& f, const std::array<Enum, N>& values,
-               std::vector<std::string_view> planned = {}) {
+Enum read_enum(const field& f, const std::array<Enum, N>& values) {
     std::vector<std::string_view> names;
     for (const Enum v : values) {
         names.push_back(to_string(v));
@@ -212,9 +227,6 @@ Enum read_enum(const field& f, const std::array<Enum, N>& values,
         if (to_string(v) == text) {
             return v;
         }
-    }
-    if (std::find(planned.begin(), planned.end(), text) != planned.end()) {
-        fail(f, "not available in this version; allowed: " + join(names));
     }
     fail(f, problem);
 }
@@ -290,10 +302,10 @@ void read_runtime(const field& f, runtime_config& out) {
         out.threads = static_cast<unsigned>(read_count(*threads, 0, 1024));
     }
     if (const auto engine = s.get("engine")) {
-        out.engine = read_enum(*engine, std::array{engine_kind::lean}, {"asio"});
+        out.engine = read_enum(*engine, std::array{engine_kind::lean, engine_kind::asio});
     }
     if (const auto layout = s.get("layout")) {
-        out.layout = read_enum(*layout, std::array{layout_kind::per_thread}, {"shared"});
+        out.layout = read_enum(*layout, std::array{layout_kind::per_thread, layout_kind::shared});
     }
 }
 
@@ -409,13 +421,51 @@ void read_scenario(const field& f, scenario_config& out) {
     }
 }
 
-// Parameters that only one kind of workload takes.
+constexpr std::array all_workload_kinds{workload_kind::sleep, workload_kind::yield, workload_kind::ring,
+                                        workload_kind::spawn_tree, workload_kind::cpu};
+
+// The keys a workload of `kind` takes besides name, kind and weight.
 std::vector<std::string_view> parameters_of(workload_kind kind) {
     switch (kind) {
         case workload_kind::sleep:
-            return {"period", "rounds"};
+            return {"period", "rounds", "work"};
+        case workload_kind::yield:
+            return {"rounds", "work"};
+        case workload_kind::ring:
+            return {"ring_size"};
+        case workload_kind::spawn_tree:
+            return {"fanout", "depth"};
+        case workload_kind::cpu:
+            return {"slice", "rounds"};
     }
     return {};
+}
+
+// The kinds that take `key` as a parameter.
+std::vector<std::string_view> kinds_taking(std::string_view key) {
+    std::vector<std::string_view> out;
+    for (const workload_kind kind : all_workload_kinds) {
+        const std::vector<std::string_view> params = parameters_of(kind);
+        if (std::find(params.begin(), params.end(), key) != params.end()) {
+            out.push_back(to_string(kind));
+        }
+    }
+    return out;
+}
+
+// The keys a workload entry of `kind` may hold, followed by the parameters of every
+// other kind: the candidates for "did you mean", so a typo of another kind's parameter
+// leads to the message that names its kind.
+std::vector<std::string_view> workload_key_suggestions(const std::vector<std::string_view>& keys) {
+    std::vector<std::string_view> out = keys;
+    for (const workload_kind kind : all_workload_kinds) {
+        for (const std::string_view param : parameters_of(kind)) {
+            if (std::find(out.begin(), out.end(), param) == out.end()) {
+                out.push_back(param);
+            }
+        }
+    }
+    return out;
 }
 
 double read_weight(const field& f) {
@@ -429,6 +479,84 @@ double read_weight(const field& f) {
     return value;
 }
 
+// Optional keys: `out` keeps its default when the key is absent.
+void read_count_at(const section& s, std::string_view key, std::uint64_t lo, std::uint64_t hi,
+                   std::uint64_t& out) {
+    if (const auto f = s.get(key)) {
+        out = read_count(*f, lo, hi);
+    }
+}
+
+void read_duration_at(const section& s, std::string_view key, duration lo, duration hi, duration& out) {
+    if (const auto f = s.get(key)) {
+        out = read_duration(*f, lo, hi);
+    }
+}
+
+constexpr std::uint64_t max_rounds = 1'000'000'000'000;
+constexpr duration max_work = 1s;
+constexpr std::uint64_t max_tree_tasks = 1'000'000'000;
+
+// 1 + fanout + fanout^2 + ... + fanout^depth, or nullopt when that does not fit 64 bits.
+std::optional<std::uint64_t> tree_tasks(std::uint64_t fanout, std::uint64_t depth) {
+    constexpr std::uint64_t most = std::numeric_limits<std::uint64_t>::max();
+    std::uint64_t level = 1;  // tasks on the current level
+    std::uint64_t total = 1;
+    for (std::uint64_t d = 1; d <= depth; ++d) {
+        if (level > most / fanout) {
+            return std::nullopt;
+        }
+        level *= fanout;
+        if (total > most - level) {
+            return std::nullopt;
+        }
+        total += level;
+    }
+    return total;
+}
+
+void read_spawn_tree(const section& s, spawn_tree_params& out) {
+    read_count_at(s, "fanout", 1, 1000, out.fanout);
+    read_count_at(s, "depth", 1, 20, out.depth);
+    const std::optional<std::uint64_t> tasks = tree_tasks(out.fanout, out.depth);
+    if (tasks && *tasks <= max_tree_tasks) {
+        return;
+    }
+    // Blame the depth when the entry sets it, else the fanout that made the default depth
+    // too deep (the defaults alone make 1,111,111 tasks).
+    const field blamed = s.get("depth") ? *s.get("depth") : *s.get("fanout");
+    const std::string count = tasks
+                                  ? std::to_string(*tasks)
+                                  : "more than " + std::to_string(std::numeric_limits<std::uint64_t>::max());
+    fail(blamed.path, "a tree of fanout " + std::to_string(out.fanout) + " and depth " +
+                          std::to_string(out.depth) + " has " + count + " tasks, more than the limit of " +
+                          format_count(max_tree_tasks) + "; lower the depth or the fanout");
+}
+
+void read_parameters(const section& s, workload_config& w) {
+    switch (w.kind) {
+        case workload_kind::sleep:
+            read_duration_at(s, "period", 1ms, 24h, w.sleep.period);
+            read_count_at(s, "rounds", 0, max_rounds, w.sleep.rounds);
+            read_duration_at(s, "work", 0s, max_work, w.sleep.work);
+            return;
+        case workload_kind::yield:
+            read_count_at(s, "rounds", 0, max_rounds, w.yield.rounds);
+            read_duration_at(s, "work", 0s, max_work, w.yield.work);
+            return;
+        case workload_kind::ring:
+            read_count_at(s, "ring_size", 2, 1'000'000, w.ring.ring_size);
+            return;
+        case workload_kind::spawn_tree:
+            read_spawn_tree(s, w.spawn_tree);
+            return;
+        case workload_kind::cpu:
+            read_duration_at(s, "slice", 1us, 1s, w.cpu.slice);
+            read_count_at(s, "rounds", 0, max_rounds, w.cpu.rounds);
+            return;
+    }
+}
+
 std::vector<workload_config> read_workloads(const field& f) {
     const std::vector<std::string_view> common{"name", "kind", "weight"};
     std::vector<workload_config> out;
@@ -437,13 +565,23 @@ std::vector<workload_config> read_workloads(const field& f) {
         workload_config w;
         // The kind decides which other keys are allowed, so it is read first.
         if (const YAML::Node kind = item.node["kind"]; kind.IsDefined()) {
-            w.kind = read_enum(field{kind, item.path + ".kind"}, std::array{workload_kind::sleep},
-                               {"yield", "ring", "spawn_tree", "cpu"});
+            w.kind = read_enum(field{kind, item.path + ".kind"}, all_workload_kinds);
         }
-        std::vector<std::string_view> keys = common;
+        const std::string kind_name(to_string(w.kind));
         const std::vector<std::string_view> params = parameters_of(w.kind);
+        std::vector<std::string_view> keys = common;
         keys.insert(keys.end(), params.begin(), params.end());
-        const section s(item, keys, "unknown key for kind " + std::string(to_string(w.kind)));
+        const section s(item, keys,
+                        {.problem = "unknown key for kind " + kind_name,
+                         .suggestions = workload_key_suggestions(keys),
+                         .misplaced = [&](std::string_view key) -> std::string {
+                             const std::vector<std::string_view> owners = kinds_taking(key);
+                             if (owners.empty()) {
+                                 return {};
+                             }
+                             return "not a parameter of kind " + kind_name + " (it belongs to " +
+                                    join(owners) + "); allowed: " + join(params);
+                         }});
 
         const field name = s.required("name", "every workload needs a name");
         w.name = read_name(name);
@@ -451,16 +589,7 @@ std::vector<workload_config> read_workloads(const field& f) {
         if (const auto weight = s.get("weight")) {
             w.weight = read_weight(*weight);
         }
-        switch (w.kind) {
-            case workload_kind::sleep:
-                if (const auto period = s.get("period")) {
-                    w.sleep.period = read_duration(*period, 1ms, 24h);
-                }
-                if (const auto rounds = s.get("rounds")) {
-                    w.sleep.rounds = read_count(*rounds, 0, 1'000'000'000'000);
-                }
-                break;
-        }
+        read_parameters(s, w);
         out.push_back(std::move(w));
     }
     return out;

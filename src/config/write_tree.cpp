@@ -29,9 +29,42 @@ std::string memory_limit_text(const memory_config& m) {
     return format_size(m.limit_bytes);
 }
 
+// Writes the parameters of the workload's kind, each unless `which` asks only for those
+// that differ from the kind's default.
+void write_parameters(YAML::Node& out, const workload_config& w, parameters which) {
+    const workload_config fresh;
+    const auto put = [&](const char* key, const auto& value, const auto& default_value, const auto& format) {
+        if (which == parameters::all || value != default_value) {
+            out[key] = format(value);
+        }
+    };
+    switch (w.kind) {
+        case workload_kind::sleep:
+            put("period", w.sleep.period, fresh.sleep.period, format_duration);
+            put("rounds", w.sleep.rounds, fresh.sleep.rounds, format_count);
+            put("work", w.sleep.work, fresh.sleep.work, format_duration);
+            return;
+        case workload_kind::yield:
+            put("rounds", w.yield.rounds, fresh.yield.rounds, format_count);
+            put("work", w.yield.work, fresh.yield.work, format_duration);
+            return;
+        case workload_kind::ring:
+            put("ring_size", w.ring.ring_size, fresh.ring.ring_size, format_count);
+            return;
+        case workload_kind::spawn_tree:
+            put("fanout", w.spawn_tree.fanout, fresh.spawn_tree.fanout, format_count);
+            put("depth", w.spawn_tree.depth, fresh.spawn_tree.depth, format_count);
+            return;
+        case workload_kind::cpu:
+            put("slice", w.cpu.slice, fresh.cpu.slice, format_duration);
+            put("rounds", w.cpu.rounds, fresh.cpu.rounds, format_count);
+            return;
+    }
+}
+
 }  // namespace
 
-YAML::Node to_tree(const config& c) {
+YAML::Node to_tree(const config& c, parameters which) {
     YAML::Node root(YAML::NodeType::Map);
     root["server"]["listen"] = c.server.listen;
     root["log"]["level"] = std::string(to_string(c.log.level));
@@ -64,12 +97,7 @@ YAML::Node to_tree(const config& c) {
         workload["name"] = w.name;
         workload["kind"] = std::string(to_string(w.kind));
         workload["weight"] = format_number(w.weight);
-        switch (w.kind) {
-            case workload_kind::sleep:
-                workload["period"] = format_duration(w.sleep.period);
-                workload["rounds"] = format_count(w.sleep.rounds);
-                break;
-        }
+        write_parameters(workload, w, which);
         workloads.push_back(workload);
     }
     root["workloads"] = workloads;

@@ -13,7 +13,14 @@ namespace corostorm::config::detail {
 // input nests.
 config from_tree(const YAML::Node& root);
 
-// Every key, in the units a user would write; from_tree(to_tree(c)) == c.
-YAML::Node to_tree(const config& c);
+// Which parameters to_tree writes for a workload: all those of its kind, or only the ones
+// that differ from the kind's defaults. --set fills absent keys in from the latter, so
+// that `--set workloads[0].kind=ring` on the default workload does not leave the sleep
+// parameters behind, which a ring workload refuses.
+enum class parameters { all, non_default };
+
+// Every key, in the units a user would write; from_tree(to_tree(c)) == c for either
+// choice of parameters.
+YAML::Node to_tree(const config& c, parameters which = parameters::all);
 
 }  // namespace corostorm::config::detail

@@ -70,6 +70,15 @@ int main_entry(int argc, char** argv) {
         return exit_usage;
     }
 
+    // The shared layout is part of the config contract but not of this build:
+    // refuse it like any other invalid value rather than run something else.
+    if (cfg.runtime.layout == config::layout_kind::shared) {
+        std::cerr
+            << "corostorm: runtime.layout: shared is not available in this version; allowed: per_thread, "
+               "got \"shared\"\n";
+        return exit_usage;
+    }
+
     if (*check_cmd) {
         std::cout << config::to_yaml(cfg);
         std::cerr << "corostorm: " << (file.empty() ? std::string("built-in defaults") : file)

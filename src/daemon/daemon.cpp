@@ -23,7 +23,11 @@
 #include "runtime/pool.h"
 #include "scenario/timeline.h"
 #include "server/http_server.h"
+#include "workloads/cpu.h"
+#include "workloads/ring.h"
 #include "workloads/sleep.h"
+#include "workloads/spawn_tree.h"
+#include "workloads/yield.h"
 
 namespace corostorm::daemon {
 
@@ -37,11 +41,35 @@ constexpr std::uint64_t heartbeat_stale_ns = 5'000'000'000;
 
 std::uint64_t to_ns(config::duration d) { return static_cast<std::uint64_t>(d.count()); }
 
-std::unique_ptr<runtime::task_factory> make_workload(const config::workload_config& w) {
+// One factory per workload and engine: the same task body written as a lean
+// task or as an asio::awaitable.
+template <class Lean, class Asio, class Options>
+std::unique_ptr<runtime::task_factory> make_for(config::engine_kind engine, const Options& options) {
+    if (engine == config::engine_kind::asio) return std::make_unique<Asio>(options);
+    return std::make_unique<Lean>(options);
+}
+
+std::unique_ptr<runtime::task_factory> make_workload(const config::workload_config& w,
+                                                     config::engine_kind engine) {
     switch (w.kind) {
         case config::workload_kind::sleep:
-            return std::make_unique<workloads::sleep_workload>(
-                workloads::sleep_options{.period_ns = to_ns(w.sleep.period), .rounds = w.sleep.rounds});
+            return make_for<workloads::sleep_workload, workloads::asio_sleep_workload>(
+                engine, workloads::sleep_options{.period_ns = to_ns(w.sleep.period),
+                                                 .rounds = w.sleep.rounds,
+                                                 .work_ns = to_ns(w.sleep.work)});
+        case config::workload_kind::yield:
+            return make_for<workloads::yield_workload, workloads::asio_yield_workload>(
+                engine, workloads::yield_options{.rounds = w.yield.rounds, .work_ns = to_ns(w.yield.work)});
+        case config::workload_kind::ring:
+            return make_for<workloads::ring_workload, workloads::asio_ring_workload>(
+                engine, workloads::ring_options{.ring_size = w.ring.ring_size});
+        case config::workload_kind::spawn_tree:
+            return make_for<workloads::spawn_tree_workload, workloads::asio_spawn_tree_workload>(
+                engine,
+                workloads::spawn_tree_options{.fanout = w.spawn_tree.fanout, .depth = w.spawn_tree.depth});
+        case config::workload_kind::cpu:
+            return make_for<workloads::cpu_workload, workloads::asio_cpu_workload>(
+                engine, workloads::cpu_options{.slice_ns = to_ns(w.cpu.slice), .rounds = w.cpu.rounds});
     }
     throw std::logic_error("unhandled workload kind");
 }
@@ -62,7 +90,7 @@ public:
                       .status = [this] { return status_page(); },
                   }) {
         for (const auto& w : cfg.workloads) {
-            factories_.push_back(make_workload(w));
+            factories_.push_back(make_workload(w, cfg.runtime.engine));
             workload_names_.push_back(w.name);
         }
         std::vector<runtime::task_factory*> raw;
@@ -73,6 +101,7 @@ public:
         metrics::exporter_source source{
             .version = COROSTORM_VERSION,
             .engine = std::string(config::to_string(cfg.runtime.engine)),
+            .frame_bytes_exact = cfg.runtime.engine == config::engine_kind::lean,
             .workloads = workload_names_,
             .shards = {},
             .rss_baseline_bytes = metrics::resident_bytes(),
@@ -158,9 +187,12 @@ private:
             const auto totals = metrics::sum_shards(exporter_shards(), workload_names_.size());
             const auto mem = metrics::measure_memory_per_task(totals, rss_baseline_, heap_baseline_);
             if (mem) {
-                spdlog::info("live {} / target {}; memory per task: frame {}, heap {}, rss {}", totals.live,
-                             scenario_total_now(), human_bytes(mem->frame), human_bytes(mem->heap),
-                             human_bytes(mem->rss));
+                spdlog::info("live {} / target {}; memory per task: {}heap {}, rss {}", totals.live,
+                             scenario_total_now(),
+                             cfg_.runtime.engine == config::engine_kind::lean
+                                 ? "frame " + human_bytes(mem->frame) + ", "
+                                 : std::string(),
+                             human_bytes(mem->heap), human_bytes(mem->rss));
             } else {
                 spdlog::info("live 0 / target {}", scenario_total_now());
             }
@@ -272,6 +304,7 @@ private:
     }
 
     server::response status_page() const;
+    nlohmann::json memory_json(const std::optional<metrics::memory_per_task>& mem) const;
 
     config::config cfg_;
     unsigned threads_;
@@ -306,6 +339,13 @@ public:
         server_.stop();
     }
 };
+
+nlohmann::json app::memory_json(const std::optional<metrics::memory_per_task>& mem) const {
+    if (!mem) return nullptr;
+    nlohmann::json out{{"heap", mem->heap}, {"rss", mem->rss}};
+    if (cfg_.runtime.engine == config::engine_kind::lean) out["frame"] = mem->frame;
+    return out;
+}
 
 server::response app::status_page() const {
     using nlohmann::json;
@@ -354,8 +394,7 @@ server::response app::status_page() const {
           {"repeat", cfg_.scenario.repeat}}},
         {"stage", view.stage},
         {"tasks", {{"live", totals.live}, {"target", target_total}}},
-        {"memory_per_task_bytes",
-         mem ? json{{"frame", mem->frame}, {"heap", mem->heap}, {"rss", mem->rss}} : json(nullptr)},
+        {"memory_per_task_bytes", memory_json(mem)},
         {"workloads", workloads},
     };
     return {200, "application/json", body.dump(2) + "\n"};

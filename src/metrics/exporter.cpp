@@ -164,7 +164,8 @@ std::vector<MetricFamily> runtime_exporter::Collect() const {
                         static_cast<double>(t.completed[o]));
         }
         add_counter(resumes, {l_engine, l_workload}, static_cast<double>(t.resumes));
-        add_gauge(frames, {l_engine, l_workload}, static_cast<double>(t.frame_bytes));
+        if (source_.frame_bytes_exact)
+            add_gauge(frames, {l_engine, l_workload}, static_cast<double>(t.frame_bytes));
         for (std::size_t src = 0; src < latency_source_count; ++src) {
             add_histogram(latency, {l_engine, l_workload, {"source", std::string(source_names[src])}},
                           t.latency[src]);
@@ -175,26 +176,28 @@ std::vector<MetricFamily> runtime_exporter::Collect() const {
     out.push_back(std::move(spawned));
     out.push_back(std::move(completed));
     out.push_back(std::move(resumes));
-    out.push_back(std::move(frames));
+    if (!frames.metric.empty()) out.push_back(std::move(frames));
     out.push_back(std::move(latency));
 
     if (const auto per_task =
             measure_memory_per_task(totals, source_.rss_baseline_bytes, source_.heap_baseline_bytes)) {
         auto mem = family("corostorm_memory_per_task_bytes",
                           "Memory one live task costs, by method: frame = exact coroutine frame bytes / "
-                          "live tasks; heap = growth of malloc bytes in use since before the first spawn / "
-                          "live tasks; rss = growth of resident memory since then / live tasks. rss is "
-                          "what the machine pays; absent while no task is alive.",
+                          "live tasks (lean engine only: Asio allocates its frames itself); heap = growth "
+                          "of malloc bytes in use since before the first spawn / live tasks; rss = growth "
+                          "of resident memory since then / live tasks. rss is what the machine pays; "
+                          "absent while no task is alive.",
                           MetricType::Gauge);
-        add_gauge(mem, {{"engine", engine}, {"method", "frame"}}, per_task->frame);
+        if (source_.frame_bytes_exact)
+            add_gauge(mem, {{"engine", engine}, {"method", "frame"}}, per_task->frame);
         add_gauge(mem, {{"engine", engine}, {"method", "heap"}}, per_task->heap);
         add_gauge(mem, {{"engine", engine}, {"method", "rss"}}, per_task->rss);
         out.push_back(std::move(mem));
     }
 
     auto busy = family("corostorm_worker_busy_seconds_total",
-                       "Time each worker spent running tasks and its own bookkeeping; rate() of 1.0 "
-                       "means that worker was never idle.",
+                       "CPU time of each worker thread (tasks of either engine and the worker's own "
+                       "bookkeeping), published every 5 ms; rate() of 1.0 means that worker was never idle.",
                        MetricType::Counter);
     for (std::size_t i = 0; i < totals.busy_seconds.size(); ++i) {
         add_counter(busy, {{"engine", engine}, {"worker", std::to_string(i)}}, totals.busy_seconds[i]);

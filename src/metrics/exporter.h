@@ -37,6 +37,9 @@ struct scenario_view {
 struct exporter_source {
     std::string version;
     std::string engine;
+    // False for engines whose frames the runtime cannot count (asio): then
+    // neither frame bytes nor memory_per_task{method="frame"} is exported.
+    bool frame_bytes_exact = true;
     std::vector<std::string> workloads;
     std::vector<const worker_shard*> shards;  // stable for the exporter's lifetime
     std::uint64_t rss_baseline_bytes = 0;

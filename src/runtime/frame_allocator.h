@@ -13,7 +13,8 @@
 // that worker's thread only (per_thread layout keeps a task on its worker).
 // Accounting: `live_bytes()` is the sum of the sizes the compiler asked for
 // (exact frame bytes); `reserved_bytes()` is the slab memory held.
-// Lifetime: destroying the allocator frees every slab; frames must be gone.
+// Lifetime: destroying the allocator frees every slab, with any frame still
+// in it (a forced shutdown may leave frames nobody can reach to destroy).
 #pragma once
 
 #include <array>

@@ -21,12 +21,12 @@ void deallocate_frame(void* p, std::size_t n) noexcept { this_worker().allocator
 
 std::uint32_t take_last_frame_size() noexcept { return tls_last_frame_size; }
 
-void task_started(std::uint32_t workload, std::uint32_t frame_bytes) noexcept {
-    this_worker().scope().on_started(workload, frame_bytes);
+void task_started(task_env env, std::uint32_t frame_bytes) noexcept {
+    this_worker().scope().on_started(env, frame_bytes);
 }
 
-void task_finished(std::uint32_t workload, std::uint32_t frame_bytes, task_outcome outcome) noexcept {
-    this_worker().scope().on_finished(workload, frame_bytes, outcome);
+void task_finished(task_env env, std::uint32_t frame_bytes, task_outcome outcome) noexcept {
+    this_worker().scope().on_finished(env, frame_bytes, outcome);
 }
 
 }  // namespace corostorm::runtime::detail

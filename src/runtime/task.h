@@ -29,17 +29,22 @@ namespace corostorm::runtime {
 
 using metrics::task_outcome;
 
-// What every lean task receives first: which workload it belongs to.
+// What every lean task receives first: which workload it belongs to, and
+// whether it is a unit of that workload's target (a plain task, a ring's
+// leader, a tree's root) or a helper the unit spawned (ring member, subtree).
 struct task_env {
     std::uint16_t workload = 0;
+    bool root = true;
+
+    task_env child() const noexcept { return {workload, false}; }
 };
 
 namespace detail {
 void* allocate_frame(std::size_t n);
 void deallocate_frame(void* p, std::size_t n) noexcept;
 std::uint32_t take_last_frame_size() noexcept;
-void task_started(std::uint32_t workload, std::uint32_t frame_bytes) noexcept;
-void task_finished(std::uint32_t workload, std::uint32_t frame_bytes, task_outcome outcome) noexcept;
+void task_started(task_env env, std::uint32_t frame_bytes) noexcept;
+void task_finished(task_env env, std::uint32_t frame_bytes, task_outcome outcome) noexcept;
 }  // namespace detail
 
 class task {
@@ -47,8 +52,8 @@ public:
     struct promise_type {
         template <class... Args>
         explicit promise_type(task_env env, Args&&...) noexcept
-            : frame_bytes(detail::take_last_frame_size()), workload(env.workload) {
-            detail::task_started(workload, frame_bytes);
+            : frame_bytes(detail::take_last_frame_size()), workload(env.workload), root(env.root) {
+            detail::task_started(env, frame_bytes);
         }
 
         static void* operator new(std::size_t n) { return detail::allocate_frame(n); }
@@ -57,7 +62,7 @@ public:
         task get_return_object() noexcept { return {}; }
         std::suspend_never initial_suspend() noexcept { return {}; }
         std::suspend_never final_suspend() noexcept {
-            detail::task_finished(workload, frame_bytes, outcome);
+            detail::task_finished(task_env{workload, root}, frame_bytes, outcome);
             return {};
         }
         void return_value(task_outcome o) noexcept { outcome = o; }
@@ -69,9 +74,10 @@ public:
         }
 
         // 24 bytes in all: every byte here is paid a million times.
-        timer_node timer;           // linked while the task sleeps
+        timer_node timer;           // linked while the task sleeps or waits to run
         std::uint32_t frame_bytes;  // exact size the compiler asked for
         std::uint16_t workload;
+        bool root;
         task_outcome outcome = task_outcome::ok;
     };
 };

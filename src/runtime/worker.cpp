@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cassert>
 #include <chrono>
+#include <ctime>
 
 #include "runtime/clock.h"
 
@@ -25,18 +26,15 @@ private:
     worker* previous_;
 };
 
-// Adds the time from construction to destruction to a busy counter.
-class busy_span {
-public:
-    explicit busy_span(metrics::owned_value& busy) noexcept : busy_(busy), start_(now_ns()) {}
-    ~busy_span() { busy_.add(now_ns() - start_); }
-    busy_span(const busy_span&) = delete;
-    busy_span& operator=(const busy_span&) = delete;
-
-private:
-    metrics::owned_value& busy_;
-    std::uint64_t start_;
-};
+// CPU time of the calling thread. A worker thread only runs its io_context,
+// so this is the time it spent running tasks of either engine and its own
+// bookkeeping (plus the few syscalls of waiting): one read per control tick
+// covers handlers the runtime does not own, such as asio coroutines.
+std::uint64_t thread_cpu_ns() noexcept {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
+}
 
 std::uint64_t share_of(std::uint64_t total, unsigned index, unsigned count) noexcept {
     return total / count + (index < total % count ? 1 : 0);
@@ -48,6 +46,8 @@ std::chrono::steady_clock::time_point to_time_point(std::uint64_t ns) noexcept {
 }
 
 }  // namespace
+
+worker* current_worker() noexcept { return tls_worker; }
 
 worker& this_worker() noexcept {
     assert(tls_worker != nullptr && "lean tasks run on a worker thread");
@@ -72,7 +72,7 @@ worker::worker(unsigned index, unsigned count, std::vector<task_factory*> worklo
       scope_(shard_),
       wheel_(now_ns(), options.timer_tick_ns),
       targets_(factories_.size()),
-      desired_(factories_.size(), 0),
+      desired_units_(factories_.size(), 0),
       sample_countdown_(options.sample_every),
       rng_(0x9E3779B97F4A7C15ull * (index + 1)) {
     assert(count_ > 0 && index_ < count_ && options_.sample_every > 0);
@@ -95,7 +95,7 @@ void worker::request_stop() {
     boost::asio::post(ctx_, [this] {
         if (stopping_) return;
         stopping_ = true;
-        std::fill(desired_.begin(), desired_.end(), 0);
+        std::fill(desired_units_.begin(), desired_units_.end(), 0);
         flush_on_stop();
     });
 }
@@ -125,12 +125,60 @@ void worker::arm(std::uint64_t due_ns) noexcept {
     });
 }
 
+void worker::make_ready(timer_node& node) noexcept {
+    // The node's time field holds when the task became runnable, or 0 when
+    // this resume is not sampled (the clock is read only for samples).
+    node.deadline_ns = sample_latency() ? now_ns() : 0;
+    node.next = nullptr;
+    if (ready_tail_ != nullptr) {
+        ready_tail_->next = &node;
+    } else {
+        ready_head_ = &node;
+    }
+    ready_tail_ = &node;
+    if (!ready_posted_) {
+        ready_posted_ = true;
+        boost::asio::post(ctx_, [this] { run_ready(); });
+    }
+}
+
+void worker::run_ready() {
+    ready_posted_ = false;
+    // Only what is queued now runs in this turn: a task that yields again
+    // goes behind, into the next turn, so timers and control get theirs.
+    timer_node* batch = ready_head_;
+    timer_node* const batch_tail = ready_tail_;
+    ready_head_ = ready_tail_ = nullptr;
+    for (std::size_t n = 0; n < options_.resume_batch && batch != nullptr; ++n) {
+        timer_node* node = batch;
+        batch = node->next;
+        node->next = nullptr;
+        auto& promise = task::promise_type::of(node);
+        auto& stats = shard_.workload(promise.workload);
+        stats.resumes.add(1);
+        if (node->deadline_ns != 0) {
+            const std::uint64_t now = now_ns();
+            stats.latency[1].record(now > node->deadline_ns ? now - node->deadline_ns : 0);
+        }
+        task_handle::from_promise(promise).resume();
+    }
+    if (batch != nullptr) {
+        // Over budget: the rest goes back in front of what was queued meanwhile.
+        batch_tail->next = ready_head_;
+        if (ready_head_ == nullptr) ready_tail_ = batch_tail;
+        ready_head_ = batch;
+    }
+    if (ready_head_ != nullptr && !ready_posted_) {
+        ready_posted_ = true;
+        boost::asio::post(ctx_, [this] { run_ready(); });
+    }
+}
+
 void worker::fire(timer_node* node) noexcept {
     auto& promise = task::promise_type::of(node);
     auto& stats = shard_.workload(promise.workload);
     stats.resumes.add(1);
-    if (--sample_countdown_ == 0) {
-        sample_countdown_ = options_.sample_every;
+    if (sample_latency()) {
         const std::uint64_t now = now_ns();
         // The wheel never fires early; the guard keeps a clock oddity from
         // turning into a 2^64 ns lateness.
@@ -140,7 +188,6 @@ void worker::fire(timer_node* node) noexcept {
 }
 
 void worker::on_wake() {
-    busy_span busy(shard_.busy_ns);
     armed_due_ns_ = UINT64_MAX;
     in_wake_ = true;
     const std::size_t fired =
@@ -156,7 +203,6 @@ void worker::on_wake() {
 }
 
 void worker::flush_on_stop() {
-    busy_span busy(shard_.busy_ns);
     in_wake_ = true;
     const std::size_t fired = wheel_.drain(options_.resume_batch, [this](timer_node* n) { fire(n); });
     in_wake_ = false;
@@ -164,9 +210,9 @@ void worker::flush_on_stop() {
 }
 
 void worker::on_control() {
-    busy_span busy(shard_.busy_ns);
     const std::uint64_t now = now_ns();
     shard_.heartbeat_ns.set(now);
+    shard_.busy_ns.set(thread_cpu_ns());
     if (stopping_) {
         if (scope_.drained()) {
             finish();
@@ -177,9 +223,10 @@ void worker::on_control() {
     }
     std::size_t budget = options_.spawn_batch;
     for (std::uint32_t w = 0; w < factories_.size(); ++w) {
-        desired_[w] = share_of(targets_[w].at(now), index_, count_);
-        while (budget > 0 && scope_.live(w) < desired_[w]) {
-            --budget;
+        const std::uint64_t unit = factories_[w]->tasks_per_unit();
+        desired_units_[w] = share_of(targets_[w].at(now) / unit, index_, count_);
+        while (budget > 0 && scope_.units(w) < desired_units_[w]) {
+            budget -= std::min<std::size_t>(budget, unit);
             try {
                 factories_[w]->spawn(task_env{static_cast<std::uint16_t>(w)}, *this);
             } catch (...) {
@@ -204,6 +251,7 @@ void worker::schedule_control(bool immediately) {
 }
 
 void worker::finish() {
+    shard_.busy_ns.set(thread_cpu_ns());
     wake_timer_.cancel();
     control_timer_.cancel();
     // release: whoever sees finished() also sees the final counters.
@@ -211,11 +259,21 @@ void worker::finish() {
 }
 
 void worker::destroy_remaining() noexcept {
-    // Forced shutdown: frames still linked in the wheel belong to suspended
-    // tasks. Destroying them frees their frames into this worker's allocator.
+    // Forced shutdown: frames linked in the wheel or the ready queue belong
+    // to suspended tasks; destroying them runs their destructors and frees
+    // the frames into this worker's allocator. Tasks waiting on a channel or
+    // a join are reachable only through other frames: their memory goes
+    // with the allocator's slabs.
     worker_binding bind(this);
-    wheel_.drain(SIZE_MAX,
-                 [](timer_node* n) { task_handle::from_promise(task::promise_type::of(n)).destroy(); });
+    const auto destroy = [](timer_node* n) {
+        task_handle::from_promise(task::promise_type::of(n)).destroy();
+    };
+    wheel_.drain(SIZE_MAX, destroy);
+    while (timer_node* n = ready_head_) {
+        ready_head_ = n->next;
+        destroy(n);
+    }
+    ready_tail_ = nullptr;
 }
 
 }  // namespace corostorm::runtime

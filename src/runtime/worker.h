@@ -7,18 +7,21 @@
 // Other threads talk to a worker by posting to its io_context (targets,
 // stop) and read it only through its metrics shard.
 //
-// Inside the io_context the worker keeps two handlers alive:
+// Inside the io_context the worker keeps these handlers going:
 //   - the wake timer, one asio::steady_timer armed for the earliest batch of
 //     the timer wheel; when it fires the worker resumes every due task
 //     (bounded batches, re-posted, so control work is never starved);
-//   - the control tick (every 5 ms): move the live count of each workload
+//   - the ready queue: tasks that yielded or were handed a message, resumed
+//     in FIFO order by a posted handler, in bounded batches;
+//   - the control tick (every 5 ms): move the unit count of each workload
 //     toward its target ramp by spawning (paced in bounded batches) and by
-//     letting surplus tasks retire at their next wake; publish a heartbeat.
+//     letting surplus units retire at their next wake; publish a heartbeat.
 // Shutdown: request_stop() sets every target to zero and wakes every sleeping
-// task now; each one sees it must retire and finishes (outcome `cancelled`).
-// When the scope has drained, the worker cancels its handlers and run()
-// returns. A worker destroyed with tasks still alive (forced shutdown)
-// destroys their frames.
+// task now; each unit sees it must retire and finishes (outcome
+// `cancelled`), taking its helpers with it. When the scope has drained, the
+// worker cancels its handlers and run() returns. A worker destroyed with
+// tasks still alive (forced shutdown) destroys the frames it can reach (timer
+// wheel, ready queue); the slabs of the others are freed with the allocator.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -49,12 +52,14 @@ struct target_ramp {
     std::uint64_t at(std::uint64_t now_ns) const noexcept;
 };
 
-// What a workload gives the runtime: a way to start one of its tasks on the
-// calling worker. Implementations live in workloads/.
+// What a workload gives the runtime: a way to start one unit of it (a task,
+// a ring, a tree) on the calling worker. Implementations live in workloads/.
 class task_factory {
 public:
     virtual ~task_factory() = default;
     virtual void spawn(task_env env, worker& w) = 0;
+    // How many tasks of the target one unit stands for (a ring: its size).
+    virtual std::uint64_t tasks_per_unit() const noexcept { return 1; }
 };
 
 struct worker_options {
@@ -91,9 +96,24 @@ public:
 
     // ---- owner thread only: the task-facing side ----
     void schedule(timer_node& node) noexcept;
+    // Queues a suspended lean task to run; its ready latency is measured from now.
+    void make_ready(timer_node& node) noexcept;
+    // True when this worker has more units of `workload` than its target, or stops.
     bool should_retire(std::uint32_t workload) const noexcept {
-        return scope_.live(workload) > desired_[workload];
+        return scope_.units(workload) > desired_units_[workload];
     }
+    // Latency recording for tasks that measure themselves (the asio engine):
+    // sampled 1 in sample_every like the runtime's own recording.
+    bool sample_latency() noexcept {
+        if (--sample_countdown_ != 0) return false;
+        sample_countdown_ = options_.sample_every;
+        return true;
+    }
+    void record_latency(std::uint32_t workload, metrics::latency_source source, std::uint64_t ns) noexcept {
+        shard_.workload(workload).latency[static_cast<std::size_t>(source)].record(ns);
+    }
+    void count_resume(std::uint32_t workload) noexcept { shard_.workload(workload).resumes.add(1); }
+    boost::asio::io_context& context() noexcept { return ctx_; }
     std::uint64_t random() noexcept;  // xorshift64*, for phases and jitter
     frame_allocator& allocator() noexcept { return allocator_; }
     spawn_scope& scope() noexcept { return scope_; }
@@ -109,6 +129,7 @@ private:
     void on_control();
     void flush_on_stop();
     void fire(timer_node* node) noexcept;
+    void run_ready();
     void finish();
     void destroy_remaining() noexcept;
     void schedule_control(bool immediately);
@@ -129,8 +150,13 @@ private:
     std::uint64_t armed_due_ns_ = UINT64_MAX;
     bool in_wake_ = false;
 
+    // Ready queue: intrusive FIFO through the promises' nodes.
+    timer_node* ready_head_ = nullptr;
+    timer_node* ready_tail_ = nullptr;
+    bool ready_posted_ = false;
+
     std::vector<target_ramp> targets_;
-    std::vector<std::uint64_t> desired_;
+    std::vector<std::uint64_t> desired_units_;
     bool stopping_ = false;
     std::atomic<bool> finished_{false};
     std::uint64_t sample_countdown_;
@@ -140,6 +166,8 @@ private:
 // The worker running on this thread. Only valid inside a worker's handlers
 // and the tasks it resumes.
 worker& this_worker() noexcept;
+// The same, or null on a thread that is not running a worker.
+worker* current_worker() noexcept;
 
 // co_await sleep_until{deadline_ns}: suspend the task until the steady-clock
 // time `deadline_ns` (never earlier). Needs no allocation: the timer node is
@@ -153,6 +181,14 @@ struct sleep_until {
         node.deadline_ns = deadline_ns;
         this_worker().schedule(node);
     }
+    void await_resume() const noexcept {}
+};
+
+// co_await yield_now{}: give the worker to the tasks queued before this one
+// and run again after them (the ready queue is FIFO).
+struct yield_now {
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(task_handle h) const noexcept { this_worker().make_ready(h.promise().timer); }
     void await_resume() const noexcept {}
 };
 

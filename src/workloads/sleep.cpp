@@ -1,5 +1,11 @@
 #include "workloads/sleep.h"
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "runtime/asio_task.h"
+#include "runtime/busy_work.h"
 #include "runtime/clock.h"
 
 namespace corostorm::workloads {
@@ -8,9 +14,41 @@ runtime::task sleeper(runtime::task_env env, const sleep_options& options, std::
     for (std::uint64_t done = 0; options.rounds == 0 || done < options.rounds; ++done) {
         co_await runtime::sleep_until{deadline_ns};
         if (runtime::this_worker().should_retire(env.workload)) co_return runtime::task_outcome::cancelled;
+        runtime::busy_work(options.work_ns);
         deadline_ns += options.period_ns;
     }
     co_return runtime::task_outcome::ok;
+}
+
+namespace {
+
+namespace asio = boost::asio;
+
+asio::awaitable<runtime::task_outcome> asio_sleeper(runtime::task_env env, const sleep_options& options,
+                                                    std::uint64_t deadline_ns) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    for (std::uint64_t done = 0; options.rounds == 0 || done < options.rounds; ++done) {
+        timer.expires_at(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(deadline_ns)));
+        co_await timer.async_wait(asio::use_awaitable);
+        runtime::worker& w = runtime::this_worker();
+        w.count_resume(env.workload);
+        if (w.sample_latency()) {
+            const std::uint64_t now = runtime::now_ns();
+            w.record_latency(env.workload, metrics::latency_source::timer,
+                             now > deadline_ns ? now - deadline_ns : 0);
+        }
+        if (w.should_retire(env.workload)) co_return runtime::task_outcome::cancelled;
+        runtime::busy_work(options.work_ns);
+        deadline_ns += options.period_ns;
+    }
+    co_return runtime::task_outcome::ok;
+}
+
+}  // namespace
+
+void asio_sleep_workload::spawn(runtime::task_env env, runtime::worker& w) {
+    const std::uint64_t phase = w.random() % options_.period_ns;
+    runtime::asio_spawn(w, env, asio_sleeper(env, options_, runtime::now_ns() + phase));
 }
 
 void sleep_workload::spawn(runtime::task_env env, runtime::worker& w) {

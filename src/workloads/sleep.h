@@ -1,12 +1,13 @@
 // The `sleep` workload: periodic sleepers, the "million idle connections" shape.
 //
-// Each task sleeps until its next deadline, wakes, and sleeps again:
-// deadline(k+1) = deadline(k) + period, starting from a random phase within
-// one period of its spawn. Deadlines follow the *intended* schedule, not the
-// actual wake time, so a late wake does not push later deadlines back and
-// the runtime's timer lateness is measured without coordinated omission.
-// `rounds` = 0 sleeps forever; a task also ends (outcome cancelled) when its
-// worker has more tasks of this workload than the target, or is stopping.
+// Each task sleeps until its next deadline, wakes, optionally computes for
+// `work_ns`, and sleeps again: deadline(k+1) = deadline(k) + period, starting
+// from a random phase within one period of its spawn. Deadlines follow the
+// *intended* schedule, not the actual wake time, so a late wake does not push
+// later deadlines back and the timer lateness is measured without
+// coordinated omission. `rounds` = 0 sleeps forever; a task also ends
+// (outcome cancelled) when its worker has more tasks of this workload than
+// the target, or is stopping.
 #pragma once
 
 #include <cstdint>
@@ -17,7 +18,8 @@ namespace corostorm::workloads {
 
 struct sleep_options {
     std::uint64_t period_ns = 1'000'000'000;
-    std::uint64_t rounds = 0;  // 0 = forever
+    std::uint64_t rounds = 0;   // 0 = forever
+    std::uint64_t work_ns = 0;  // busy work after each wake-up
 };
 
 // `options` must outlive the task (the workload owns it); `deadline_ns` is
@@ -27,6 +29,16 @@ runtime::task sleeper(runtime::task_env env, const sleep_options& options, std::
 class sleep_workload final : public runtime::task_factory {
 public:
     explicit sleep_workload(sleep_options options) : options_(options) {}
+    void spawn(runtime::task_env env, runtime::worker& w) override;
+
+private:
+    sleep_options options_;
+};
+
+// The same on the asio engine: one asio::steady_timer per task.
+class asio_sleep_workload final : public runtime::task_factory {
+public:
+    explicit asio_sleep_workload(sleep_options options) : options_(options) {}
     void spawn(runtime::task_env env, runtime::worker& w) override;
 
 private:

@@ -45,6 +45,8 @@ TEST(Defaults, an_empty_map_gives_the_documented_defaults) {
     EXPECT_EQ(c.log.level, log_level::info);
     EXPECT_EQ(c.log.format, log_format::text);
     EXPECT_EQ(c.runtime.threads, 0U);
+    EXPECT_EQ(c.runtime.engine, engine_kind::lean);
+    EXPECT_EQ(c.runtime.layout, layout_kind::per_thread);
     EXPECT_EQ(c.memory.limit, memory_limit_kind::automatic);
     EXPECT_EQ(c.memory.headroom_fraction, 0.10);
     EXPECT_EQ(c.memory.headroom_bytes, std::nullopt);
@@ -58,7 +60,17 @@ TEST(Defaults, an_empty_map_gives_the_documented_defaults) {
     EXPECT_EQ(c.workloads[0].name, "idle");
     EXPECT_EQ(c.workloads[0].kind, workload_kind::sleep);
     EXPECT_EQ(c.workloads[0].weight, 1.0);
-    EXPECT_EQ(c.workloads[0].sleep, (sleep_params{1s, 0}));
+    EXPECT_EQ(c.workloads[0].sleep, (sleep_params{1s, 0, 0s}));
+}
+
+TEST(Defaults, each_kind_has_the_documented_parameters) {
+    const workload_config w;
+    EXPECT_EQ(w.kind, workload_kind::sleep);
+    EXPECT_EQ(w.sleep, (sleep_params{1s, 0, 0s}));
+    EXPECT_EQ(w.yield, (yield_params{0, 0s}));
+    EXPECT_EQ(w.ring, (ring_params{100}));
+    EXPECT_EQ(w.spawn_tree, (spawn_tree_params{10, 6}));
+    EXPECT_EQ(w.cpu, (cpu_params{100us, 0}));
 }
 
 TEST(Defaults, the_shipped_config_file_documents_exactly_the_defaults) {
@@ -74,8 +86,8 @@ server: { listen: "[::1]:8080" }
 log: { level: debug, format: json }
 runtime:
   threads: 8
-  engine: lean
-  layout: per_thread
+  engine: asio
+  layout: shared
 memory:
   limit: 512MiB
   headroom: 12.5%
@@ -88,8 +100,12 @@ scenario:
     - { name: hold_1, over: 1h }
     - { name: v2.drain, tasks: 0, over: 0s }
 workloads:
-  - { name: idle, kind: sleep, weight: 3, period: 250ms, rounds: 10k }
+  - { name: idle, kind: sleep, weight: 3, period: 250ms, rounds: 10k, work: 20us }
   - { name: busy, weight: 0.5, period: 1ms }
+  - { name: hop, kind: yield, weight: 2, rounds: 1M, work: 1ms }
+  - { name: token, kind: ring, ring_size: 1k }
+  - { name: skynet, kind: spawn_tree, fanout: 4, depth: 12 }
+  - { name: crunch, kind: cpu, weight: 0.25, slice: 1ms, rounds: 500 }
 )";
 
 TEST(Load, a_full_file_sets_every_field) {
@@ -100,6 +116,8 @@ TEST(Load, a_full_file_sets_every_field) {
     EXPECT_EQ(c.log.level, log_level::debug);
     EXPECT_EQ(c.log.format, log_format::json);
     EXPECT_EQ(c.runtime.threads, 8U);
+    EXPECT_EQ(c.runtime.engine, engine_kind::asio);
+    EXPECT_EQ(c.runtime.layout, layout_kind::shared);
     EXPECT_EQ(c.memory.limit, memory_limit_kind::bytes);
     EXPECT_EQ(c.memory.limit_bytes, 512ULL << 20U);
     EXPECT_EQ(c.memory.headroom_fraction, 0.125);
@@ -109,14 +127,121 @@ TEST(Load, a_full_file_sets_every_field) {
     EXPECT_EQ(c.scenario.stages[0], (stage_config{"warm-up", 1'500'000U, 500ms}));
     EXPECT_EQ(c.scenario.stages[1], (stage_config{"hold_1", std::nullopt, 1h}));
     EXPECT_EQ(c.scenario.stages[2], (stage_config{"v2.drain", 0U, 0s}));
-    ASSERT_EQ(c.workloads.size(), 2U);
+    ASSERT_EQ(c.workloads.size(), 6U);
     EXPECT_EQ(c.workloads[0].name, "idle");
     EXPECT_EQ(c.workloads[0].weight, 3.0);
-    EXPECT_EQ(c.workloads[0].sleep, (sleep_params{250ms, 10'000}));
+    EXPECT_EQ(c.workloads[0].sleep, (sleep_params{250ms, 10'000, 20us}));
     EXPECT_EQ(c.workloads[1].name, "busy");
     EXPECT_EQ(c.workloads[1].kind, workload_kind::sleep);
     EXPECT_EQ(c.workloads[1].weight, 0.5);
-    EXPECT_EQ(c.workloads[1].sleep, (sleep_params{1ms, 0}));
+    EXPECT_EQ(c.workloads[1].sleep, (sleep_params{1ms, 0, 0s}));
+    EXPECT_EQ(c.workloads[2].kind, workload_kind::yield);
+    EXPECT_EQ(c.workloads[2].weight, 2.0);
+    EXPECT_EQ(c.workloads[2].yield, (yield_params{1'000'000, 1ms}));
+    EXPECT_EQ(c.workloads[3].kind, workload_kind::ring);
+    EXPECT_EQ(c.workloads[3].weight, 1.0);
+    EXPECT_EQ(c.workloads[3].ring, (ring_params{1000}));
+    EXPECT_EQ(c.workloads[4].kind, workload_kind::spawn_tree);
+    EXPECT_EQ(c.workloads[4].spawn_tree, (spawn_tree_params{4, 12}));
+    EXPECT_EQ(c.workloads[5].kind, workload_kind::cpu);
+    EXPECT_EQ(c.workloads[5].weight, 0.25);
+    EXPECT_EQ(c.workloads[5].cpu, (cpu_params{1ms, 500}));
+    // The parameters of the other kinds keep their defaults.
+    const workload_config fresh;
+    for (const workload_config& w : c.workloads) {
+        EXPECT_EQ(w.kind == workload_kind::sleep ? fresh.sleep : w.sleep, fresh.sleep) << w.name;
+        EXPECT_EQ(w.kind == workload_kind::yield ? fresh.yield : w.yield, fresh.yield) << w.name;
+        EXPECT_EQ(w.kind == workload_kind::ring ? fresh.ring : w.ring, fresh.ring) << w.name;
+        EXPECT_EQ(w.kind == workload_kind::spawn_tree ? fresh.spawn_tree : w.spawn_tree, fresh.spawn_tree)
+            << w.name;
+        EXPECT_EQ(w.kind == workload_kind::cpu ? fresh.cpu : w.cpu, fresh.cpu) << w.name;
+    }
+}
+
+TEST(Load, each_engine_and_layout_is_accepted) {
+    EXPECT_EQ(load_string("runtime: {engine: lean}").runtime.engine, engine_kind::lean);
+    EXPECT_EQ(load_string("runtime: {engine: asio}").runtime.engine, engine_kind::asio);
+    EXPECT_EQ(load_string("runtime: {layout: per_thread}").runtime.layout, layout_kind::per_thread);
+    EXPECT_EQ(load_string("runtime: {layout: shared}").runtime.layout, layout_kind::shared);
+    const config c = load_string("runtime: {engine: asio, layout: shared}");
+    EXPECT_EQ(c.runtime.engine, engine_kind::asio);
+    EXPECT_EQ(c.runtime.layout, layout_kind::shared);
+    EXPECT_EQ(c.runtime.threads, 0U);
+}
+
+TEST(Load, a_workload_of_each_kind_takes_its_defaults_when_only_named) {
+    const config c = load_string(R"(workloads:
+  - { name: s }
+  - { name: y, kind: yield }
+  - { name: r, kind: ring }
+  - { name: t, kind: spawn_tree }
+  - { name: c, kind: cpu }
+)");
+    ASSERT_EQ(c.workloads.size(), 5U);
+    const workload_kind kinds[] = {workload_kind::sleep, workload_kind::yield, workload_kind::ring,
+                                   workload_kind::spawn_tree, workload_kind::cpu};
+    for (std::size_t i = 0; i < 5; ++i) {
+        workload_config expected;
+        expected.name = c.workloads[i].name;
+        expected.kind = kinds[i];
+        EXPECT_EQ(c.workloads[i], expected) << i;
+    }
+}
+
+// A workload named "w" of the kind the parameters belong to.
+template <typename Params>
+workload_config workload_w(workload_kind kind, Params workload_config::*member, Params params) {
+    workload_config w;
+    w.name = "w";
+    w.kind = kind;
+    w.*member = params;
+    return w;
+}
+workload_config sleeper(sleep_params p) {
+    return workload_w(workload_kind::sleep, &workload_config::sleep, p);
+}
+workload_config yielder(yield_params p) {
+    return workload_w(workload_kind::yield, &workload_config::yield, p);
+}
+workload_config ring(ring_params p) { return workload_w(workload_kind::ring, &workload_config::ring, p); }
+workload_config tree(spawn_tree_params p) {
+    return workload_w(workload_kind::spawn_tree, &workload_config::spawn_tree, p);
+}
+workload_config cruncher(cpu_params p) { return workload_w(workload_kind::cpu, &workload_config::cpu, p); }
+
+TEST(Load, workload_parameters_accept_the_ends_of_their_ranges) {
+    struct good_case {
+        const char* yaml;
+        workload_config expected;
+    };
+    constexpr std::uint64_t most_rounds = 1'000'000'000'000;
+    const good_case cases[] = {
+        {"{name: w, period: 1ms, rounds: 0, work: 0s}", sleeper({1ms, 0, 0s})},
+        {"{name: w, kind: sleep, period: 1d, rounds: 1000G, work: 1s}", sleeper({24h, most_rounds, 1s})},
+        {"{name: w, kind: yield, rounds: 0, work: 0s}", yielder({0, 0s})},
+        {"{name: w, kind: yield, rounds: 1000G, work: 1s}", yielder({most_rounds, 1s})},
+        {"{name: w, kind: yield, work: 1ns}", yielder({0, 1ns})},
+        {"{name: w, kind: ring, ring_size: 2}", ring({2})},
+        {"{name: w, kind: ring, ring_size: 1M}", ring({1'000'000})},
+        {"{name: w, kind: spawn_tree, fanout: 1, depth: 1}", tree({1, 1})},
+        // A chain: depth + 1 tasks.
+        {"{name: w, kind: spawn_tree, fanout: 1, depth: 20}", tree({1, 20})},
+        // 1 + 1000 + 1000^2 = 1,001,001 tasks.
+        {"{name: w, kind: spawn_tree, fanout: 1k, depth: 2}", tree({1000, 2})},
+        // 111,111,111 tasks, the largest power-of-ten tree under the limit.
+        {"{name: w, kind: spawn_tree, fanout: 10, depth: 8}", tree({10, 8})},
+        // A binary tree as deep as allowed: 2^21 - 1 = 2,097,151 tasks.
+        {"{name: w, kind: spawn_tree, fanout: 2, depth: 20}", tree({2, 20})},
+        // 1 + 31 + ... + 31^6 = 917,087,137 tasks, just under the limit (32 is over).
+        {"{name: w, kind: spawn_tree, fanout: 31}", tree({31, 6})},
+        {"{name: w, kind: cpu, slice: 1us, rounds: 0}", cruncher({1us, 0})},
+        {"{name: w, kind: cpu, slice: 1s, rounds: 1000G}", cruncher({1s, most_rounds})},
+    };
+    for (const good_case& c : cases) {
+        const config loaded = load_string(std::string("workloads: [") + c.yaml + "]");
+        ASSERT_EQ(loaded.workloads.size(), 1U) << c.yaml;
+        EXPECT_EQ(loaded.workloads[0], c.expected) << c.yaml;
+    }
 }
 
 TEST(Load, a_byte_order_mark_and_crlf_line_ends_are_accepted) {
@@ -251,6 +376,62 @@ TEST(Overrides, index_equal_to_the_size_appends_an_item) {
     EXPECT_EQ(c.workloads[1].weight, 2.0);
 }
 
+constexpr const char* mixed_yaml = R"(workloads:
+  - { name: idle, kind: sleep }
+  - { name: token, kind: ring, ring_size: 10 }
+)";
+
+TEST(Overrides, set_the_parameters_of_each_kind) {
+    const config c = load_string(
+        mixed_yaml, sets({"workloads[1].ring_size=1000", "workloads[0].work=5us", "workloads[0].period=2s"}));
+    ASSERT_EQ(c.workloads.size(), 2U);
+    EXPECT_EQ(c.workloads[0].sleep, (sleep_params{2s, 0, 5us}));
+    EXPECT_EQ(c.workloads[1].kind, workload_kind::ring);
+    EXPECT_EQ(c.workloads[1].ring.ring_size, 1000U);
+}
+
+TEST(Overrides, a_workload_of_any_kind_can_be_appended) {
+    const config c = load_string(
+        mixed_yaml, sets({"workloads[2]={name: t, kind: spawn_tree, fanout: 4}", "workloads[2].depth=3",
+                          "workloads[3]={name: c, kind: cpu, slice: 10us}", "workloads[4].name=y",
+                          "workloads[4].kind=yield", "workloads[4].rounds=1k"}));
+    ASSERT_EQ(c.workloads.size(), 5U);
+    EXPECT_EQ(c.workloads[2].name, "t");
+    EXPECT_EQ(c.workloads[2].kind, workload_kind::spawn_tree);
+    EXPECT_EQ(c.workloads[2].spawn_tree, (spawn_tree_params{4, 3}));
+    EXPECT_EQ(c.workloads[3].kind, workload_kind::cpu);
+    EXPECT_EQ(c.workloads[3].cpu, (cpu_params{10us, 0}));
+    EXPECT_EQ(c.workloads[4].kind, workload_kind::yield);
+    EXPECT_EQ(c.workloads[4].yield, (yield_params{1000, 0s}));
+}
+
+TEST(Overrides, the_kind_of_a_default_workload_can_be_changed) {
+    // The default workload is filled in without its sleep parameters, which a ring
+    // workload would refuse; a parameter set away from its default stays and is refused.
+    const config c = load_defaults(sets({"workloads[0].kind=ring", "workloads[0].ring_size=50"}));
+    ASSERT_EQ(c.workloads.size(), 1U);
+    EXPECT_EQ(c.workloads[0].name, "idle");
+    EXPECT_EQ(c.workloads[0].kind, workload_kind::ring);
+    EXPECT_EQ(c.workloads[0].ring.ring_size, 50U);
+    EXPECT_EQ(load_defaults(sets({"workloads[0].kind=cpu"})).workloads[0].cpu, cpu_params{});
+    EXPECT_EQ(error_of("{}", sets({"workloads[0].period=2s", "workloads[0].kind=cpu"})),
+              "workloads[0].period: not a parameter of kind cpu (it belongs to sleep); allowed: slice, "
+              "rounds (from --set workloads[0].period=2s)");
+}
+
+TEST(Overrides, a_parameter_of_another_kind_is_refused) {
+    EXPECT_EQ(error_of(mixed_yaml, sets({"workloads[0].ring_size=1000"})),
+              "workloads[0].ring_size: not a parameter of kind sleep (it belongs to ring); allowed: period, "
+              "rounds, work (from --set workloads[0].ring_size=1000)");
+    EXPECT_EQ(
+        error_of(mixed_yaml, sets({"workloads[1].ring_size=1"})),
+        "workloads[1].ring_size: must be between 2 and 1M, got 1 (from --set workloads[1].ring_size=1)");
+    EXPECT_EQ(error_of(mixed_yaml, sets({"workloads[2]={name: t, kind: spawn_tree, fanout: 100}"})),
+              "workloads[2].fanout: a tree of fanout 100 and depth 6 has 1010101010101 tasks, more than the "
+              "limit of 1G; lower the depth or the fanout (from --set workloads[2]={name: t, kind: "
+              "spawn_tree, fanout: 100})");
+}
+
 TEST(Overrides, a_whole_list_can_be_replaced) {
     const config c = load_string(full_yaml, sets({"workloads=[{name: a}, {name: b, weight: 2}]"}));
     ASSERT_EQ(c.workloads.size(), 2U);
@@ -330,7 +511,50 @@ workloads:
     weight: 1
     period: 1s
     rounds: 0
+    work: 0s
 )");
+}
+
+TEST(ToYaml, each_workload_is_written_with_exactly_the_parameters_of_its_kind) {
+    const std::string yaml = to_yaml(load_string(R"(workloads:
+  - { name: y, kind: yield }
+  - { name: r, kind: ring, ring_size: 5 }
+  - { name: t, kind: spawn_tree, depth: 2 }
+  - { name: c, kind: cpu }
+)"));
+    EXPECT_THAT(yaml, HasSubstr(R"(workloads:
+  - name: y
+    kind: yield
+    weight: 1
+    rounds: 0
+    work: 0s
+  - name: r
+    kind: ring
+    weight: 1
+    ring_size: 5
+  - name: t
+    kind: spawn_tree
+    weight: 1
+    fanout: 10
+    depth: 2
+  - name: c
+    kind: cpu
+    weight: 1
+    slice: 100us
+    rounds: 0
+)")) << yaml;
+}
+
+TEST(ToYaml, engines_layouts_and_workload_kinds_have_their_yaml_names) {
+    EXPECT_EQ(to_string(engine_kind::lean), "lean");
+    EXPECT_EQ(to_string(engine_kind::asio), "asio");
+    EXPECT_EQ(to_string(layout_kind::per_thread), "per_thread");
+    EXPECT_EQ(to_string(layout_kind::shared), "shared");
+    EXPECT_EQ(to_string(workload_kind::sleep), "sleep");
+    EXPECT_EQ(to_string(workload_kind::yield), "yield");
+    EXPECT_EQ(to_string(workload_kind::ring), "ring");
+    EXPECT_EQ(to_string(workload_kind::spawn_tree), "spawn_tree");
+    EXPECT_EQ(to_string(workload_kind::cpu), "cpu");
 }
 
 TEST(ToYaml, loading_the_output_gives_back_the_same_config) {
@@ -347,8 +571,10 @@ TEST(ToYaml, loading_the_output_gives_back_the_same_config) {
     odd.workloads[0].sleep.period = 1500us;
     odd.scenario.stages[0].name = "null";
     odd.server = load_string("server: {listen: 'localhost:1'}").server;
+    odd.workloads[0].sleep.work = 1234ns;
     const std::string yaml = to_yaml(odd);
     EXPECT_THAT(yaml, HasSubstr("limit: 3GB\n"));
+    EXPECT_THAT(yaml, HasSubstr("work: 1234ns\n"));
     EXPECT_THAT(yaml, HasSubstr("period: 1500us\n"));
     EXPECT_EQ(load_string(yaml), odd) << yaml;
 
@@ -357,6 +583,24 @@ TEST(ToYaml, loading_the_output_gives_back_the_same_config) {
     odd.memory.headroom_fraction = defaults().memory.headroom_fraction;
     EXPECT_THAT(to_yaml(odd), HasSubstr("headroom: 64MiB\n"));
     EXPECT_EQ(load_string(to_yaml(odd)), odd) << to_yaml(odd);
+}
+
+TEST(ToYaml, a_mix_of_every_kind_engine_and_layout_survives_the_round_trip) {
+    for (const engine_kind engine : {engine_kind::lean, engine_kind::asio}) {
+        for (const layout_kind layout : {layout_kind::per_thread, layout_kind::shared}) {
+            config mixed = load_string(full_yaml);
+            mixed.runtime.engine = engine;
+            mixed.runtime.layout = layout;
+            mixed.workloads[2].yield.work = 999us;
+            mixed.workloads[3].ring.ring_size = 1'000'000;
+            mixed.workloads[4].spawn_tree = {1, 20};
+            mixed.workloads[5].cpu = {1us, 1'000'000'000'000};
+            const std::string yaml = to_yaml(mixed);
+            EXPECT_EQ(load_string(yaml), mixed) << yaml;
+        }
+    }
+    EXPECT_EQ(load_string(to_yaml(load_defaults(sets({"workloads[0].kind=spawn_tree"})))),
+              load_defaults(sets({"workloads[0].kind=spawn_tree"})));
 }
 
 // A bad config and a part of the message it must produce; the part always includes the
@@ -386,8 +630,8 @@ const bad_case bad_cases[] = {
     {"unknown key in a workload", "workloads: [{name: a, perdio: 1s}]",
      R"(workloads[0].perdio: unknown key for kind sleep; did you mean "period"?)"},
     {"parameter of another kind", "workloads: [{name: a, kind: sleep, fanout: 10}]",
-     "workloads[0].fanout: unknown key for kind sleep; allowed: name, kind, weight, period, "
-     "rounds"},
+     "workloads[0].fanout: not a parameter of kind sleep (it belongs to spawn_tree); allowed: period, "
+     "rounds, work"},
     {"dotted key in the file", "runtime.threads: 4",
      "runtime.threads: unknown key; dotted paths are for --set; in the file, nest the keys as "
      "maps; allowed: server"},
@@ -447,14 +691,27 @@ const bad_case bad_cases[] = {
      "workloads: must be a list of 1 to 64 workloads, got an empty list"},
     {"workload that is a list", "workloads: [[a]]",
      "workloads[0]: must be a map with keys name, kind, weight, got a list of 1 item"},
-    {"workload kind not built", "workloads: [{name: a, kind: ring}]",
-     R"(workloads[0].kind: not available in this version; allowed: sleep, got "ring")"},
     {"workload kind unknown", "workloads: [{name: a, kind: nap}]",
-     R"(workloads[0].kind: must be sleep, got "nap")"},
-    {"engine not built", "runtime: {engine: asio}",
-     R"(runtime.engine: not available in this version; allowed: lean, got "asio")"},
-    {"layout not built", "runtime: {layout: shared}",
-     R"(runtime.layout: not available in this version; allowed: per_thread, got "shared")"},
+     R"(workloads[0].kind: must be one of sleep, yield, ring, spawn_tree, cpu, got "nap")"},
+    {"workload kind fibers", "workloads: [{name: a, kind: fibers}]",
+     R"(workloads[0].kind: must be one of sleep, yield, ring, spawn_tree, cpu, got "fibers")"},
+    {"workload kind in capitals", "workloads: [{name: a}, {name: b, kind: Ring}]",
+     R"(workloads[1].kind: must be one of sleep, yield, ring, spawn_tree, cpu, got "Ring")"},
+    {"workload kind a list", "workloads: [{name: a, kind: [ring]}]",
+     "workloads[0].kind: must be one of sleep, yield, ring, spawn_tree, cpu, got a list of 1 item"},
+    {"workload kind null", "workloads: [{name: a, kind: ~}]",
+     "workloads[0].kind: must be one of sleep, yield, ring, spawn_tree, cpu, got null"},
+    {"engine unknown", "runtime: {engine: fibers}",
+     R"(runtime.engine: must be one of lean, asio, got "fibers")"},
+    {"engine in capitals", "runtime: {engine: Asio}",
+     R"(runtime.engine: must be one of lean, asio, got "Asio")"},
+    {"engine a number", "runtime: {engine: 2}", "runtime.engine: must be one of lean, asio, got 2"},
+    {"layout unknown", "runtime: {layout: numa}",
+     R"(runtime.layout: must be one of per_thread, shared, got "numa")"},
+    {"layout with a dash", "runtime: {layout: per-thread}",
+     R"(runtime.layout: must be one of per_thread, shared, got "per-thread")"},
+    {"layout a map", "runtime: {layout: {shared: true}}",
+     "runtime.layout: must be one of per_thread, shared, got a map"},
     {"log level unknown", "log: {level: verbose}",
      R"(log.level: must be one of trace, debug, info, warn, error, critical, off, got "verbose")"},
     {"log format unknown", "log: {format: xml}", R"(log.format: must be one of text, json, got "xml")"},
@@ -480,6 +737,118 @@ const bad_case bad_cases[] = {
      "workloads[0].period: must be between 1ms and 1d, got 500us"},
     {"negative rounds", "workloads: [{name: a, rounds: -5}]",
      "workloads[0].rounds: must be between 0 and 1000G, got -5"},
+    // sleep
+    {"period too long", "workloads: [{name: a, period: 2d}]",
+     "workloads[0].period: must be between 1ms and 1d, got 2d"},
+    {"sleep work too long", "workloads: [{name: a, kind: sleep, work: 2s}]",
+     "workloads[0].work: must be between 0s and 1s, got 2s"},
+    {"sleep work negative", "workloads: [{name: a, work: -1ms}]",
+     "workloads[0].work: must be between 0s and 1s, got -1ms"},
+    {"sleep work without a unit", "workloads: [{name: a, work: 10}]",
+     "workloads[0].work: must be a duration with a unit (ns, us, ms, s, m, h, d) like 250ms, 30s, 5m, "
+     "got 10"},
+    {"sleep work with a bad unit", "workloads: [{name: a, work: 5sec}]",
+     "workloads[0].work: must be a duration like 250ms, 30s, 5m, got 5sec"},
+    {"sleep work a bool", "workloads: [{name: a, work: false}]",
+     "workloads[0].work: must be a duration like 250ms, 30s, 5m, got false"},
+    {"sleep takes no ring_size", "workloads: [{name: a, ring_size: 10}]",
+     "workloads[0].ring_size: not a parameter of kind sleep (it belongs to ring); allowed: period, rounds, "
+     "work"},
+    {"sleep takes no slice", "workloads: [{name: a, kind: sleep, slice: 1ms}]",
+     "workloads[0].slice: not a parameter of kind sleep (it belongs to cpu); allowed: period, rounds, work"},
+    {"typo of another kind's parameter", "workloads: [{name: a, fanuot: 2}]",
+     R"(workloads[0].fanuot: unknown key for kind sleep; did you mean "fanout"? allowed: name, kind, )"
+     "weight, period, rounds, work"},
+    // yield
+    {"yield rounds too many", "workloads: [{name: a, kind: yield, rounds: 2000G}]",
+     "workloads[0].rounds: must be between 0 and 1000G, got 2000G"},
+    {"yield rounds overflowing uint64", "workloads: [{name: a, kind: yield, rounds: 99999999999999999999}]",
+     "workloads[0].rounds: must be between 0 and 1000G, got 99999999999999999999"},
+    {"yield rounds a bool", "workloads: [{name: a, kind: yield, rounds: true}]",
+     "workloads[0].rounds: must be a count like 1000, 10k or 1M, got true"},
+    {"yield rounds with a bad unit", "workloads: [{name: a, kind: yield, rounds: 5m}]",
+     "workloads[0].rounds: must be a count like 1000, 10k or 1M, got 5m"},
+    {"yield work too long", "workloads: [{name: a, kind: yield, work: 2s}]",
+     "workloads[0].work: must be between 0s and 1s, got 2s"},
+    {"yield work a list", "workloads: [{name: a, kind: yield, work: [1ms]}]",
+     "workloads[0].work: must be a duration like 250ms, 30s, 5m, got a list of 1 item"},
+    {"yield takes no period", "workloads: [{name: a, kind: yield, period: 1s}]",
+     "workloads[0].period: not a parameter of kind yield (it belongs to sleep); allowed: rounds, work"},
+    {"unknown yield key", "workloads: [{name: a, kind: yield, wrok: 1ms}]",
+     R"(workloads[0].wrok: unknown key for kind yield; did you mean "work"? allowed: name, kind, weight, )"
+     "rounds, work"},
+    // ring
+    {"ring_size 1", "workloads: [{name: a, kind: ring, ring_size: 1}]",
+     "workloads[0].ring_size: must be between 2 and 1M, got 1"},
+    {"ring_size 0", "workloads: [{name: a, kind: ring, ring_size: 0}]",
+     "workloads[0].ring_size: must be between 2 and 1M, got 0"},
+    {"ring_size too large", "workloads: [{name: a, kind: ring, ring_size: 2M}]",
+     "workloads[0].ring_size: must be between 2 and 1M, got 2M"},
+    {"ring_size a fraction", "workloads: [{name: a, kind: ring, ring_size: 2.5}]",
+     "workloads[0].ring_size: must be a count like 1000, 10k or 1M, got 2.5"},
+    {"ring_size with a bad unit", "workloads: [{name: a, kind: ring, ring_size: 10K}]",
+     "workloads[0].ring_size: must be a count like 1000, 10k or 1M, got 10K"},
+    {"ring_size a word", "workloads: [{name: a, kind: ring, ring_size: big}]",
+     R"(workloads[0].ring_size: must be a count like 1000, 10k or 1M, got "big")"},
+    {"ring takes no rounds", "workloads: [{name: a, kind: ring, rounds: 5}]",
+     "workloads[0].rounds: not a parameter of kind ring (it belongs to sleep, yield, cpu); allowed: "
+     "ring_size"},
+    {"ring takes no work", "workloads: [{name: a, kind: ring, work: 1ms}]",
+     "workloads[0].work: not a parameter of kind ring (it belongs to sleep, yield); allowed: ring_size"},
+    {"unknown ring key", "workloads: [{name: a, kind: ring, ring_sise: 10}]",
+     R"(workloads[0].ring_sise: unknown key for kind ring; did you mean "ring_size"? allowed: name, )"
+     "kind, weight, ring_size"},
+    // spawn_tree
+    {"fanout 0", "workloads: [{name: a, kind: spawn_tree, fanout: 0}]",
+     "workloads[0].fanout: must be between 1 and 1k, got 0"},
+    {"fanout too large", "workloads: [{name: a, kind: spawn_tree, fanout: 2k, depth: 1}]",
+     "workloads[0].fanout: must be between 1 and 1k, got 2k"},
+    {"fanout a word", "workloads: [{name: a, kind: spawn_tree, fanout: wide}]",
+     R"(workloads[0].fanout: must be a count like 1000, 10k or 1M, got "wide")"},
+    {"depth 0", "workloads: [{name: a, kind: spawn_tree, depth: 0}]",
+     "workloads[0].depth: must be between 1 and 20, got 0"},
+    {"depth too large", "workloads: [{name: a, kind: spawn_tree, fanout: 1, depth: 21}]",
+     "workloads[0].depth: must be between 1 and 20, got 21"},
+    {"depth negative", "workloads: [{name: a, kind: spawn_tree, depth: -1}]",
+     "workloads[0].depth: must be between 1 and 20, got -1"},
+    {"depth a duration", "workloads: [{name: a, kind: spawn_tree, depth: 6s}]",
+     "workloads[0].depth: must be a count like 1000, 10k or 1M, got 6s"},
+    {"too many tree tasks", "workloads: [{name: a, kind: spawn_tree, fanout: 10, depth: 9}]",
+     "workloads[0].depth: a tree of fanout 10 and depth 9 has 1111111111 tasks, more than the limit of "
+     "1G; lower the depth or the fanout"},
+    {"too many tree tasks with the default depth",
+     "workloads: [{name: a}, {name: b, kind: spawn_tree, fanout: 32}]",
+     "workloads[1].fanout: a tree of fanout 32 and depth 6 has 1108378657 tasks, more than the limit of 1G"},
+    {"too many tree tasks with the default fanout", "workloads: [{name: a, kind: spawn_tree, depth: 9}]",
+     "workloads[0].depth: a tree of fanout 10 and depth 9 has 1111111111 tasks"},
+    {"too many tree tasks for 64 bits", "workloads: [{name: a, kind: spawn_tree, fanout: 1000, depth: 20}]",
+     "workloads[0].depth: a tree of fanout 1000 and depth 20 has more than 18446744073709551615 tasks"},
+    {"too many tree tasks, 1000 wide and 3 deep",
+     "workloads: [{name: a, kind: spawn_tree, fanout: 1000, depth: 3}]",
+     "workloads[0].depth: a tree of fanout 1000 and depth 3 has 1001001001 tasks"},
+    {"spawn_tree takes no rounds", "workloads: [{name: a, kind: spawn_tree, rounds: 1}]",
+     "workloads[0].rounds: not a parameter of kind spawn_tree (it belongs to sleep, yield, cpu); allowed: "
+     "fanout, depth"},
+    {"spawn_tree takes no period", "workloads: [{name: a, kind: spawn_tree, period: 1s}]",
+     "workloads[0].period: not a parameter of kind spawn_tree (it belongs to sleep); allowed: fanout, "
+     "depth"},
+    // cpu
+    {"slice 0s", "workloads: [{name: a, kind: cpu, slice: 0s}]",
+     "workloads[0].slice: must be between 1us and 1s, got 0s"},
+    {"slice too short", "workloads: [{name: a, kind: cpu, slice: 500ns}]",
+     "workloads[0].slice: must be between 1us and 1s, got 500ns"},
+    {"slice too long", "workloads: [{name: a, kind: cpu, slice: 2s}]",
+     "workloads[0].slice: must be between 1us and 1s, got 2s"},
+    {"slice without a unit", "workloads: [{name: a, kind: cpu, slice: 100}]",
+     "workloads[0].slice: must be a duration with a unit (ns, us, ms, s, m, h, d)"},
+    {"slice with a bad unit", "workloads: [{name: a, kind: cpu, slice: 100µs}]",
+     R"(workloads[0].slice: must be a duration like 250ms, 30s, 5m, got "100µs")"},
+    {"cpu rounds negative", "workloads: [{name: a, kind: cpu, rounds: -1}]",
+     "workloads[0].rounds: must be between 0 and 1000G, got -1"},
+    {"cpu takes no work", "workloads: [{name: a, kind: cpu, work: 1ms}]",
+     "workloads[0].work: not a parameter of kind cpu (it belongs to sleep, yield); allowed: slice, rounds"},
+    {"cpu takes no depth", "workloads: [{name: a, kind: cpu, depth: 2}]",
+     "workloads[0].depth: not a parameter of kind cpu (it belongs to spawn_tree); allowed: slice, rounds"},
     {"key that is not a name", "? [a]\n: 1\n", "top level: keys must be names, got a list of 1 item"},
     {"empty file", "", "<string>: config file is empty; write {} for all defaults"},
     {"only comments and blanks", "# nothing here\n\n   \n# still nothing\n",
@@ -515,8 +884,20 @@ TEST(BadConfig, whole_messages_have_the_documented_shape) {
               "layout");
     EXPECT_EQ(error_of("scenario: {stages: [{name: a, over: 1s}, {name: b, over: fast}]}"),
               R"(scenario.stages[1].over: must be a duration like 250ms, 30s, 5m, got "fast")");
-    EXPECT_EQ(error_of("runtime: {engine: asio}"),
-              R"(runtime.engine: not available in this version; allowed: lean, got "asio")");
+    EXPECT_EQ(error_of("runtime: {engine: fibers}"),
+              R"(runtime.engine: must be one of lean, asio, got "fibers")");
+    EXPECT_EQ(error_of("runtime: {layout: numa}"),
+              R"(runtime.layout: must be one of per_thread, shared, got "numa")");
+    EXPECT_EQ(error_of("workloads: [{name: a, kind: sleep, fanout: 10}]"),
+              "workloads[0].fanout: not a parameter of kind sleep (it belongs to spawn_tree); allowed: "
+              "period, rounds, work");
+    EXPECT_EQ(
+        error_of("workloads: [{name: a, kind: ring, perdio: 1s}]"),
+        R"(workloads[0].perdio: unknown key for kind ring; did you mean "period"? allowed: name, kind, )"
+        "weight, ring_size");
+    EXPECT_EQ(error_of("workloads: [{name: a, kind: spawn_tree, fanout: 10, depth: 9}]"),
+              "workloads[0].depth: a tree of fanout 10 and depth 9 has 1111111111 tasks, more than the limit "
+              "of 1G; lower the depth or the fanout");
     EXPECT_EQ(error_of("zzz: 1"),
               "zzz: unknown key; allowed: server, log, runtime, memory, latency, scenario, "
               "workloads");
@@ -536,7 +917,7 @@ TEST(BadConfig, every_file_in_the_bad_folder_fails_with_its_expected_message) {
         files.push_back(entry.path());
     }
     std::sort(files.begin(), files.end());
-    ASSERT_GE(files.size(), 25U);
+    ASSERT_GE(files.size(), 45U);
     const std::string marker = "# expect: ";
     for (const auto& file : files) {
         std::ifstream in(file, std::ios::binary);

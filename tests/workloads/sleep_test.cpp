@@ -1,5 +1,7 @@
 #include "workloads/sleep.h"
 
+#include "wait.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -12,16 +14,7 @@ namespace corostorm::workloads {
 namespace {
 
 using namespace std::chrono_literals;
-
-template <class Pred>
-bool wait_for(Pred pred, std::chrono::milliseconds limit = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
+using testing::wait_for;
 
 TEST(SleepWorkload, a_sleeper_with_rounds_wakes_that_many_times_then_finishes_ok) {
     sleep_workload sleep({.period_ns = 5'000'000, .rounds = 4});
@@ -61,6 +54,26 @@ TEST(SleepWorkload, deadlines_follow_the_schedule_not_the_wake_time) {
     // with a 1 ms tick would give at most ~333.
     EXPECT_GT(per_task_rate, 450.0);
     EXPECT_LT(per_task_rate, 550.0);
+    EXPECT_TRUE(p.stop(10s));
+}
+
+TEST(SleepWorkload, busy_work_after_each_wake_shows_as_worker_busy_time) {
+    sleep_workload sleep({.period_ns = 10'000'000, .rounds = 0, .work_ns = 1'000'000});
+    runtime::pool p(1, {&sleep}, {});
+    p.start();
+    // 5 tasks x 100 wake-ups/s x 1 ms: the worker is half busy, never behind.
+    p.set_targets({runtime::target_ramp{0, 5, runtime::now_ns(), 0}});
+    const auto& shard = p.at(0).shard();
+    ASSERT_TRUE(wait_for([&] { return shard.workload(0).live() == 5; }));
+    const std::uint64_t busy0 = shard.busy_ns.read();
+    const std::uint64_t resumes0 = shard.workload(0).resumes.read();
+    std::this_thread::sleep_for(300ms);
+    const std::uint64_t wakes = shard.workload(0).resumes.read() - resumes0;
+    const std::uint64_t busy = shard.busy_ns.read() - busy0;
+    ASSERT_GT(wakes, 10u);
+    // Every wake-up computed for at least 1 ms. Busy time is published every
+    // 5 ms control tick: allow 10 ms of staleness.
+    EXPECT_GE(busy + 10'000'000, wakes * 1'000'000);
     EXPECT_TRUE(p.stop(10s));
 }
 

@@ -1,0 +1,52 @@
+#include "workloads/spawn_tree.h"
+
+#include <gtest/gtest.h>
+
+#include "runtime/clock.h"
+#include "runtime/pool.h"
+#include "wait.h"
+
+namespace corostorm::workloads {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::wait_for;
+
+TEST(SpawnTree, skynet_shape_has_the_known_size_and_sum) {
+    const spawn_tree_options skynet{.fanout = 10, .depth = 6};
+    EXPECT_EQ(tree_tasks(skynet), 1'111'111u);
+    EXPECT_EQ(tree_sum(skynet), 499'999'500'000u);
+    EXPECT_EQ(tree_tasks({.fanout = 2, .depth = 3}), 15u);
+    EXPECT_EQ(tree_sum({.fanout = 2, .depth = 3}), 28u);  // 0 + 1 + ... + 7
+    EXPECT_EQ(tree_tasks({.fanout = 1, .depth = 4}), 5u);
+}
+
+TEST(SpawnTree, a_skynet_tree_runs_every_task_and_sums_right) {
+    spawn_tree_workload tree({.fanout = 10, .depth = 6});
+    runtime::pool p(1, {&tree}, {});
+    p.start();
+    p.set_targets({runtime::target_ramp{0, 1'111'111, runtime::now_ns(), 0}});
+    const auto& s = p.at(0).shard().workload(0);
+    // The root checks the sum after every tree and fails with an error if wrong.
+    ASSERT_TRUE(wait_for([&] { return s.spawned.read() >= 2 * 1'111'111 - 1; }, 120s));
+    EXPECT_TRUE(p.stop(60s));
+    EXPECT_EQ(s.completed[1].read(), 0u) << "a tree summed wrong";
+    // Every task but the one root ran to the end; the root was cancelled at stop.
+    EXPECT_EQ(s.completed[2].read(), 1u);
+    EXPECT_EQ(s.completed[0].read(), s.spawned.read() - 1);
+    EXPECT_EQ((s.spawned.read() - 1) % (1'111'111 - 1), 0u) << "whole trees only";
+    EXPECT_EQ(p.at(0).frame_live_bytes(), 0u);
+}
+
+TEST(SpawnTree, a_share_smaller_than_one_tree_runs_none) {
+    spawn_tree_workload tree({.fanout = 10, .depth = 3});  // 1111 tasks a tree
+    runtime::pool p(1, {&tree}, {});
+    p.start();
+    p.set_targets({runtime::target_ramp{0, 1110, runtime::now_ns(), 0}});
+    std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(p.at(0).shard().workload(0).spawned.read(), 0u);
+    EXPECT_TRUE(p.stop(10s));
+}
+
+}  // namespace
+}  // namespace corostorm::workloads
