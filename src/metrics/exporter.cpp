@@ -196,8 +196,9 @@ std::vector<MetricFamily> runtime_exporter::Collect() const {
     }
 
     auto busy = family("corostorm_worker_busy_seconds_total",
-                       "CPU time of each worker thread (tasks of either engine and the worker's own "
-                       "bookkeeping), published every 5 ms; rate() of 1.0 means that worker was never idle.",
+                       "CPU time of each pool thread (tasks of either engine and the runtime's own "
+                       "bookkeeping), published every 5 ms; rate() of 1.0 means that thread was never "
+                       "idle. In the shared layout worker=N is pool thread N.",
                        MetricType::Counter);
     for (std::size_t i = 0; i < totals.busy_seconds.size(); ++i) {
         add_counter(busy, {{"engine", engine}, {"worker", std::to_string(i)}}, totals.busy_seconds[i]);

@@ -122,7 +122,7 @@ struct alignas(64) worker_shard {
 
     const std::size_t workload_count;
     std::unique_ptr<workload_shard[]> per_workload;
-    owned_value busy_ns;         // CPU time of the worker thread, published every control tick
+    owned_value busy_ns;         // CPU time of pool thread <index>, published on control ticks
     owned_value heartbeat_ns;    // steady-clock time of the last control tick
     owned_value spawn_failures;  // spawns that failed to get a frame
 

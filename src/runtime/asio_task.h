@@ -9,12 +9,16 @@
 // allocates its own frames (a per-thread recycling cache, then the heap), so
 // the runtime cannot count their bytes exactly: the asio engine reports memory
 // per task by the heap and rss methods only.
-// Thread-safety: spawn on the worker's thread; the completion runs there too
-// (one io_context per worker).
+// Asio tasks get their worker as a parameter rather than from this_worker():
+// in the shared layout the io_context resumes them on any pool thread (under
+// the worker's strand), outside the handlers that bind the thread.
+// Thread-safety: spawn from the worker's own handlers; the completion runs
+// on the worker's executor too.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/strand.hpp>
 #include <exception>
 #include <utility>
 
@@ -25,7 +29,7 @@ namespace corostorm::runtime {
 template <class Awaitable>
 void asio_spawn(worker& w, task_env env, Awaitable&& body) {
     w.scope().on_started(env, 0);
-    boost::asio::co_spawn(w.context(), std::forward<Awaitable>(body),
+    boost::asio::co_spawn(w.executor(), std::forward<Awaitable>(body),
                           [&w, env](std::exception_ptr error, task_outcome outcome) {
                               w.scope().on_finished(env, 0, error ? task_outcome::error : outcome);
                           });
@@ -36,21 +40,19 @@ void asio_spawn(worker& w, task_env env, Awaitable&& body) {
 // as `error` when an exception is unwinding it.
 class asio_task_guard {
 public:
-    explicit asio_task_guard(task_env env) noexcept : env_(env), exceptions_(std::uncaught_exceptions()) {
-        this_worker().scope().on_started(env_, 0);
+    asio_task_guard(worker& w, task_env env) noexcept
+        : worker_(w), env_(env), exceptions_(std::uncaught_exceptions()) {
+        worker_.scope().on_started(env_, 0);
     }
     ~asio_task_guard() {
-        // No worker bound: the io_context is destroying an abandoned frame
-        // at forced shutdown, when counting no longer matters.
-        worker* w = current_worker();
-        if (w == nullptr) return;
         const bool failed = std::uncaught_exceptions() > exceptions_;
-        w->scope().on_finished(env_, 0, failed ? task_outcome::error : task_outcome::ok);
+        worker_.scope().on_finished(env_, 0, failed ? task_outcome::error : task_outcome::ok);
     }
     asio_task_guard(const asio_task_guard&) = delete;
     asio_task_guard& operator=(const asio_task_guard&) = delete;
 
 private:
+    worker& worker_;
     task_env env_;
     int exceptions_;
 };

@@ -6,22 +6,47 @@
 
 namespace corostorm::runtime {
 
-pool::pool(unsigned threads, std::vector<task_factory*> workloads, worker_options options) {
+namespace {
+
+void name_thread(unsigned index) {
+    const std::string name = "worker-" + std::to_string(index);
+    pthread_setname_np(pthread_self(), name.c_str());
+}
+
+}  // namespace
+
+pool::pool(unsigned threads, std::vector<task_factory*> workloads, worker_options options,
+           runtime::layout l) {
+    if (l == runtime::layout::shared) shared_ = std::make_unique<shared_context>(static_cast<int>(threads));
     workers_.reserve(threads);
     for (unsigned i = 0; i < threads; ++i) {
-        workers_.push_back(std::make_unique<worker>(i, threads, workloads, options));
+        workers_.push_back(std::make_unique<worker>(i, threads, workloads, options, shared_.get()));
     }
 }
 
-pool::~pool() { stop(std::chrono::seconds(0)); }
+pool::~pool() {
+    stop(std::chrono::seconds(0));
+    if (shared_) shared_->shutdown();
+}
 
 void pool::start() {
     if (started_) return;
     started_ = true;
+    if (shared_) {
+        keep_running_.emplace(shared_->get_executor());
+        for (auto& w : workers_) w->start_on_shared();
+        for (unsigned i = 0; i < workers_.size(); ++i) {
+            threads_.emplace_back([this, i] {
+                name_thread(i);
+                workers_[i]->bind_busy_slot();
+                shared_->run();
+            });
+        }
+        return;
+    }
     for (auto& w : workers_) {
         threads_.emplace_back([&w = *w] {
-            const std::string name = "worker-" + std::to_string(w.index());
-            pthread_setname_np(pthread_self(), name.c_str());
+            name_thread(w.index());
             w.run();
         });
     }
@@ -46,6 +71,11 @@ bool pool::stop(std::chrono::nanoseconds timeout) {
             drained = false;
             w->abort();
         }
+    }
+    // Every worker has finished (or been abandoned): nothing left to run.
+    if (shared_) {
+        keep_running_.reset();
+        shared_->stop();
     }
     for (auto& t : threads_) t.join();
     return drained;

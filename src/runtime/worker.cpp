@@ -1,11 +1,13 @@
 #include "runtime/worker.h"
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 #include <algorithm>
 #include <cassert>
 #include <chrono>
 #include <ctime>
 
+#include "runtime/busy_work.h"
 #include "runtime/clock.h"
 
 namespace corostorm::runtime {
@@ -13,6 +15,9 @@ namespace corostorm::runtime {
 namespace {
 
 thread_local worker* tls_worker = nullptr;
+// Where the running thread publishes its CPU time: its own worker's shard in
+// per_thread, the shard with the thread's index in shared (see bind_busy_slot).
+thread_local metrics::owned_value* tls_busy_slot = nullptr;
 
 // Installs `w` as this thread's worker for a scope.
 class worker_binding {
@@ -26,16 +31,6 @@ private:
     worker* previous_;
 };
 
-// CPU time of the calling thread. A worker thread only runs its io_context,
-// so this is the time it spent running tasks of either engine and its own
-// bookkeeping (plus the few syscalls of waiting): one read per control tick
-// covers handlers the runtime does not own, such as asio coroutines.
-std::uint64_t thread_cpu_ns() noexcept {
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
 std::uint64_t share_of(std::uint64_t total, unsigned index, unsigned count) noexcept {
     return total / count + (index < total % count ? 1 : 0);
 }
@@ -48,6 +43,8 @@ std::chrono::steady_clock::time_point to_time_point(std::uint64_t ns) noexcept {
 }  // namespace
 
 worker* current_worker() noexcept { return tls_worker; }
+
+void worker::bind_busy_slot() noexcept { tls_busy_slot = &shard_.busy_ns; }
 
 worker& this_worker() noexcept {
     assert(tls_worker != nullptr && "lean tasks run on a worker thread");
@@ -63,7 +60,8 @@ std::uint64_t target_ramp::at(std::uint64_t now_ns) const noexcept {
     return static_cast<std::uint64_t>(value);
 }
 
-worker::worker(unsigned index, unsigned count, std::vector<task_factory*> workloads, worker_options options)
+worker::worker(unsigned index, unsigned count, std::vector<task_factory*> workloads, worker_options options,
+               boost::asio::io_context* shared)
     : index_(index),
       count_(count),
       options_(options),
@@ -71,6 +69,11 @@ worker::worker(unsigned index, unsigned count, std::vector<task_factory*> worklo
       shard_(factories_.size()),
       scope_(shard_),
       wheel_(now_ns(), options.timer_tick_ns),
+      own_ctx_(shared == nullptr ? std::make_unique<boost::asio::io_context>(1) : nullptr),
+      executor_(shared == nullptr ? boost::asio::any_io_executor(own_ctx_->get_executor())
+                                  : boost::asio::any_io_executor(boost::asio::make_strand(*shared))),
+      wake_timer_(executor_),
+      control_timer_(executor_),
       targets_(factories_.size()),
       desired_units_(factories_.size(), 0),
       sample_countdown_(options.sample_every),
@@ -81,18 +84,25 @@ worker::worker(unsigned index, unsigned count, std::vector<task_factory*> worklo
 worker::~worker() { destroy_remaining(); }
 
 void worker::run() {
+    assert(own_ctx_ && "a worker of the shared layout runs on the pool's threads");
+    // The thread belongs to this worker alone: bind it for asio coroutines
+    // too, which the io_context resumes outside the worker's own handlers.
     worker_binding bind(this);
+    bind_busy_slot();
     schedule_control(true);
-    ctx_.run();
+    own_ctx_->run();
 }
+
+void worker::start_on_shared() { schedule_control(true); }
 
 void worker::set_targets(std::vector<target_ramp> totals) {
     assert(totals.size() == factories_.size());
-    boost::asio::post(ctx_, [this, totals = std::move(totals)]() mutable { targets_ = std::move(totals); });
+    boost::asio::post(executor_,
+                      [this, totals = std::move(totals)]() mutable { targets_ = std::move(totals); });
 }
 
 void worker::request_stop() {
-    boost::asio::post(ctx_, [this] {
+    boost::asio::post(executor_, [this] {
         if (stopping_) return;
         stopping_ = true;
         std::fill(desired_units_.begin(), desired_units_.end(), 0);
@@ -100,7 +110,9 @@ void worker::request_stop() {
     });
 }
 
-void worker::abort() { ctx_.stop(); }
+void worker::abort() {
+    if (own_ctx_) own_ctx_->stop();
+}
 
 std::uint64_t worker::random() noexcept {
     rng_ ^= rng_ >> 12;
@@ -138,11 +150,12 @@ void worker::make_ready(timer_node& node) noexcept {
     ready_tail_ = &node;
     if (!ready_posted_) {
         ready_posted_ = true;
-        boost::asio::post(ctx_, [this] { run_ready(); });
+        boost::asio::post(executor_, [this] { run_ready(); });
     }
 }
 
 void worker::run_ready() {
+    worker_binding bind(this);
     ready_posted_ = false;
     // Only what is queued now runs in this turn: a task that yields again
     // goes behind, into the next turn, so timers and control get theirs.
@@ -170,7 +183,7 @@ void worker::run_ready() {
     }
     if (ready_head_ != nullptr && !ready_posted_) {
         ready_posted_ = true;
-        boost::asio::post(ctx_, [this] { run_ready(); });
+        boost::asio::post(executor_, [this] { run_ready(); });
     }
 }
 
@@ -188,6 +201,7 @@ void worker::fire(timer_node* node) noexcept {
 }
 
 void worker::on_wake() {
+    worker_binding bind(this);
     armed_due_ns_ = UINT64_MAX;
     in_wake_ = true;
     const std::size_t fired =
@@ -195,7 +209,7 @@ void worker::on_wake() {
     in_wake_ = false;
     if (fired == options_.resume_batch) {
         // More is due: continue after whatever else is queued (control ticks).
-        boost::asio::post(ctx_, [this] { on_wake(); });
+        boost::asio::post(executor_, [this] { on_wake(); });
         armed_due_ns_ = 0;  // a continuation is pending; nothing needs arming
         return;
     }
@@ -203,16 +217,22 @@ void worker::on_wake() {
 }
 
 void worker::flush_on_stop() {
+    worker_binding bind(this);
     in_wake_ = true;
     const std::size_t fired = wheel_.drain(options_.resume_batch, [this](timer_node* n) { fire(n); });
     in_wake_ = false;
-    if (fired == options_.resume_batch) boost::asio::post(ctx_, [this] { flush_on_stop(); });
+    if (fired == options_.resume_batch) boost::asio::post(executor_, [this] { flush_on_stop(); });
 }
 
 void worker::on_control() {
+    worker_binding bind(this);
     const std::uint64_t now = now_ns();
     shard_.heartbeat_ns.set(now);
-    shard_.busy_ns.set(thread_cpu_ns());
+    // A pool thread only runs io_context handlers, so its CPU time is the
+    // time spent on tasks of either engine and on bookkeeping: one read per
+    // tick covers handlers the runtime does not own, such as asio coroutines.
+    // Each thread writes only its own slot.
+    if (tls_busy_slot != nullptr) tls_busy_slot->set(thread_cpu_ns());
     if (stopping_) {
         if (scope_.drained()) {
             finish();
@@ -241,7 +261,7 @@ void worker::on_control() {
 
 void worker::schedule_control(bool immediately) {
     if (immediately) {
-        boost::asio::post(ctx_, [this] { on_control(); });
+        boost::asio::post(executor_, [this] { on_control(); });
         return;
     }
     control_timer_.expires_after(std::chrono::nanoseconds(options_.control_period_ns));
@@ -251,7 +271,7 @@ void worker::schedule_control(bool immediately) {
 }
 
 void worker::finish() {
-    shard_.busy_ns.set(thread_cpu_ns());
+    if (tls_busy_slot != nullptr) tls_busy_slot->set(thread_cpu_ns());
     wake_timer_.cancel();
     control_timer_.cancel();
     // release: whoever sees finished() also sees the final counters.

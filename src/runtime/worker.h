@@ -2,10 +2,15 @@
 // its hot path (frame allocator, timer wheel, spawn scope, metrics shard).
 //
 // Design note. With runtime.layout = per_thread every worker is a small
-// single-threaded runtime: a task is spawned, resumed and freed on one worker
-// only, so none of its state needs a lock or an atomic read-modify-write.
-// Other threads talk to a worker by posting to its io_context (targets,
-// stop) and read it only through its metrics shard.
+// single-threaded runtime with an io_context of its own: a task is spawned,
+// resumed and freed on one worker only, so none of its state needs a lock or
+// an atomic read-modify-write. With layout = shared all workers post to one
+// io_context that every pool thread runs; each worker's handlers and tasks go
+// through a strand of it, so a worker's state is still touched by one handler
+// at a time, but by whichever thread the shared queue hands it to.
+// Other threads talk to a worker by posting to its executor (targets, stop)
+// and read it only through its metrics shard. Every worker handler binds the
+// worker to the running thread (this_worker()) for its duration.
 //
 // Inside the io_context the worker keeps these handlers going:
 //   - the wake timer, one asio::steady_timer armed for the earliest batch of
@@ -25,6 +30,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <atomic>
 #include <cstdint>
@@ -72,20 +78,30 @@ struct worker_options {
 
 class worker {
 public:
-    worker(unsigned index, unsigned count, std::vector<task_factory*> workloads, worker_options options);
+    // `shared`: the io_context of the shared layout, or null for an io_context of its own.
+    worker(unsigned index, unsigned count, std::vector<task_factory*> workloads, worker_options options,
+           boost::asio::io_context* shared = nullptr);
     ~worker();
     worker(const worker&) = delete;
     worker& operator=(const worker&) = delete;
 
-    // Runs the worker on the calling thread until it has stopped and drained.
+    // per_thread: runs the worker on the calling thread until it has stopped
+    // and drained. shared: queues the worker's first control tick; the pool's
+    // threads run the shared io_context.
     void run();
+    void start_on_shared();
+    // Makes the calling thread publish its CPU time into this worker's shard
+    // (busy_ns). per_thread: the worker's own thread; shared: pool thread i
+    // publishes into worker i's shard, so busy time stays per thread.
+    void bind_busy_slot() noexcept;
 
     // Any thread: new targets (one ramp per workload, totals across all
     // workers; this worker takes its share).
     void set_targets(std::vector<target_ramp> totals);
     // Any thread: drain every task and let run() return.
     void request_stop();
-    // Any thread: stop now, leaving tasks suspended (they are destroyed with the worker).
+    // Any thread: stop now, leaving tasks suspended (they are destroyed with the
+    // worker). per_thread only; the pool stops a shared io_context itself.
     void abort();
 
     unsigned index() const noexcept { return index_; }
@@ -113,7 +129,9 @@ public:
         shard_.workload(workload).latency[static_cast<std::size_t>(source)].record(ns);
     }
     void count_resume(std::uint32_t workload) noexcept { shard_.workload(workload).resumes.add(1); }
-    boost::asio::io_context& context() noexcept { return ctx_; }
+    // Where this worker's handlers and tasks run: its own io_context, or its
+    // strand of the shared one.
+    const boost::asio::any_io_executor& executor() const noexcept { return executor_; }
     std::uint64_t random() noexcept;  // xorshift64*, for phases and jitter
     frame_allocator& allocator() noexcept { return allocator_; }
     spawn_scope& scope() noexcept { return scope_; }
@@ -144,9 +162,10 @@ private:
     spawn_scope scope_;
     timer_wheel wheel_;
 
-    boost::asio::io_context ctx_{1};
-    boost::asio::steady_timer wake_timer_{ctx_};
-    boost::asio::steady_timer control_timer_{ctx_};
+    std::unique_ptr<boost::asio::io_context> own_ctx_;  // per_thread layout only
+    boost::asio::any_io_executor executor_;
+    boost::asio::steady_timer wake_timer_;
+    boost::asio::steady_timer control_timer_;
     std::uint64_t armed_due_ns_ = UINT64_MAX;
     bool in_wake_ = false;
 

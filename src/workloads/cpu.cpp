@@ -17,12 +17,12 @@ runtime::task cruncher(runtime::task_env env, const cpu_options& options) {
 
 namespace {
 
-boost::asio::awaitable<runtime::task_outcome> asio_cruncher(runtime::task_env env,
+boost::asio::awaitable<runtime::task_outcome> asio_cruncher(runtime::task_env env, runtime::worker& w,
                                                             const cpu_options& options) {
     for (std::uint64_t done = 0; options.rounds == 0 || done < options.rounds; ++done) {
         runtime::busy_work(options.slice_ns);
-        co_await asio_yield(env);
-        if (runtime::this_worker().should_retire(env.workload)) co_return runtime::task_outcome::cancelled;
+        co_await asio_yield(env, w);
+        if (w.should_retire(env.workload)) co_return runtime::task_outcome::cancelled;
     }
     co_return runtime::task_outcome::ok;
 }
@@ -30,7 +30,7 @@ boost::asio::awaitable<runtime::task_outcome> asio_cruncher(runtime::task_env en
 }  // namespace
 
 void asio_cpu_workload::spawn(runtime::task_env env, runtime::worker& w) {
-    runtime::asio_spawn(w, env, asio_cruncher(env, options_));
+    runtime::asio_spawn(w, env, asio_cruncher(env, w, options_));
 }
 
 }  // namespace corostorm::workloads

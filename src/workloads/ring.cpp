@@ -66,58 +66,59 @@ struct asio_ring {
     std::vector<std::unique_ptr<token_channel>> channels;  // channels[i] feeds member i
 };
 
-asio::awaitable<void> pass(runtime::task_env env, token_channel& to, std::uint64_t hops) {
-    const std::uint64_t sent = runtime::this_worker().sample_latency() ? runtime::now_ns() : 0;
+asio::awaitable<void> pass(runtime::worker& w, token_channel& to, std::uint64_t hops) {
+    const std::uint64_t sent = w.sample_latency() ? runtime::now_ns() : 0;
     co_await to.async_send(boost::system::error_code{}, ring_token{hops, sent}, asio::use_awaitable);
-    (void)env;
 }
 
-asio::awaitable<ring_token> take(runtime::task_env env, token_channel& from) {
+asio::awaitable<ring_token> take(runtime::task_env env, runtime::worker& w, token_channel& from) {
     const ring_token token = co_await from.async_receive(asio::use_awaitable);
-    runtime::worker& w = runtime::this_worker();
     w.count_resume(env.workload);
-    if (token.sent_ns != 0)
+    if (token.sent_ns != 0) {
         w.record_latency(env.workload, metrics::latency_source::ready, runtime::now_ns() - token.sent_ns);
+    }
     co_return token;
 }
 
-asio::awaitable<runtime::task_outcome> asio_ring_member(runtime::task_env env,
+asio::awaitable<runtime::task_outcome> asio_ring_member(runtime::task_env env, runtime::worker& w,
                                                         std::shared_ptr<asio_ring> ring, std::size_t index) {
     token_channel& in = *ring->channels[index];
     token_channel& out = *ring->channels[(index + 1) % ring->channels.size()];
     for (;;) {
-        const ring_token token = co_await take(env, in);
+        const ring_token token = co_await take(env, w, in);
         // The stop value goes all the way round; the leader's channel has
         // room for it even after the leader left.
-        co_await pass(env, out, token.hops == stop_value ? stop_value : token.hops + 1);
+        co_await pass(w, out, token.hops == stop_value ? stop_value : token.hops + 1);
         if (token.hops == stop_value) co_return runtime::task_outcome::cancelled;
     }
 }
 
-asio::awaitable<runtime::task_outcome> asio_ring_leader(runtime::task_env env, std::uint64_t ring_size) {
+asio::awaitable<runtime::task_outcome> asio_ring_leader(runtime::task_env env, runtime::worker& w,
+                                                        std::uint64_t ring_size) {
     auto executor = co_await asio::this_coro::executor;
     auto ring = std::make_shared<asio_ring>();
-    for (std::uint64_t i = 0; i < ring_size; ++i)
+    for (std::uint64_t i = 0; i < ring_size; ++i) {
         ring->channels.push_back(std::make_unique<token_channel>(executor, 1));
-    runtime::worker& w = runtime::this_worker();
-    for (std::size_t i = 1; i < ring_size; ++i)
-        runtime::asio_spawn(w, env.child(), asio_ring_member(env.child(), ring, i));
-    co_await pass(env, *ring->channels[1], 1);
+    }
+    for (std::size_t i = 1; i < ring_size; ++i) {
+        runtime::asio_spawn(w, env.child(), asio_ring_member(env.child(), w, ring, i));
+    }
+    co_await pass(w, *ring->channels[1], 1);
     for (std::uint64_t lap = 1;; ++lap) {
-        const ring_token token = co_await take(env, *ring->channels[0]);
+        const ring_token token = co_await take(env, w, *ring->channels[0]);
         if (token.hops != lap * ring_size) throw std::logic_error("ring token lost or duplicated");
-        if (runtime::this_worker().should_retire(env.workload)) {
-            co_await pass(env, *ring->channels[1], stop_value);
+        if (w.should_retire(env.workload)) {
+            co_await pass(w, *ring->channels[1], stop_value);
             co_return runtime::task_outcome::cancelled;
         }
-        co_await pass(env, *ring->channels[1], token.hops + 1);
+        co_await pass(w, *ring->channels[1], token.hops + 1);
     }
 }
 
 }  // namespace
 
 void asio_ring_workload::spawn(runtime::task_env env, runtime::worker& w) {
-    runtime::asio_spawn(w, env, asio_ring_leader(env, options_.ring_size));
+    runtime::asio_spawn(w, env, asio_ring_leader(env, w, options_.ring_size));
 }
 
 void ring_workload::spawn(runtime::task_env env, runtime::worker&) { ring_leader(env, options_); }

@@ -24,13 +24,12 @@ namespace {
 
 namespace asio = boost::asio;
 
-asio::awaitable<runtime::task_outcome> asio_sleeper(runtime::task_env env, const sleep_options& options,
-                                                    std::uint64_t deadline_ns) {
+asio::awaitable<runtime::task_outcome> asio_sleeper(runtime::task_env env, runtime::worker& w,
+                                                    const sleep_options& options, std::uint64_t deadline_ns) {
     asio::steady_timer timer(co_await asio::this_coro::executor);
     for (std::uint64_t done = 0; options.rounds == 0 || done < options.rounds; ++done) {
         timer.expires_at(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(deadline_ns)));
         co_await timer.async_wait(asio::use_awaitable);
-        runtime::worker& w = runtime::this_worker();
         w.count_resume(env.workload);
         if (w.sample_latency()) {
             const std::uint64_t now = runtime::now_ns();
@@ -48,7 +47,7 @@ asio::awaitable<runtime::task_outcome> asio_sleeper(runtime::task_env env, const
 
 void asio_sleep_workload::spawn(runtime::task_env env, runtime::worker& w) {
     const std::uint64_t phase = w.random() % options_.period_ns;
-    runtime::asio_spawn(w, env, asio_sleeper(env, options_, runtime::now_ns() + phase));
+    runtime::asio_spawn(w, env, asio_sleeper(env, w, options_, runtime::now_ns() + phase));
 }
 
 void sleep_workload::spawn(runtime::task_env env, runtime::worker& w) {

@@ -48,19 +48,21 @@ runtime::task tree_root(runtime::task_env env, const spawn_tree_options& o) {
 
 namespace asio = boost::asio;
 
-asio::awaitable<std::uint64_t> asio_tree_node(runtime::task_env env, const spawn_tree_options& o,
-                                              std::uint64_t levels_below, std::uint64_t index);
+asio::awaitable<std::uint64_t> asio_tree_node(runtime::task_env env, runtime::worker& w,
+                                              const spawn_tree_options& o, std::uint64_t levels_below,
+                                              std::uint64_t index);
 
 // Spawns the children of node `index` and returns the sum of their subtrees.
-asio::awaitable<std::uint64_t> asio_subtrees(runtime::task_env env, const spawn_tree_options& o,
-                                             std::uint64_t levels_below, std::uint64_t index) {
+asio::awaitable<std::uint64_t> asio_subtrees(runtime::task_env env, runtime::worker& w,
+                                             const spawn_tree_options& o, std::uint64_t levels_below,
+                                             std::uint64_t index) {
     auto executor = co_await asio::this_coro::executor;
-    using child_op = decltype(asio::co_spawn(executor, asio_tree_node(env, o, 0, 0), asio::deferred));
+    using child_op = decltype(asio::co_spawn(executor, asio_tree_node(env, w, o, 0, 0), asio::deferred));
     std::vector<child_op> children;
     children.reserve(o.fanout);
     for (std::uint64_t k = 0; k < o.fanout; ++k) {
         children.push_back(asio::co_spawn(
-            executor, asio_tree_node(env, o, levels_below - 1, index * o.fanout + k), asio::deferred));
+            executor, asio_tree_node(env, w, o, levels_below - 1, index * o.fanout + k), asio::deferred));
     }
     auto [order, errors, sums] = co_await asio::experimental::make_parallel_group(std::move(children))
                                      .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
@@ -73,21 +75,23 @@ asio::awaitable<std::uint64_t> asio_subtrees(runtime::task_env env, const spawn_
 }
 
 // One node below the root: a task of its own, counted while it lives.
-asio::awaitable<std::uint64_t> asio_tree_node(runtime::task_env env, const spawn_tree_options& o,
-                                              std::uint64_t levels_below, std::uint64_t index) {
-    runtime::asio_task_guard counted(env);
+asio::awaitable<std::uint64_t> asio_tree_node(runtime::task_env env, runtime::worker& w,
+                                              const spawn_tree_options& o, std::uint64_t levels_below,
+                                              std::uint64_t index) {
+    runtime::asio_task_guard counted(w, env);
     if (levels_below == 0) co_return index;
-    co_return co_await asio_subtrees(env, o, levels_below, index);
+    co_return co_await asio_subtrees(env, w, o, levels_below, index);
 }
 
-asio::awaitable<runtime::task_outcome> asio_tree_root(runtime::task_env env, const spawn_tree_options& o) {
+asio::awaitable<runtime::task_outcome> asio_tree_root(runtime::task_env env, runtime::worker& w,
+                                                      const spawn_tree_options& o) {
     const std::uint64_t expected = tree_sum(o);
     for (;;) {
-        if (co_await asio_subtrees(env.child(), o, o.depth, 0) != expected) {
+        if (co_await asio_subtrees(env.child(), w, o, o.depth, 0) != expected) {
             throw std::logic_error("spawn_tree: wrong sum");
         }
-        if (runtime::this_worker().should_retire(env.workload)) co_return runtime::task_outcome::cancelled;
-        co_await asio_yield(env);
+        if (w.should_retire(env.workload)) co_return runtime::task_outcome::cancelled;
+        co_await asio_yield(env, w);
     }
 }
 
@@ -109,7 +113,7 @@ std::uint64_t tree_sum(const spawn_tree_options& o) noexcept {
 }
 
 void asio_spawn_tree_workload::spawn(runtime::task_env env, runtime::worker& w) {
-    runtime::asio_spawn(w, env, asio_tree_root(env, options_));
+    runtime::asio_spawn(w, env, asio_tree_root(env, w, options_));
 }
 
 void spawn_tree_workload::spawn(runtime::task_env env, runtime::worker&) { tree_root(env, options_); }

@@ -21,10 +21,9 @@ runtime::task yielder(runtime::task_env env, const yield_options& options) {
 
 namespace asio = boost::asio;
 
-asio::awaitable<void> asio_yield(runtime::task_env env) {
-    const std::uint64_t runnable_ns = runtime::this_worker().sample_latency() ? runtime::now_ns() : 0;
+asio::awaitable<void> asio_yield(runtime::task_env env, runtime::worker& w) {
+    const std::uint64_t runnable_ns = w.sample_latency() ? runtime::now_ns() : 0;
     co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
-    runtime::worker& w = runtime::this_worker();
     w.count_resume(env.workload);
     if (runnable_ns != 0)
         w.record_latency(env.workload, metrics::latency_source::ready, runtime::now_ns() - runnable_ns);
@@ -32,11 +31,12 @@ asio::awaitable<void> asio_yield(runtime::task_env env) {
 
 namespace {
 
-asio::awaitable<runtime::task_outcome> asio_yielder(runtime::task_env env, const yield_options& options) {
+asio::awaitable<runtime::task_outcome> asio_yielder(runtime::task_env env, runtime::worker& w,
+                                                    const yield_options& options) {
     for (std::uint64_t done = 0; options.rounds == 0 || done < options.rounds; ++done) {
         runtime::busy_work(options.work_ns);
-        co_await asio_yield(env);
-        if (runtime::this_worker().should_retire(env.workload)) co_return runtime::task_outcome::cancelled;
+        co_await asio_yield(env, w);
+        if (w.should_retire(env.workload)) co_return runtime::task_outcome::cancelled;
     }
     co_return runtime::task_outcome::ok;
 }
@@ -44,7 +44,7 @@ asio::awaitable<runtime::task_outcome> asio_yielder(runtime::task_env env, const
 }  // namespace
 
 void asio_yield_workload::spawn(runtime::task_env env, runtime::worker& w) {
-    runtime::asio_spawn(w, env, asio_yielder(env, options_));
+    runtime::asio_spawn(w, env, asio_yielder(env, w, options_));
 }
 
 }  // namespace corostorm::workloads

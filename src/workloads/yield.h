@@ -39,6 +39,6 @@ private:
 
 // One asio yield: post to the task's own executor and resume when the post
 // runs; counts the resume and samples the ready latency. Shared with cpu.
-boost::asio::awaitable<void> asio_yield(runtime::task_env env);
+boost::asio::awaitable<void> asio_yield(runtime::task_env env, runtime::worker& w);
 
 }  // namespace corostorm::workloads

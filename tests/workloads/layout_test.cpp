@@ -1,0 +1,107 @@
+// Every workload on both engines in the shared layout (one io_context run by
+// all threads, a strand per worker): same semantics as per_thread.
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "runtime/clock.h"
+#include "runtime/pool.h"
+#include "wait.h"
+#include "workloads/cpu.h"
+#include "workloads/ring.h"
+#include "workloads/sleep.h"
+#include "workloads/spawn_tree.h"
+#include "workloads/yield.h"
+
+namespace corostorm::workloads {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::wait_for;
+
+struct totals {
+    std::uint64_t live = 0, spawned = 0, ok = 0, error = 0, cancelled = 0, resumes = 0;
+};
+
+totals sum(const runtime::pool& p) {
+    totals t;
+    for (unsigned i = 0; i < p.size(); ++i) {
+        const auto& s = p.at(i).shard().workload(0);
+        t.live += s.live();
+        t.spawned += s.spawned.read();
+        t.ok += s.completed[0].read();
+        t.error += s.completed[1].read();
+        t.cancelled += s.completed[2].read();
+        t.resumes += s.resumes.read();
+    }
+    return t;
+}
+
+class SharedLayout : public ::testing::TestWithParam<bool> {
+protected:
+    bool asio() const { return GetParam(); }
+    template <class Lean, class Asio, class Options>
+    std::unique_ptr<runtime::task_factory> make(const Options& o) const {
+        if (asio()) return std::make_unique<Asio>(o);
+        return std::make_unique<Lean>(o);
+    }
+};
+
+TEST_P(SharedLayout, sleepers_reach_the_target_wake_and_drain) {
+    auto sleep = make<sleep_workload, asio_sleep_workload>(sleep_options{.period_ns = 10'000'000});
+    runtime::pool p(2, {sleep.get()}, {}, runtime::layout::shared);
+    p.start();
+    p.set_targets({runtime::target_ramp{0, 2000, runtime::now_ns(), 0}});
+    ASSERT_TRUE(wait_for([&] { return sum(p).live == 2000; }));
+    ASSERT_TRUE(wait_for([&] { return sum(p).resumes >= 20'000; }));
+    EXPECT_TRUE(p.stop(10s));
+    const totals t = sum(p);
+    EXPECT_EQ(t.live, 0u);
+    EXPECT_EQ(t.error, 0u);
+    EXPECT_EQ(t.cancelled, t.spawned);
+}
+
+TEST_P(SharedLayout, ring_tokens_survive_and_rings_dissolve_whole) {
+    auto ring = make<ring_workload, asio_ring_workload>(ring_options{.ring_size = 10});
+    runtime::pool p(2, {ring.get()}, {}, runtime::layout::shared);
+    p.start();
+    p.set_targets({runtime::target_ramp{0, 100, runtime::now_ns(), 0}});
+    ASSERT_TRUE(wait_for([&] { return sum(p).live == 100; }));
+    ASSERT_TRUE(wait_for([&] { return sum(p).resumes >= 50'000; }));
+    EXPECT_EQ(sum(p).error, 0u);
+    EXPECT_TRUE(p.stop(10s));
+    EXPECT_EQ(sum(p).live, 0u);
+    EXPECT_EQ(sum(p).cancelled, 100u);
+}
+
+TEST_P(SharedLayout, yield_and_tree_counts_add_up) {
+    auto yield = make<yield_workload, asio_yield_workload>(yield_options{.rounds = 100});
+    const spawn_tree_options shape{.fanout = 3, .depth = 4};
+    auto tree = make<spawn_tree_workload, asio_spawn_tree_workload>(shape);
+    runtime::pool p(2, {yield.get(), tree.get()}, {}, runtime::layout::shared);
+    p.start();
+    const auto now = runtime::now_ns();
+    p.set_targets(
+        {runtime::target_ramp{0, 20, now, 0}, runtime::target_ramp{0, 2 * tree_tasks(shape), now, 0}});
+    auto workload = [&](std::size_t w) {
+        totals t;
+        for (unsigned i = 0; i < p.size(); ++i) {
+            const auto& s = p.at(i).shard().workload(w);
+            t.ok += s.completed[0].read();
+            t.error += s.completed[1].read();
+            t.spawned += s.spawned.read();
+        }
+        return t;
+    };
+    ASSERT_TRUE(
+        wait_for([&] { return workload(0).ok >= 100 && workload(1).spawned >= 20 * tree_tasks(shape); }));
+    EXPECT_TRUE(p.stop(10s));
+    EXPECT_EQ(workload(0).error, 0u);
+    EXPECT_EQ(workload(1).error, 0u) << "a tree summed wrong";
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, SharedLayout, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "asio" : "lean"; });
+
+}  // namespace
+}  // namespace corostorm::workloads
