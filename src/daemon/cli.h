@@ -1,5 +1,5 @@
 // The command line: parses arguments, loads the config, dispatches to the
-// daemon or to check-config, and turns every failure into an exit code
+// daemon, check-config or prove, and turns every failure into an exit code
 // (0 ok, 2 bad usage or config, 1 runtime failure). main() only calls this.
 #pragma once
 

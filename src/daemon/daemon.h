@@ -5,7 +5,9 @@
 //   1. logging; thread count (runtime.threads, or the CPUs the process may use);
 //   2. the HTTP server is bound first, so a taken port fails fast (exit 1)
 //      before any task exists;
-//   3. memory baselines (resident, heap) are read before the first spawn;
+//   3. the workload factories, the pool and the exporter are built, and the
+//      memory baselines (resident, heap) read before the first spawn, by an
+//      `assembly` (daemon/assembly.h), the same wiring `prove` uses;
 //   4. the worker pool starts; the scenario timeline feeds it target ramps
 //      from the control thread (the caller's thread), which also handles
 //      signals and logs progress;

@@ -1,0 +1,107 @@
+#include "daemon/assembly.h"
+
+#include <stdexcept>
+
+#include "metrics/probes.h"
+#include "workloads/cpu.h"
+#include "workloads/ring.h"
+#include "workloads/sleep.h"
+#include "workloads/spawn_tree.h"
+#include "workloads/yield.h"
+
+namespace corostorm::daemon {
+
+namespace {
+
+std::uint64_t to_ns(config::duration d) { return static_cast<std::uint64_t>(d.count()); }
+
+template <class Lean, class Asio, class Options>
+std::unique_ptr<runtime::task_factory> make_for(config::engine_kind engine, const Options& options) {
+    if (engine == config::engine_kind::asio) return std::make_unique<Asio>(options);
+    return std::make_unique<Lean>(options);
+}
+
+}  // namespace
+
+std::unique_ptr<runtime::task_factory> make_workload(const config::workload_config& w,
+                                                     config::engine_kind engine) {
+    switch (w.kind) {
+        case config::workload_kind::sleep:
+            return make_for<workloads::sleep_workload, workloads::asio_sleep_workload>(
+                engine, workloads::sleep_options{.period_ns = to_ns(w.sleep.period),
+                                                 .rounds = w.sleep.rounds,
+                                                 .work_ns = to_ns(w.sleep.work)});
+        case config::workload_kind::yield:
+            return make_for<workloads::yield_workload, workloads::asio_yield_workload>(
+                engine, workloads::yield_options{.rounds = w.yield.rounds, .work_ns = to_ns(w.yield.work)});
+        case config::workload_kind::ring:
+            return make_for<workloads::ring_workload, workloads::asio_ring_workload>(
+                engine, workloads::ring_options{.ring_size = w.ring.ring_size});
+        case config::workload_kind::spawn_tree:
+            return make_for<workloads::spawn_tree_workload, workloads::asio_spawn_tree_workload>(
+                engine,
+                workloads::spawn_tree_options{.fanout = w.spawn_tree.fanout, .depth = w.spawn_tree.depth});
+        case config::workload_kind::cpu:
+            return make_for<workloads::cpu_workload, workloads::asio_cpu_workload>(
+                engine, workloads::cpu_options{.slice_ns = to_ns(w.cpu.slice), .rounds = w.cpu.rounds});
+    }
+    throw std::logic_error("unhandled workload kind");
+}
+
+scenario::timeline make_timeline(const config::config& cfg, std::uint64_t start_ns) {
+    std::vector<scenario::stage> stages;
+    for (const auto& s : cfg.scenario.stages) stages.push_back({s.name, s.tasks, to_ns(s.over)});
+    std::vector<double> weights;
+    for (const auto& w : cfg.workloads) weights.push_back(w.weight);
+    return scenario::timeline(std::move(stages), cfg.scenario.repeat, std::move(weights), start_ns);
+}
+
+unsigned worker_threads(const config::config& cfg) {
+    return cfg.runtime.threads != 0 ? cfg.runtime.threads : metrics::available_cpus();
+}
+
+assembly::assembly(const config::config& cfg, std::function<metrics::scenario_view()> scenario) {
+    for (const auto& w : cfg.workloads) {
+        factories_.push_back(make_workload(w, cfg.runtime.engine));
+        workload_names_.push_back(w.name);
+    }
+    std::vector<runtime::task_factory*> raw;
+    for (auto& f : factories_) raw.push_back(f.get());
+    const auto layout = cfg.runtime.layout == config::layout_kind::shared ? runtime::layout::shared
+                                                                          : runtime::layout::per_thread;
+    pool_ = std::make_unique<runtime::pool>(worker_threads(cfg), std::move(raw),
+                                            runtime::worker_options{.sample_every = cfg.latency.sample_every},
+                                            layout);
+
+    frame_bytes_exact_ = cfg.runtime.engine == config::engine_kind::lean;
+    // After the pool's own allocations, before the first spawn.
+    rss_baseline_ = metrics::resident_bytes();
+    heap_baseline_ = metrics::heap_in_use_bytes();
+    exporter_ = std::make_unique<metrics::runtime_exporter>(metrics::exporter_source{
+        .version = COROSTORM_VERSION,
+        .engine = std::string(config::to_string(cfg.runtime.engine)),
+        .frame_bytes_exact = frame_bytes_exact_,
+        .workloads = workload_names_,
+        .shards = shards(),
+        .rss_baseline_bytes = rss_baseline_,
+        .heap_baseline_bytes = heap_baseline_,
+        .scenario = std::move(scenario),
+    });
+}
+
+std::vector<const metrics::worker_shard*> assembly::shards() const {
+    std::vector<const metrics::worker_shard*> out;
+    for (unsigned i = 0; i < pool_->size(); ++i) out.push_back(&pool_->at(i).shard());
+    return out;
+}
+
+metrics::runtime_totals assembly::totals() const {
+    return metrics::sum_shards(shards(), workload_names_.size());
+}
+
+std::optional<metrics::memory_per_task> assembly::memory_per_task(
+    const metrics::runtime_totals& totals) const {
+    return metrics::measure_memory_per_task(totals, rss_baseline_, heap_baseline_);
+}
+
+}  // namespace corostorm::daemon

@@ -1,0 +1,80 @@
+// The parts every way of running corostorm builds from a config, wired the
+// same way for the daemon (`run`) and for the one-shot `prove`: one task
+// factory per workload for the configured engine, the worker pool over them,
+// the memory baselines and the runtime exporter over the pool's shards.
+//
+// Design note (order and lifetime). The constructor builds the factories,
+// then the pool (not started), then reads the resident and heap baselines, so
+// they are taken after the pool's own allocations and before the first spawn:
+// memory per task then measures tasks, not the runtime. Start the pool with
+// pool().start() when ready. The assembly owns everything it builds; the pool
+// is stopped (drained for 0 s, i.e. aborted) at the latest when the assembly
+// is destroyed, before the factories its workers call go away.
+// Thread-safety: construct, start and stop from one control thread; totals(),
+// memory_per_task() and the exporter read lock-free shards from any thread.
+// Cost: totals() is O(workers x workloads x buckets), never O(tasks).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "metrics/exporter.h"
+#include "runtime/pool.h"
+#include "scenario/timeline.h"
+
+namespace corostorm::daemon {
+
+// The task factory of workload `w` on `engine`: the same body written as a
+// lean task or as an asio::awaitable.
+std::unique_ptr<runtime::task_factory> make_workload(const config::workload_config& w,
+                                                     config::engine_kind engine);
+
+// The config's scenario as a timeline starting at `start_ns`.
+scenario::timeline make_timeline(const config::config& cfg, std::uint64_t start_ns);
+
+// runtime.threads, or the CPUs the process may use when it is 0.
+unsigned worker_threads(const config::config& cfg);
+
+class assembly {
+public:
+    // `scenario` tells the exporter the current stage and targets (may be empty).
+    assembly(const config::config& cfg, std::function<metrics::scenario_view()> scenario);
+    assembly(const assembly&) = delete;
+    assembly& operator=(const assembly&) = delete;
+
+    unsigned threads() const noexcept { return pool_->size(); }
+    runtime::pool& pool() noexcept { return *pool_; }
+    const runtime::pool& pool() const noexcept { return *pool_; }
+    const std::vector<std::string>& workload_names() const noexcept { return workload_names_; }
+    // How many tasks of the target one unit of workload `w` stands for (a ring: its size).
+    std::uint64_t tasks_per_unit(std::size_t w) const noexcept { return factories_[w]->tasks_per_unit(); }
+    // False for the asio engine, whose frames the runtime cannot count.
+    bool frame_bytes_exact() const noexcept { return frame_bytes_exact_; }
+
+    std::uint64_t rss_baseline() const noexcept { return rss_baseline_; }
+    std::uint64_t heap_baseline() const noexcept { return heap_baseline_; }
+
+    std::vector<const metrics::worker_shard*> shards() const;
+    // The workers' shards summed, as the exporter sees them.
+    metrics::runtime_totals totals() const;
+    // Memory per task against the baselines; nullopt with no live task.
+    std::optional<metrics::memory_per_task> memory_per_task(const metrics::runtime_totals& totals) const;
+
+    const metrics::runtime_exporter& exporter() const noexcept { return *exporter_; }
+
+private:
+    std::vector<std::unique_ptr<runtime::task_factory>> factories_;
+    std::vector<std::string> workload_names_;
+    std::unique_ptr<runtime::pool> pool_;
+    bool frame_bytes_exact_ = true;
+    std::uint64_t rss_baseline_ = 0;
+    std::uint64_t heap_baseline_ = 0;
+    std::unique_ptr<metrics::runtime_exporter> exporter_;
+};
+
+}  // namespace corostorm::daemon

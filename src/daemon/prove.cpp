@@ -1,0 +1,431 @@
+#include "daemon/prove.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#include "daemon/assembly.h"
+#include "daemon/daemon.h"
+#include "daemon/prove_report.h"
+#include "metrics/probes.h"
+#include "runtime/clock.h"
+
+namespace corostorm::daemon {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// While spawning the shards are summed every millisecond (a few microseconds
+// of the control thread each time), so the time to reach the target has a
+// resolution of 1 ms; while measuring there is nothing to watch but the clock.
+constexpr auto spawn_poll_interval = 1ms;
+constexpr auto measure_poll_interval = 10ms;
+constexpr std::uint64_t tty_progress_ns = 500'000'000;      // redraw the line every 500 ms
+constexpr std::uint64_t plain_progress_ns = 2'000'000'000;  // one line every 2 s when not a terminal
+// Spawn failures with no progress for this long: the machine is out of memory.
+constexpr std::uint64_t stall_ns = 1'000'000'000;
+
+constexpr std::array all_workloads{config::workload_kind::sleep, config::workload_kind::yield,
+                                   config::workload_kind::ring, config::workload_kind::spawn_tree,
+                                   config::workload_kind::cpu};
+constexpr std::array all_engines{config::engine_kind::lean, config::engine_kind::asio};
+
+std::uint64_t to_ns(config::duration d) { return static_cast<std::uint64_t>(d.count()); }
+double seconds(std::uint64_t ns) { return static_cast<double>(ns) / 1e9; }
+
+template <class Enum, std::size_t N>
+std::string choices(const std::array<Enum, N>& values) {
+    std::string out;
+    for (const Enum v : values) out += (out.empty() ? "" : ", ") + std::string(config::to_string(v));
+    return out;
+}
+
+template <class Enum, std::size_t N>
+Enum parse_choice(std::string_view flag, const std::string& text, const std::array<Enum, N>& values) {
+    for (const Enum v : values) {
+        if (config::to_string(v) == text) return v;
+    }
+    throw usage_error(fmt::format("{}: must be one of {}, got \"{}\"", flag, choices(values), text));
+}
+
+// ---- signals: the first SIGINT/SIGTERM ends the run early, a second one exits ----
+
+volatile std::sig_atomic_t stop_signal = 0;
+
+extern "C" void on_stop_signal(int signo) {
+    if (stop_signal != 0) {
+        constexpr char msg[] = "\ncorostorm: second signal, exiting without draining\n";
+        [[maybe_unused]] auto n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
+        std::_Exit(1);
+    }
+    stop_signal = signo;
+}
+
+void install_signal_handlers() {
+    struct sigaction action {};
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+    // A closed stdout must end in an error on write, not kill the run.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+// ---- progress on stderr ----
+
+// One line redrawn in place on a terminal; a plain line every 2 s otherwise
+// (logs, CI). Phase changes are always written.
+class progress_meter {
+public:
+    progress_meter() : tty_(::isatty(STDERR_FILENO) == 1) {}
+
+    // The first line is due one interval after `now`.
+    void begin(std::uint64_t now) { last_ns_ = now; }
+
+    bool due(std::uint64_t now) const {
+        return now >= last_ns_ + (tty_ ? tty_progress_ns : plain_progress_ns);
+    }
+
+    void show(std::uint64_t now, const std::string& text) {
+        last_ns_ = now;
+        if (tty_) {
+            std::fprintf(stderr, "\r\033[K%s", text.c_str());
+            open_line_ = true;
+        } else {
+            std::fprintf(stderr, "%s\n", text.c_str());
+        }
+        std::fflush(stderr);
+    }
+
+    // A line that stays, whatever the terminal.
+    void note(std::uint64_t now, const std::string& text) {
+        if (open_line_) std::fputs("\r\033[K", stderr);
+        open_line_ = false;
+        last_ns_ = now;
+        std::fprintf(stderr, "%s\n", text.c_str());
+        std::fflush(stderr);
+    }
+
+    // Ends a redrawn line so that what follows starts on its own.
+    void finish() {
+        if (open_line_) std::fputs("\n", stderr);
+        open_line_ = false;
+        std::fflush(stderr);
+    }
+
+private:
+    bool tty_;
+    bool open_line_ = false;
+    std::uint64_t last_ns_ = 0;
+};
+
+// ---- the run ----
+
+class prover {
+public:
+    prover(const config::config& cfg, const prove_options& options)
+        : cfg_(cfg),
+          options_(options),
+          counts_spawned_(cfg.workloads.front().kind == config::workload_kind::spawn_tree),
+          parts_(cfg, [this] {
+              return metrics::scenario_view{"prove", {options_.tasks}};
+          }) {}
+
+    int run() {
+        report_.target = options_.tasks;
+        report_.counts_spawned = counts_spawned_;
+        report_.workload = std::string(config::to_string(cfg_.workloads.front().kind));
+        report_.engine = std::string(config::to_string(cfg_.runtime.engine));
+        report_.layout = std::string(config::to_string(cfg_.runtime.layout));
+        report_.threads = parts_.threads();
+        report_.frame_exact = parts_.frame_bytes_exact();
+        report_.machine = machine_facts::probe();
+
+        parts_.pool().start();
+        start_ns_ = runtime::now_ns();
+        deadline_ns_ = start_ns_ + to_ns(options_.duration);
+        meter_.begin(start_ns_);
+        auto timeline = make_timeline(cfg_, start_ns_);
+        timeline.advance(start_ns_);
+        parts_.pool().set_targets(timeline.ramps());
+
+        const bool reached = spawn();
+        metrics::runtime_totals end = parts_.totals();
+        if (reached) end = measure();
+        report_.live_tasks = end.live;
+        report_.memory = parts_.memory_per_task(end);
+        report_.cpu_seconds = metrics::read_process_stats().cpu_seconds;
+        drain(end.live);
+
+        const int code = report_.reached && !report_.reason ? 0 : 1;
+        if (options_.json) {
+            std::cout << to_json(report_).dump(2) << "\n";
+        } else {
+            std::cout << to_table(report_);
+        }
+        std::cout.flush();
+        return std::cout ? code : 1;
+    }
+
+private:
+    // What the target counts: tasks alive, or for spawn_tree (whose trees are
+    // never alive all at once) tasks spawned.
+    std::uint64_t progress_of(const metrics::runtime_totals& t) const {
+        return counts_spawned_ ? t.workloads.front().spawned : t.live;
+    }
+
+    static std::string signal_name() { return stop_signal == SIGINT ? "SIGINT" : "SIGTERM"; }
+
+    // Phase 1. Returns true when the target was reached.
+    bool spawn() {
+        std::uint64_t last_ns = start_ns_;
+        std::uint64_t last_spawned = 0;
+        std::uint64_t last_progress = 0;
+        std::uint64_t progress_at_ns = start_ns_;  // when the progress count last grew
+        for (;;) {
+            const std::uint64_t now = runtime::now_ns();
+            const metrics::runtime_totals t = parts_.totals();
+            const std::uint64_t progress = progress_of(t);
+            const std::uint64_t spawned = t.workloads.front().spawned;
+            const double elapsed = seconds(now - start_ns_);
+            report_.tasks = std::min(progress, options_.tasks);
+            if (progress > last_progress) progress_at_ns = now;
+            if (progress >= options_.tasks) {
+                report_.reached = true;
+                report_.tasks = progress;
+                report_.time_to_target_seconds = elapsed;
+                report_.spawn_rate_per_second = static_cast<double>(spawned) / std::max(elapsed, 1e-9);
+                reached_ns_ = now;
+                return true;
+            }
+            const auto stop = [&](std::string reason) {
+                report_.reason = std::move(reason);
+                report_.spawn_rate_per_second = static_cast<double>(spawned) / std::max(elapsed, 1e-9);
+                meter_.note(now, "stopped: " + *report_.reason);
+                return false;
+            };
+            if (now >= deadline_ns_) {
+                return stop(fmt::format("time limit: reached {} of {} tasks in {:g} s",
+                                        group_digits(progress), group_digits(options_.tasks),
+                                        seconds(to_ns(options_.duration))));
+            }
+            if (t.spawn_failures > 0 && now >= progress_at_ns + stall_ns) {
+                return stop(fmt::format(
+                    "allocation failed: {} spawn(s) could not get memory for a frame and no task was added "
+                    "for {:.1f} s; reached {} of {} tasks in {:.1f} s",
+                    group_digits(t.spawn_failures), seconds(now - progress_at_ns), group_digits(progress),
+                    group_digits(options_.tasks), elapsed));
+            }
+            if (stop_signal != 0) {
+                return stop(fmt::format("interrupted by {}: reached {} of {} tasks in {:.1f} s",
+                                        signal_name(), group_digits(progress), group_digits(options_.tasks),
+                                        elapsed));
+            }
+            if (meter_.due(now)) {
+                const double interval = seconds(now - last_ns);
+                const double spawn_rate = static_cast<double>(spawned - last_spawned) / interval;
+                // As a difference of doubles: tasks that end (rounds) can make progress go down.
+                const double progress_rate =
+                    (static_cast<double>(progress) - static_cast<double>(last_progress_shown_)) / interval;
+                meter_.show(now, progress_line(t, progress, spawn_rate, progress_rate, elapsed));
+                last_ns = now;
+                last_spawned = spawned;
+                last_progress_shown_ = progress;
+            }
+            last_progress = progress;
+            std::this_thread::sleep_for(spawn_poll_interval);
+        }
+    }
+
+    std::string progress_line(const metrics::runtime_totals& t, std::uint64_t progress, double spawn_rate,
+                              double progress_rate, double elapsed) const {
+        std::string rss = "-";
+        if (t.live > 0) {
+            const std::uint64_t resident = metrics::resident_bytes();
+            const std::uint64_t growth =
+                resident > parts_.rss_baseline() ? resident - parts_.rss_baseline() : 0;
+            rss = fmt::format("{:.1f} B", static_cast<double>(growth) / static_cast<double>(t.live));
+        }
+        std::string eta = "-";
+        if (progress_rate > 0) {
+            eta = fmt::format("{:.1f} s", static_cast<double>(options_.tasks - progress) / progress_rate);
+        }
+        return fmt::format("{} {} / {}  spawn rate {}/s  rss/task {}  elapsed {:.1f} s  ETA {}",
+                           counts_spawned_ ? "spawned" : "tasks", group_digits(progress),
+                           group_digits(options_.tasks), group_digits(static_cast<std::uint64_t>(spawn_rate)),
+                           rss, elapsed, eta);
+    }
+
+    // Phase 2: resumes and latency over min(5 s, time left) after reaching the
+    // target; returns the totals at the end of the window.
+    metrics::runtime_totals measure() {
+        const std::uint64_t window_end =
+            std::min(reached_ns_ + to_ns(prove_measure_window), std::max(deadline_ns_, reached_ns_));
+        if (window_end == reached_ns_) {
+            // Reached at the time limit: nothing is left to measure with.
+            report_.measure_seconds = 0.0;
+            return parts_.totals();
+        }
+        meter_.note(reached_ns_,
+                    fmt::format("reached {} {} in {:.3f} s; measuring for {:.1f} s",
+                                group_digits(report_.tasks), counts_spawned_ ? "tasks spawned" : "tasks",
+                                *report_.time_to_target_seconds, seconds(window_end - reached_ns_)));
+        const metrics::runtime_totals before = parts_.totals();
+        const std::uint64_t before_ns = runtime::now_ns();
+        std::uint64_t now = before_ns;
+        while (now < window_end && stop_signal == 0) {
+            if (meter_.due(now)) {
+                meter_.show(now, fmt::format("measuring: {:.1f} s of {:.1f} s", seconds(now - before_ns),
+                                             seconds(window_end - before_ns)));
+            }
+            std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(
+                measure_poll_interval, std::chrono::nanoseconds(window_end - now)));
+            now = runtime::now_ns();
+        }
+        const metrics::runtime_totals after = parts_.totals();
+        const std::uint64_t after_ns = runtime::now_ns();
+        if (stop_signal != 0) {
+            report_.reason = fmt::format("interrupted by {} while measuring, after {:.1f} s", signal_name(),
+                                         seconds(after_ns - before_ns));
+            meter_.note(after_ns, "stopped: " + *report_.reason);
+        }
+
+        const double window = seconds(after_ns - before_ns);
+        report_.measure_seconds = window;
+        const auto& a = after.workloads.front();
+        const auto& b = before.workloads.front();
+        if (window > 0) report_.resumes_per_second = static_cast<double>(a.resumes - b.resumes) / window;
+        const std::array<const char*, metrics::latency_source_count> sources{"timer", "ready"};
+        for (std::size_t s = 0; s < metrics::latency_source_count; ++s) {
+            if (auto l = summarize(sources[s], difference(a.latency[s], b.latency[s]))) {
+                report_.latency.push_back(std::move(*l));
+            }
+        }
+        return after;
+    }
+
+    // Phase 3.
+    void drain(std::uint64_t live) {
+        const std::uint64_t t0 = runtime::now_ns();
+        meter_.show(t0, fmt::format("draining {} task{}", group_digits(live), live == 1 ? "" : "s"));
+        const bool clean = parts_.pool().stop(drain_timeout);
+        const std::uint64_t t1 = runtime::now_ns();
+        meter_.note(t1, fmt::format("drained in {:.2f} s", seconds(t1 - t0)));
+        meter_.finish();
+        if (!clean) {
+            spdlog::warn("drain did not finish within {} s; remaining tasks were destroyed",
+                         drain_timeout.count());
+        }
+    }
+
+    const config::config& cfg_;
+    const prove_options& options_;
+    const bool counts_spawned_;
+    progress_meter meter_;
+    prove_report report_;
+    std::uint64_t start_ns_ = 0;
+    std::uint64_t deadline_ns_ = 0;
+    std::uint64_t reached_ns_ = 0;
+    std::uint64_t last_progress_shown_ = 0;
+    assembly parts_;  // last: built after the report's fields, destroyed (pool first) before them
+};
+
+}  // namespace
+
+prove_options parse_prove_flags(const prove_flags& flags) {
+    prove_options out;
+    const auto tasks = config::parse_count(flags.tasks);
+    if (!tasks || *tasks < 1 || *tasks > prove_max_tasks) {
+        throw usage_error(
+            fmt::format("--tasks: must be a count between 1 and {} (like 100k or 10M), got \"{}\"",
+                        config::format_count(prove_max_tasks), flags.tasks));
+    }
+    out.tasks = *tasks;
+    out.workload = parse_choice("--workload", flags.workload, all_workloads);
+    if (!flags.engine.empty()) out.engine = parse_choice("--engine", flags.engine, all_engines);
+    if (!flags.threads.empty()) {
+        unsigned threads = 0;
+        const char* const first = flags.threads.data();
+        const char* const last = first + flags.threads.size();
+        const auto [end, ec] = std::from_chars(first, last, threads);
+        if (ec != std::errc{} || end != last || threads > 1024) {
+            throw usage_error(fmt::format(
+                "--threads: must be between 0 and 1024 (0 = the CPUs available to the process), got \"{}\"",
+                flags.threads));
+        }
+        out.threads = threads;
+    }
+    const auto duration = config::parse_duration(flags.duration);
+    if (!duration || *duration < prove_min_duration || *duration > prove_max_duration) {
+        throw usage_error(
+            fmt::format("--duration: must be a duration between {} and {} (like 30s or 5m), got \"{}\"",
+                        config::format_duration(prove_min_duration),
+                        config::format_duration(prove_max_duration), flags.duration));
+    }
+    out.duration = *duration;
+    out.json = flags.json;
+    return out;
+}
+
+config::config make_prove_config(const config::config& base, const prove_options& options) {
+    config::config cfg = base;
+    if (options.engine) cfg.runtime.engine = *options.engine;
+    if (options.threads) cfg.runtime.threads = *options.threads;
+
+    config::workload_config workload;
+    workload.kind = options.workload;
+    const auto same_kind = std::find_if(base.workloads.begin(), base.workloads.end(),
+                                        [&](const auto& w) { return w.kind == options.workload; });
+    if (same_kind != base.workloads.end()) workload = *same_kind;
+    workload.name = std::string(config::to_string(options.workload));
+    workload.weight = 1;
+    cfg.workloads = {workload};
+
+    cfg.scenario.repeat = false;
+    cfg.scenario.stages = {config::stage_config{.name = "prove", .tasks = options.tasks, .over = 0s}};
+
+    // Rings and trees are spawned whole: the target must be a number of them.
+    const std::uint64_t unit = make_workload(workload, cfg.runtime.engine)->tasks_per_unit();
+    if (unit > 1 && options.tasks % unit != 0) {
+        const bool ring = options.workload == config::workload_kind::ring;
+        const std::string what =
+            ring ? fmt::format("rings of {} tasks (ring_size)", group_digits(unit))
+                 : fmt::format("trees of {} tasks (fanout {}, depth {})", group_digits(unit),
+                               workload.spawn_tree.fanout, workload.spawn_tree.depth);
+        const std::uint64_t below = options.tasks / unit * unit;
+        const std::string suggestion =
+            below == 0 ? group_digits(unit)
+                       : fmt::format("{} or {}", group_digits(below), group_digits(below + unit));
+        const std::string example = ring ? "{name: r, kind: ring, ring_size: 10}"
+                                         : "{name: t, kind: spawn_tree, fanout: 4, depth: 4}";
+        throw usage_error(fmt::format(
+            "--tasks: workload {} runs whole {}; ask for a multiple of {}, e.g. {}, got {}; another {} "
+            "comes from the config, e.g. --set 'workloads[0]={}'",
+            workload.name, what, group_digits(unit), suggestion, group_digits(options.tasks),
+            ring ? "ring size" : "tree", example));
+    }
+    return cfg;
+}
+
+int prove(const config::config& cfg, const prove_options& options) {
+    install_signal_handlers();
+    prover p(cfg, options);
+    return p.run();
+}
+
+}  // namespace corostorm::daemon

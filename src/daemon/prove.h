@@ -1,0 +1,78 @@
+// `corostorm prove`: a one-shot run for people without Prometheus at hand.
+// It spawns a number of tasks of one workload as fast as the workers can,
+// measures the runtime holding them for a short window, drains, and prints a
+// report (a table, or one JSON object) on stdout.
+//
+// Design note (phases). The config is the user's (defaults or -c, plus --set)
+// with the scenario replaced by one stage `prove` {tasks: N, over: 0s} and the
+// workloads by a single entry of the chosen kind; the HTTP server is not
+// started. The pool and its baselines are built by the same `assembly` as the
+// daemon's. Then, on the calling thread:
+//   1. spawning: poll the shards every 10 ms until the target is reached, the
+//      time limit (--duration) passes, spawning fails for lack of memory
+//      (spawn failures and no progress for a second) or SIGINT/SIGTERM arrives;
+//      progress goes to stderr (one line redrawn in place on a terminal,
+//      a plain line every 2 s otherwise);
+//   2. measuring (only when reached): a window of min(5 s, time left); resumes
+//      and latency are the difference of two snapshots, so they cover the
+//      window only, not the spawning;
+//   3. draining: the pool stops (bounded by drain_timeout) and the report is
+//      printed. Exit 0 when the target was reached and measured, 1 otherwise.
+// A second SIGINT/SIGTERM exits at once with status 1.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "config/config.h"
+
+namespace corostorm::daemon {
+
+// A bad flag: what() names the flag, the value and what is allowed (exit 2).
+class usage_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// The flags as typed on the command line.
+struct prove_flags {
+    std::string tasks;  // required
+    std::string workload = "sleep";
+    std::string engine;   // empty: runtime.engine of the config
+    std::string threads;  // empty: runtime.threads of the config
+    std::string duration = "30s";
+    bool json = false;
+};
+
+struct prove_options {
+    std::uint64_t tasks = 0;
+    config::workload_kind workload = config::workload_kind::sleep;
+    std::optional<config::engine_kind> engine;
+    std::optional<unsigned> threads;
+    config::duration duration = std::chrono::seconds(30);
+    bool json = false;
+};
+
+inline constexpr std::uint64_t prove_max_tasks = 10'000'000'000;  // as scenario.stages[].tasks
+inline constexpr auto prove_min_duration = std::chrono::seconds(1);
+inline constexpr auto prove_max_duration = std::chrono::hours(24);
+inline constexpr auto prove_measure_window = std::chrono::seconds(5);
+
+// Throws usage_error.
+prove_options parse_prove_flags(const prove_flags& flags);
+
+// `base` with the scenario and workloads replaced as described above, and the
+// engine and threads of the flags when given. The workload entry keeps the
+// parameters of `base`'s first workload of the same kind, if there is one.
+// Throws usage_error when --tasks is not a whole number of the workload's
+// units (rings, trees).
+config::config make_prove_config(const config::config& base, const prove_options& options);
+
+// Runs the proof on the calling thread; progress on stderr, the report on
+// stdout. Returns the exit code: 0 reached and measured, 1 otherwise.
+int prove(const config::config& cfg, const prove_options& options);
+
+}  // namespace corostorm::daemon

@@ -1,0 +1,79 @@
+// The report of `corostorm prove`: the figures of one run and the machine it
+// ran on, rendered as a table for people or as one JSON object for scripts.
+// The JSON keys are a stable interface, documented in README.md ("## prove");
+// a figure that does not exist (no sample, nothing measured) is null, never
+// NaN. Pure formatting: no probes are read here except in machine_facts::probe().
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "metrics/exporter.h"
+#include "metrics/recorder.h"
+
+namespace corostorm::daemon {
+
+struct machine_facts {
+    std::string cpu_model;  // "" when the kernel does not say
+    unsigned cpus = 0;      // available to this process (affinity, cgroup quota)
+    std::uint64_t memory_bytes = 0;
+    std::string kernel;
+    std::string compiler;
+    std::string boost;
+    std::string corostorm;
+
+    static machine_facts probe();
+};
+
+// Quantiles of one latency source over a window. `max` is the upper bound of
+// the highest non-empty bucket (the histogram keeps no exact maximum).
+struct latency_summary {
+    std::string source;  // timer, ready
+    std::uint64_t count = 0;
+    double p50 = 0;
+    double p90 = 0;
+    double p99 = 0;
+    double p999 = 0;
+    double max = 0;
+    bool max_overflows = false;  // the highest sample is beyond the last finite bucket
+};
+
+// `after - before`, bucket by bucket: the samples recorded in between.
+metrics::latency_snapshot difference(const metrics::latency_snapshot& after,
+                                     const metrics::latency_snapshot& before);
+// nullopt when the snapshot holds no sample.
+std::optional<latency_summary> summarize(std::string source, const metrics::latency_snapshot& s);
+
+struct prove_report {
+    bool reached = false;
+    std::optional<std::string> reason;  // why the run is not complete; empty when it is
+    std::uint64_t target = 0;
+    std::uint64_t tasks = 0;       // what the target counts, when the run stopped spawning
+    std::uint64_t live_tasks = 0;  // tasks alive when memory was measured
+    bool counts_spawned = false;   // spawn_tree: the target counts tasks spawned, not alive
+    std::string workload;
+    std::string engine;
+    std::string layout;
+    unsigned threads = 0;
+    std::optional<double> time_to_target_seconds;
+    std::optional<double> spawn_rate_per_second;
+    std::optional<metrics::memory_per_task> memory;  // per live task
+    bool frame_exact = true;                         // frame bytes exist (lean engine)
+    std::optional<double> measure_seconds;           // the window after reaching the target
+    std::optional<double> resumes_per_second;
+    std::vector<latency_summary> latency;  // sources with samples in the window
+    double cpu_seconds = 0;                // process user + system, spawning and window
+    machine_facts machine;
+};
+
+nlohmann::json to_json(const prove_report& r);
+// The table; counts grouped by thousands, latencies in us/ms/s.
+std::string to_table(const prove_report& r);
+
+// 10000000 -> "10,000,000" (tables, progress lines and reasons).
+std::string group_digits(std::uint64_t n);
+
+}  // namespace corostorm::daemon
