@@ -18,16 +18,6 @@ json number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 json number(const std::optional<double>& v) { return v ? number(*v) : json(nullptr); }
 json text(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
 
-std::string compiler_name() {
-#if defined(__clang__)
-    return std::string("clang ") + __clang_version__;
-#elif defined(__GNUC__)
-    return std::string("g++ ") + __VERSION__;
-#else
-    return "unknown";
-#endif
-}
-
 // A rate or other non-negative figure, rounded: 6172839.4 -> "6,172,839".
 std::string grouped(double v) {
     return std::isfinite(v) && v >= 0 ? group_digits(static_cast<std::uint64_t>(std::llround(v))) : "-";
@@ -66,7 +56,7 @@ machine_facts machine_facts::probe() {
         .cpus = metrics::available_cpus(),
         .memory_bytes = metrics::total_memory_bytes(),
         .kernel = metrics::kernel_release(),
-        .compiler = compiler_name(),
+        .compiler = metrics::compiler(),
         .boost = COROSTORM_BOOST_VERSION,
         .corostorm = COROSTORM_VERSION,
     };

@@ -53,16 +53,6 @@ void add_histogram(MetricFamily& f, std::vector<ClientMetric::Label> labels, con
     f.metric.push_back(std::move(m));
 }
 
-std::string compiler_name() {
-#if defined(__clang__)
-    return std::string("clang ") + __clang_version__;
-#elif defined(__GNUC__)
-    return std::string("g++ ") + __VERSION__;
-#else
-    return "unknown";
-#endif
-}
-
 }  // namespace
 
 runtime_totals sum_shards(const std::vector<const worker_shard*>& shards, std::size_t workloads) {
@@ -119,7 +109,7 @@ std::vector<MetricFamily> runtime_exporter::Collect() const {
     add_gauge(build,
               {{"version", source_.version},
                {"engine", engine},
-               {"compiler", compiler_name()},
+               {"compiler", compiler()},
                {"boost", COROSTORM_BOOST_VERSION}},
               1);
     out.push_back(std::move(build));

@@ -454,4 +454,14 @@ std::string kernel_release() {
     return ::uname(&names) == 0 ? std::string(names.release) : std::string();
 }
 
+std::string compiler() {
+#if defined(__clang__)
+    return std::string("clang ") + __clang_version__;
+#elif defined(__GNUC__)
+    return std::string("g++ ") + __VERSION__;
+#else
+    return "unknown";
+#endif
+}
+
 }  // namespace corostorm::metrics

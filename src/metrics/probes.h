@@ -52,5 +52,7 @@ std::optional<double> cgroup_cpu_limit(const std::string& proc_root = "/proc",
 std::string cpu_model();
 std::uint64_t total_memory_bytes();
 std::string kernel_release();
+// The compiler this binary was built with, e.g. "g++ 12.2.0".
+std::string compiler();
 
 }  // namespace corostorm::metrics

@@ -29,8 +29,6 @@ asio::awaitable<void> asio_yield(runtime::task_env env, runtime::worker& w) {
         w.record_latency(env.workload, metrics::latency_source::ready, runtime::now_ns() - runnable_ns);
 }
 
-namespace {
-
 asio::awaitable<runtime::task_outcome> asio_yielder(runtime::task_env env, runtime::worker& w,
                                                     const yield_options& options) {
     for (std::uint64_t done = 0; options.rounds == 0 || done < options.rounds; ++done) {
@@ -40,8 +38,6 @@ asio::awaitable<runtime::task_outcome> asio_yielder(runtime::task_env env, runti
     }
     co_return runtime::task_outcome::ok;
 }
-
-}  // namespace
 
 void asio_yield_workload::spawn(runtime::task_env env, runtime::worker& w) {
     runtime::asio_spawn(w, env, asio_yielder(env, w, options_));
