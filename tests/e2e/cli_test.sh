@@ -27,13 +27,6 @@ OUT=$E2E_TMP/out
 ERR=$E2E_TMP/err
 CASES=0
 
-# case_start: every case begins with no problems and no output.
-case_start() {
-    PROBLEMS=()
-    : >"$OUT"
-    : >"$ERR"
-}
-
 # cli ARGS...: runs BIN ARGS with stdout to $OUT, stderr to $ERR; sets RUN_RC.
 # In run mode a command meant to fail could start the daemon instead, so it
 # is stopped as soon as it logs that it serves (RUN_RC 125).
@@ -42,20 +35,6 @@ cli() { run_capture_unless "$CMD_TIMEOUT" "$OUT" "$ERR" "$E2E_SERVING_LINE" "$BI
 # What must never reach the user, whatever they got wrong.
 alarming() {
     grep -E -i -q 'terminate|aborted|exception|sanitizer|runtime error|segmentation fault|core dumped' "$1"
-}
-
-# case_end NAME: prints the case's line; on failure, its problems and output.
-case_end() {
-    local name=$1
-    CASES=$((CASES + 1))
-    if ((${#PROBLEMS[@]} == 0)); then
-        ok "$name"
-        return
-    fi
-    local IFS=';'
-    not_ok "$name: ${PROBLEMS[*]}"
-    echo "       stdout: $(head -c 300 "$OUT" | tr '\n' '|')"
-    echo "       stderr: $(head -c 300 "$ERR" | tr '\n' '|')"
 }
 
 # expect_rc WANT: notes a problem when RUN_RC is not WANT.

@@ -67,6 +67,28 @@ not_ok() {
     E2E_FAILED=$((E2E_FAILED + 1))
 }
 
+# Table-driven scripts: case_start, checks that append to PROBLEMS, then
+# case_end NAME, which prints one line and, on failure, the case's output.
+# The script sets OUT and ERR (files the case writes) and CASES=0.
+case_start() {
+    PROBLEMS=()
+    : >"$OUT"
+    : >"$ERR"
+}
+
+case_end() {
+    local name=$1
+    CASES=$((CASES + 1))
+    if ((${#PROBLEMS[@]} == 0)); then
+        ok "$name"
+        return
+    fi
+    local IFS=';'
+    not_ok "$name: ${PROBLEMS[*]}"
+    echo "       stdout: $(head -c 600 "$OUT" | tr '\n' '|')"
+    echo "       stderr: $(tail -c 600 "$ERR" | tr '\n' '|')"
+}
+
 # Stops the test: later steps depend on this one.
 die() {
     echo "FAIL - $*" >&2

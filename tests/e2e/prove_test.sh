@@ -39,31 +39,12 @@ readonly DOCUMENTED_KEYS=(
 )
 readonly LATENCY_KEYS=(count p50 p90 p99 p999 max)
 
-case_start() {
-    PROBLEMS=()
-    : >"$OUT"
-    : >"$ERR"
-}
-
 # prove ARGS...: runs BIN prove ARGS, stdout to $OUT, stderr to $ERR; sets RUN_RC
 # and TOOK (seconds, whole).
 prove() {
     local t0=$SECONDS
     run_capture "$CMD_TIMEOUT" "$OUT" "$ERR" "$BIN" prove "$@"
     TOOK=$((SECONDS - t0))
-}
-
-case_end() {
-    local name=$1
-    CASES=$((CASES + 1))
-    if ((${#PROBLEMS[@]} == 0)); then
-        ok "$name"
-        return
-    fi
-    local IFS=';'
-    not_ok "$name: ${PROBLEMS[*]}"
-    echo "       stdout: $(head -c 600 "$OUT" | tr '\n' '|')"
-    echo "       stderr: $(tail -c 600 "$ERR" | tr '\n' '|')"
 }
 
 expect_rc() {
