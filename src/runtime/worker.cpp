@@ -14,7 +14,6 @@ namespace corostorm::runtime {
 
 namespace {
 
-thread_local worker* tls_worker = nullptr;
 // Where the running thread publishes its CPU time: its own worker's shard in
 // per_thread, the shard with the thread's index in shared (see bind_busy_slot).
 thread_local metrics::owned_value* tls_busy_slot = nullptr;
@@ -22,8 +21,8 @@ thread_local metrics::owned_value* tls_busy_slot = nullptr;
 // Installs `w` as this thread's worker for a scope.
 class worker_binding {
 public:
-    explicit worker_binding(worker* w) noexcept : previous_(tls_worker) { tls_worker = w; }
-    ~worker_binding() { tls_worker = previous_; }
+    explicit worker_binding(worker* w) noexcept : previous_(detail::tls_worker) { detail::tls_worker = w; }
+    ~worker_binding() { detail::tls_worker = previous_; }
     worker_binding(const worker_binding&) = delete;
     worker_binding& operator=(const worker_binding&) = delete;
 
@@ -42,14 +41,7 @@ std::chrono::steady_clock::time_point to_time_point(std::uint64_t ns) noexcept {
 
 }  // namespace
 
-worker* current_worker() noexcept { return tls_worker; }
-
 void worker::bind_busy_slot() noexcept { tls_busy_slot = &shard_.busy_ns; }
-
-worker& this_worker() noexcept {
-    assert(tls_worker != nullptr && "lean tasks run on a worker thread");
-    return *tls_worker;
-}
 
 std::uint64_t target_ramp::at(std::uint64_t now_ns) const noexcept {
     if (over_ns == 0 || now_ns >= start_ns + over_ns) return to;
@@ -77,6 +69,7 @@ worker::worker(unsigned index, unsigned count, std::vector<task_factory*> worklo
       targets_(factories_.size()),
       desired_units_(factories_.size(), 0),
       sample_countdown_(options.sample_every),
+      clock_ns_(now_ns()),
       rng_(0x9E3779B97F4A7C15ull * (index + 1)) {
     assert(count_ > 0 && index_ < count_ && options_.sample_every > 0);
 }
@@ -121,6 +114,11 @@ std::uint64_t worker::random() noexcept {
     return rng_ * 0x2545F4914F6CDD1Dull;
 }
 
+void worker::refresh_clock() noexcept {
+    clock_countdown_ = clock_refresh;
+    clock_ns_ = now_ns();
+}
+
 void worker::schedule(timer_node& node) noexcept {
     wheel_.insert(&node);
     // During a wake-up the wheel is re-armed once at the end.
@@ -140,7 +138,7 @@ void worker::arm(std::uint64_t due_ns) noexcept {
 void worker::make_ready(timer_node& node) noexcept {
     // The node's time field holds when the task became runnable, or 0 when
     // this resume is not sampled (the clock is read only for samples).
-    node.deadline_ns = sample_latency() ? now_ns() : 0;
+    node.deadline_ns = sample_latency() ? clock_ns_ : 0;
     node.next = nullptr;
     if (ready_tail_ != nullptr) {
         ready_tail_->next = &node;
@@ -156,6 +154,7 @@ void worker::make_ready(timer_node& node) noexcept {
 
 void worker::run_ready() {
     worker_binding bind(this);
+    refresh_clock();
     ready_posted_ = false;
     // Only what is queued now runs in this turn: a task that yields again
     // goes behind, into the next turn, so timers and control get theirs.
@@ -170,10 +169,10 @@ void worker::run_ready() {
         auto& stats = shard_.workload(promise.workload);
         stats.resumes.add(1);
         if (node->deadline_ns != 0) {
-            const std::uint64_t now = now_ns();
-            stats.latency[1].record(now > node->deadline_ns ? now - node->deadline_ns : 0);
+            stats.latency[1].record(clock_ns_ > node->deadline_ns ? clock_ns_ - node->deadline_ns : 0);
         }
         task_handle::from_promise(promise).resume();
+        tick_clock();
     }
     if (batch != nullptr) {
         // Over budget: the rest goes back in front of what was queued meanwhile.
@@ -192,20 +191,21 @@ void worker::fire(timer_node* node) noexcept {
     auto& stats = shard_.workload(promise.workload);
     stats.resumes.add(1);
     if (sample_latency()) {
-        const std::uint64_t now = now_ns();
-        // The wheel never fires early; the guard keeps a clock oddity from
-        // turning into a 2^64 ns lateness.
-        stats.latency[0].record(now > node->deadline_ns ? now - node->deadline_ns : 0);
+        // The wheel never fires early, but the cached clock may lag the
+        // tick that fired this timer by a few resumes: count that as 0.
+        stats.latency[0].record(clock_ns_ > node->deadline_ns ? clock_ns_ - node->deadline_ns : 0);
     }
     task_handle::from_promise(promise).resume();
+    tick_clock();
 }
 
 void worker::on_wake() {
     worker_binding bind(this);
     armed_due_ns_ = UINT64_MAX;
     in_wake_ = true;
+    refresh_clock();
     const std::size_t fired =
-        wheel_.poll(now_ns(), options_.resume_batch, [this](timer_node* n) { fire(n); });
+        wheel_.poll(clock_ns_, options_.resume_batch, [this](timer_node* n) { fire(n); });
     in_wake_ = false;
     if (fired == options_.resume_batch) {
         // More is due: continue after whatever else is queued (control ticks).
@@ -218,6 +218,7 @@ void worker::on_wake() {
 
 void worker::flush_on_stop() {
     worker_binding bind(this);
+    refresh_clock();
     in_wake_ = true;
     const std::size_t fired = wheel_.drain(options_.resume_batch, [this](timer_node* n) { fire(n); });
     in_wake_ = false;
@@ -226,7 +227,8 @@ void worker::flush_on_stop() {
 
 void worker::on_control() {
     worker_binding bind(this);
-    const std::uint64_t now = now_ns();
+    refresh_clock();
+    const std::uint64_t now = clock_ns_;
     shard_.heartbeat_ns.set(now);
     // A pool thread only runs io_context handlers, so its CPU time is the
     // time spent on tasks of either engine and on bookkeeping: one read per
@@ -248,6 +250,7 @@ void worker::on_control() {
         while (budget > 0 && scope_.units(w) < desired_units_[w]) {
             budget -= std::min<std::size_t>(budget, unit);
             try {
+                tick_clock();
                 factories_[w]->spawn(task_env{static_cast<std::uint16_t>(w)}, *this);
             } catch (...) {
                 // Out of memory for a frame: count it and try again next turn.

@@ -21,6 +21,13 @@
 //   - the control tick (every 5 ms): move the unit count of each workload
 //     toward its target ramp by spawning (paced in bounded batches) and by
 //     letting surplus units retire at their next wake; publish a heartbeat.
+// The worker's clock: reading steady_clock costs ~30 ns here (FINDINGS-style
+// measurement in README), more than a whole yield round trip, so lean tasks
+// and the latency stamps read a cached copy instead. It is read afresh at the
+// start of every handler, every `clock_refresh` (64) resumes or spawns inside
+// one, and after busy work; a stamp is therefore late by at most the time of
+// 64 short resumes (~0.7 us for yields, below the histogram's first 1 us
+// bucket), and latency below that is not resolved.
 // Shutdown: request_stop() sets every target to zero and wakes every sleeping
 // task now; each unit sees it must retire and finishes (outcome
 // `cancelled`), taking its helpers with it. When the scope has drained, the
@@ -33,11 +40,13 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <atomic>
+#include <cassert>
 #include <cstdint>
 #include <memory>
 #include <vector>
 
 #include "metrics/recorder.h"
+#include "runtime/busy_work.h"
 #include "runtime/frame_allocator.h"
 #include "runtime/spawn_scope.h"
 #include "runtime/task.h"
@@ -133,6 +142,10 @@ public:
     // strand of the shared one.
     const boost::asio::any_io_executor& executor() const noexcept { return executor_; }
     std::uint64_t random() noexcept;  // xorshift64*, for phases and jitter
+    // The cached steady-clock time (see the design note); never 0.
+    std::uint64_t clock_ns() const noexcept { return clock_ns_; }
+    void refresh_clock() noexcept;
+    static constexpr unsigned clock_refresh = 64;
     frame_allocator& allocator() noexcept { return allocator_; }
     spawn_scope& scope() noexcept { return scope_; }
 
@@ -151,6 +164,10 @@ private:
     void finish();
     void destroy_remaining() noexcept;
     void schedule_control(bool immediately);
+    // One resume or spawn done: reads the clock again every clock_refresh of them.
+    void tick_clock() noexcept {
+        if (--clock_countdown_ == 0) refresh_clock();
+    }
 
     const unsigned index_;
     const unsigned count_;
@@ -179,14 +196,25 @@ private:
     bool stopping_ = false;
     std::atomic<bool> finished_{false};
     std::uint64_t sample_countdown_;
+    std::uint64_t clock_ns_;
+    unsigned clock_countdown_ = clock_refresh;
     std::uint64_t rng_;
 };
 
+namespace detail {
+// Set by every worker handler for its duration. Inline: a lean task asks for
+// its worker on every suspension, and a call would cost as much as the rest.
+inline thread_local worker* tls_worker = nullptr;
+}  // namespace detail
+
 // The worker running on this thread. Only valid inside a worker's handlers
 // and the tasks it resumes.
-worker& this_worker() noexcept;
+inline worker& this_worker() noexcept {
+    assert(detail::tls_worker != nullptr && "lean tasks run on a worker thread");
+    return *detail::tls_worker;
+}
 // The same, or null on a thread that is not running a worker.
-worker* current_worker() noexcept;
+inline worker* current_worker() noexcept { return detail::tls_worker; }
 
 // co_await sleep_until{deadline_ns}: suspend the task until the steady-clock
 // time `deadline_ns` (never earlier). Needs no allocation: the timer node is
@@ -202,6 +230,33 @@ struct sleep_until {
     }
     void await_resume() const noexcept {}
 };
+
+// co_await every{period_ns}: the first time, suspend until a random phase
+// within the first period from now; then until the previous deadline plus
+// the period (a schedule, so a late wake-up does not shift the next ones).
+// The deadline lives in the task's timer node, so the awaiter and the frame
+// hold nothing else: one awaiter for every wake-up keeps the frame small.
+struct every {
+    std::uint64_t period_ns;
+
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(task_handle h) const noexcept {
+        timer_node& node = h.promise().timer;
+        worker& w = this_worker();
+        node.deadline_ns = node.deadline_ns == 0 ? w.clock_ns() + w.random() % period_ns
+                                                 : node.deadline_ns + period_ns;
+        w.schedule(node);
+    }
+    void await_resume() const noexcept {}
+};
+
+// Busy work inside a lean task: CPU time passes, so the worker's clock is
+// read again afterwards.
+inline void lean_busy_work(std::uint64_t ns) noexcept {
+    if (ns == 0) return;
+    busy_work(ns);
+    this_worker().refresh_clock();
+}
 
 // co_await yield_now{}: give the worker to the tasks queued before this one
 // and run again after them (the ready queue is FIFO).

@@ -10,12 +10,19 @@
 
 namespace corostorm::workloads {
 
-runtime::task sleeper(runtime::task_env env, const sleep_options& options, std::uint64_t deadline_ns) {
-    for (std::uint64_t done = 0; options.rounds == 0 || done < options.rounds; ++done) {
-        co_await runtime::sleep_until{deadline_ns};
+runtime::task sleeper(runtime::task_env env, const sleep_options* options) {
+    for (;;) {
+        co_await runtime::every{options->period_ns};
         if (runtime::this_worker().should_retire(env.workload)) co_return runtime::task_outcome::cancelled;
-        runtime::busy_work(options.work_ns);
-        deadline_ns += options.period_ns;
+        runtime::lean_busy_work(options->work_ns);
+    }
+}
+
+runtime::task counted_sleeper(runtime::task_env env, const sleep_options* options) {
+    for (std::uint64_t left = options->rounds; left != 0; --left) {
+        co_await runtime::every{options->period_ns};
+        if (runtime::this_worker().should_retire(env.workload)) co_return runtime::task_outcome::cancelled;
+        runtime::lean_busy_work(options->work_ns);
     }
     co_return runtime::task_outcome::ok;
 }
@@ -50,9 +57,12 @@ void asio_sleep_workload::spawn(runtime::task_env env, runtime::worker& w) {
     runtime::asio_spawn(w, env, asio_sleeper(env, w, options_, runtime::now_ns() + phase));
 }
 
-void sleep_workload::spawn(runtime::task_env env, runtime::worker& w) {
-    const std::uint64_t phase = w.random() % options_.period_ns;
-    sleeper(env, options_, runtime::now_ns() + phase);
+void sleep_workload::spawn(runtime::task_env env, runtime::worker&) {
+    if (options_.rounds == 0) {
+        sleeper(env, &options_);
+    } else {
+        counted_sleeper(env, &options_);
+    }
 }
 
 }  // namespace corostorm::workloads

@@ -33,6 +33,27 @@ TEST(SleepWorkload, a_sleeper_with_rounds_wakes_that_many_times_then_finishes_ok
     EXPECT_LE(s.resumes.read(), 4 * (ok + cancelled));
 }
 
+TEST(SleepWorkload, a_sleeping_task_costs_one_small_frame) {
+    // The frame is the whole per-task memory of a sleeper: the timer node is
+    // inside it. GCC 12 lays out the forever-sleeper in 88 bytes; a change
+    // that adds a parameter, a local or an awaiter with state grows it.
+    sleep_workload sleep({.period_ns = 1'000'000'000, .rounds = 0});
+    runtime::pool p(1, {&sleep}, {});
+    p.start();
+    p.set_targets({runtime::target_ramp{0, 1000, runtime::now_ns(), 0}});
+    const auto& s = p.at(0).shard().workload(0);
+    ASSERT_TRUE(wait_for([&] { return s.live() == 1000; }));
+    const std::uint64_t per_task = s.frame_bytes.read() / s.live();
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
+    EXPECT_EQ(per_task, 88u);
+#else
+    EXPECT_LE(per_task, 96u);
+#endif
+    // The allocator adds nothing but rounding to 8 bytes.
+    EXPECT_EQ(p.at(0).frame_live_bytes(), s.frame_bytes.read());
+    EXPECT_TRUE(p.stop(10s));
+}
+
 TEST(SleepWorkload, deadlines_follow_the_schedule_not_the_wake_time) {
     // 50 sleepers with a 2 ms period for ~0.5 s: with deadline += period the
     // number of wake-ups is fixed by the clock (about 250 per task); a
