@@ -7,6 +7,8 @@
 //     and again with a 10 s period, where fewer wake-ups compete with spawning;
 //   - cost of a yield with 1000 yielding tasks on 1 and 2 threads: worker
 //     thread CPU time per resume, and resumes per second of wall time;
+//   - what measuring costs: ns per yield on 1 thread with the latency of
+//     every resume recorded and of 1 in a million, and the difference;
 //   - ring hand-off latency (100 rings of 100 tasks, 1 thread), p50 and p99,
 //     and hand-offs per second;
 //   - skynet (spawn_tree fanout 10, depth 6: 1,111,111 tasks, 1 thread):
@@ -20,7 +22,7 @@
 // later one. Each child is killed if it outlives its time limit; the table
 // then says `failed` and a note says why.
 //
-//   build/release/bench/bench_engines [--quick] [--rows bytes,spawn,yield,ring,skynet]
+//   build/release/bench/bench_engines [--quick] [--rows bytes,spawn,yield,record,ring,skynet]
 //                                     [--repeat N] [--sample-every N]
 //
 // --quick: 100k sleepers, 0.5 s windows, a depth-5 tree, one run of each
@@ -536,7 +538,8 @@ child_run run_child(const std::vector<std::string>& args, double timeout_s) {
 struct child_kind {
     std::string row;  // bytes, spawn, yield, ring, skynet: what the child is asked for
     unsigned threads;
-    std::string name;  // for progress lines and notes
+    std::string name;               // for progress lines and notes
+    std::uint64_t sample_every = 0;  // 0: --sample-every of the command line
 };
 
 // One line of the table: which child, which key, how to show it.
@@ -615,7 +618,7 @@ void print_usage(std::FILE* to) {
         to,
         "usage: bench_engines [--quick] [--rows LIST] [--repeat N] [--sample-every N]\n"
         "  --quick           smaller sizes for a smoke run (100k sleepers, depth-5 tree, 1 run)\n"
-        "  --rows LIST       comma-separated rows: bytes,spawn,yield,ring,skynet (default: all)\n"
+        "  --rows LIST       comma-separated rows: bytes,spawn,yield,record,ring,skynet (default: all)\n"
         "  --repeat N        fresh processes per figure, table shows medians (default 3; 1 with --quick)\n"
         "  --sample-every N  record the latency of 1 in N resumes (default 1, the daemon's default)\n");
 }
@@ -624,7 +627,7 @@ int run_parent(int argc, char** argv) {
     bool quick = false;
     unsigned repeat = 0;
     std::uint64_t sample_every = 1;
-    std::vector<std::string> rows{"bytes", "spawn", "yield", "ring", "skynet"};
+    std::vector<std::string> rows{"bytes", "spawn", "yield", "record", "ring", "skynet"};
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
         if (arg == "--quick") {
@@ -638,9 +641,10 @@ int run_parent(int argc, char** argv) {
             for (std::size_t start = 0; start <= list.size();) {
                 const std::size_t comma = std::min(list.find(',', start), list.size());
                 const std::string row = list.substr(start, comma - start);
-                if (row != "bytes" && row != "spawn" && row != "yield" && row != "ring" && row != "skynet") {
+                if (row != "bytes" && row != "spawn" && row != "yield" && row != "record" && row != "ring" &&
+                    row != "skynet") {
                     std::fprintf(stderr,
-                                 "--rows: unknown row '%s'; allowed: bytes, spawn, yield, ring, skynet\n",
+                                 "--rows: unknown row '%s'; allowed: bytes, spawn, yield, record, ring, skynet\n",
                                  row.c_str());
                     return 2;
                 }
@@ -723,6 +727,20 @@ int run_parent(int argc, char** argv) {
             table.push_back({"yields/s, " + t + " (M/s)", k, "yields_per_s", 1e-6});
         }
     }
+    // What measuring costs: the same yield loop with the latency of every
+    // resume recorded, and of 1 in a million (nearly none).
+    std::size_t record_every = 0;
+    std::size_t record_rarely = 0;
+    if (wants("record")) {
+        kinds.push_back({"yield", 1, "yield 1 thread, every resume recorded", 1});
+        record_every = kinds.size() - 1;
+        table.push_back({"ns per yield, latency of every resume recorded, 1 thread", record_every,
+                         "ns_per_yield", 1});
+        kinds.push_back({"yield", 1, "yield 1 thread, 1 in 1M resumes recorded", 1'000'000});
+        record_rarely = kinds.size() - 1;
+        table.push_back({"ns per yield, latency of 1 in 1M resumes recorded, 1 thread", record_rarely,
+                         "ns_per_yield", 1});
+    }
     if (wants("ring")) {
         kinds.push_back({"ring", 1, "ring"});
         const std::size_t k = kinds.size() - 1;
@@ -770,9 +788,11 @@ int run_parent(int argc, char** argv) {
                 std::vector<std::string> args{"--row",    kinds[k].row, "--engine",
                                               engines[e], "--threads",  std::to_string(kinds[k].threads)};
                 if (quick) args.emplace_back("--quick");
-                if (sample_every != 1) {
+                const std::uint64_t child_sample_every =
+                    kinds[k].sample_every != 0 ? kinds[k].sample_every : sample_every;
+                if (child_sample_every != 1) {
                     args.emplace_back("--sample-every");
-                    args.push_back(std::to_string(sample_every));
+                    args.push_back(std::to_string(child_sample_every));
                 }
                 std::fprintf(stderr, "[%5.1f s] run %u/%u: %s, %s ...", seconds_since(started), r + 1, repeat,
                              kinds[k].name.c_str(), engines[e].c_str());
@@ -827,6 +847,17 @@ int run_parent(int argc, char** argv) {
         spreads.push_back(std::move(spread));
     }
     print_markdown(cells);
+    if (wants("record")) {
+        std::printf("\nlatency recording on every resume costs (ns per yield, every / 1 in 1M, medians):");
+        for (std::size_t e = 0; e < engines.size(); ++e) {
+            const auto every = values(record_every, e, "ns_per_yield");
+            const auto rarely = values(record_rarely, e, "ns_per_yield");
+            if (every.empty() || rarely.empty()) continue;
+            std::printf(" %s %+.1f%%%s", engines[e].c_str(), (median(every) / median(rarely) - 1) * 100,
+                        e + 1 < engines.size() ? ";" : "");
+        }
+        std::printf("\n");
+    }
 
     std::printf("\nevery run (in order):\n");
     for (const auto& line : spreads) std::printf("  %s\n", line.c_str());

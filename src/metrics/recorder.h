@@ -62,9 +62,11 @@ public:
     // Upper bound of bucket i in seconds (+Inf for the last).
     static double upper_bound_seconds(std::size_t i) noexcept;
 
-    void record(std::uint64_t ns) noexcept {
-        buckets_[bucket_for(ns)].add(1);
-        sum_ns_.add(ns);
+    void record(std::uint64_t ns) noexcept { record(ns, 1); }
+    // `times` samples of the same value at once.
+    void record(std::uint64_t ns, std::uint64_t times) noexcept {
+        buckets_[bucket_for(ns)].add(times);
+        sum_ns_.add(ns * times);
     }
 
     std::uint64_t bucket(std::size_t i) const noexcept { return buckets_[i].read(); }

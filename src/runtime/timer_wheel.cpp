@@ -6,17 +6,6 @@
 
 namespace corostorm::runtime {
 
-namespace {
-
-constexpr unsigned shift(unsigned level) noexcept { return timer_wheel::slot_bits * level; }
-
-// How many slots of `level` lie between the slot of `elapsed` and the slot of `when`.
-constexpr std::uint64_t slots_ahead(std::uint64_t elapsed, std::uint64_t when, unsigned level) noexcept {
-    return (when >> shift(level)) - (elapsed >> shift(level));
-}
-
-}  // namespace
-
 timer_wheel::timer_wheel(std::uint64_t now_ns, std::uint64_t tick_ns)
     : tick_ns_(tick_ns), elapsed_(now_ns / tick_ns) {
     assert(tick_ns > 0);
@@ -28,54 +17,95 @@ void timer_wheel::insert(timer_node* node) noexcept {
 }
 
 void timer_wheel::link(timer_node* node) noexcept {
+    ++links_;
     const std::uint64_t when = tick_of(node->deadline_ns);
     if (when <= elapsed_) {
-        node->next = due_;
-        due_ = node;
+        if (due_count_ < chains) {
+            node->next = nullptr;
+            due_[due_count_++] = node;
+        } else {
+            timer_node*& head = due_[next_chain_++ % chains];
+            node->next = head;
+            head = node;
+        }
         return;
     }
-    // The lowest level whose window (the next 63 slots) reaches the deadline.
+    // The lowest level whose window (its next slots) reaches the deadline.
     // Placing by distance rather than by the highest differing bit keeps a
-    // timer of a given period on one level: a 1 s timer always waits on
+    // timer of a given period on one level: a 10 s timer always waits on
     // level 1 and moves down once, instead of sometimes landing on level 2
-    // and being moved, with every other timer of that 4 s slot, in one burst.
+    // and being moved, with every other timer of that slot, in one burst.
     unsigned level = 0;
-    while (level + 1 < levels && slots_ahead(elapsed_, when, level) >= slots) ++level;
+    std::uint64_t ahead = when - elapsed_;
+    while (level + 1 < levels && ahead >= (std::uint64_t{1} << bits(level))) {
+        ++level;
+        ahead = (when >> shift(level)) - (elapsed_ >> shift(level));
+    }
     // Beyond the span: park in the farthest slot; when that slot comes up the
     // timer is filed again, never firing early.
-    const std::uint64_t ahead = std::min<std::uint64_t>(slots_ahead(elapsed_, when, level), slots - 1);
-    const auto slot = static_cast<unsigned>(((elapsed_ >> shift(level)) + ahead) & (slots - 1));
-    timer_node*& head = slot_[level][slot][next_chain_++ % chains];
+    const std::uint64_t mask = (std::uint64_t{1} << bits(level)) - 1;
+    ahead = std::min(ahead, mask);
+    const auto slot = first_slot(level) + static_cast<unsigned>(((elapsed_ >> shift(level)) + ahead) & mask);
+    timer_node*& head = slot_[slot][next_chain_++ % chains];
     node->next = head;
     head = node;
-    occupied_[level] |= std::uint64_t{1} << slot;
+    set_occupied(slot);
+}
+
+int timer_wheel::next_occupied(unsigned level, unsigned position) const noexcept {
+    if (level > 0) {
+        const std::uint64_t word = occupied_[(first_slot(level)) / 64];
+        if (word == 0) return -1;
+        return std::countr_zero(std::rotr(word, static_cast<int>(position)));
+    }
+    // Level 0: 16 words; scan from the word holding `position`, wrapping once.
+    const unsigned first_word = position / 64;
+    for (unsigned i = 0; i <= words_per_level0; ++i) {
+        const unsigned w = (first_word + i) % words_per_level0;
+        std::uint64_t word = occupied_[w];
+        if (i == 0) word &= ~std::uint64_t{0} << (position % 64);             // at or after position
+        if (i == words_per_level0) word &= ~(~std::uint64_t{0} << (position % 64));  // wrapped: before it
+        if (word == 0) continue;
+        const unsigned slot = w * 64 + static_cast<unsigned>(std::countr_zero(word));
+        return static_cast<int>((slot - position) & ((1u << level0_bits) - 1));
+    }
+    return -1;
 }
 
 std::optional<timer_wheel::expiration> timer_wheel::next_expiration() const noexcept {
-    // Each level holds timers in its next 63 slots (and in its current slot
+    // Each level holds timers in its next slots (and in its current slot
     // once time has reached it). Levels overlap in time, so take the earliest
     // slot start over all of them; on a tie the upper level goes first so that
     // its timers join the same batch.
     std::optional<expiration> best;
     for (unsigned level = levels; level-- > 0;) {
-        const std::uint64_t occupied = occupied_[level];
-        if (occupied == 0) continue;
         const std::uint64_t position = elapsed_ >> shift(level);
-        const auto here = static_cast<int>(position & (slots - 1));
-        const auto ahead = static_cast<unsigned>(std::countr_zero(std::rotr(occupied, here)));
-        const std::uint64_t tick = (position + ahead) << shift(level);
+        const unsigned mask = (1u << bits(level)) - 1;
+        const int ahead = next_occupied(level, static_cast<unsigned>(position & mask));
+        if (ahead < 0) continue;
+        const std::uint64_t tick = (position + static_cast<unsigned>(ahead)) << shift(level);
         if (!best || tick < best->tick) {
-            best = expiration{level, static_cast<unsigned>((position + ahead) & (slots - 1)), tick};
+            best = expiration{level, static_cast<unsigned>((position + static_cast<unsigned>(ahead)) & mask), tick};
         }
     }
     return best;
 }
 
 void timer_wheel::expire(const expiration& e) noexcept {
-    std::array<timer_node*, chains> lists = slot_[e.level][e.slot];
-    slot_[e.level][e.slot] = {};
-    occupied_[e.level] &= ~(std::uint64_t{1} << e.slot);
+    const unsigned flat = first_slot(e.level) + e.slot;
+    chain_heads lists = slot_[flat];
+    slot_[flat] = {};
+    clear_occupied(flat);
     if (e.tick > elapsed_) elapsed_ = e.tick;
+    if (e.level == 0 && due_count_ == 0) {
+        // Every node of a one-tick slot is due now: hand the chains over
+        // without touching a node (the firing walk touches each once).
+        for (timer_node* list : lists) {
+            if (list != nullptr) due_[due_count_++] = list;
+        }
+        next_due_ = 0;
+        return;
+    }
     // One node from each chain per round: the loads of the chains' next
     // pointers are independent, so the CPU keeps several misses in flight.
     for (bool more = true; more;) {
@@ -91,7 +121,7 @@ void timer_wheel::expire(const expiration& e) noexcept {
 }
 
 std::optional<std::uint64_t> timer_wheel::next_due_ns() const noexcept {
-    if (due_ != nullptr) return elapsed_ * tick_ns_;
+    if (due_count_ != 0) return elapsed_ * tick_ns_;
     const auto e = next_expiration();
     if (!e) return std::nullopt;
     return e->tick * tick_ns_;

@@ -6,16 +6,25 @@
 // a steady_timer per task costs a heap block and, per FINDINGS, tops out near
 // 400k wake-ups/s. The wheel touches only the node it inserts or fires plus
 // one slot head, whatever the number of timers.
-// Shape: 6 levels of 64 slots; level L slots are 64^L ticks wide, so the
-// wheel spans 2^36 ticks (795 days at 1 ms). A timer waits on the lowest
-// level whose next 63 slots reach its deadline, and moves down a level when
-// its slot comes up (a 1 s timer at 1 ms ticks: once, from level 1).
+// Shape: level 0 has 1024 slots of one tick (about a second at 1 ms), the
+// five levels above 64 slots each, every slot 1024 x 64^(L-1) ticks wide, so
+// the wheel spans 2^40 ticks (34 years at 1 ms). A timer waits on the lowest
+// level whose window (its next slots) reaches the deadline, and moves down a
+// level when its slot comes up. Level 0 is wide on purpose: periods up to a
+// second, the common case, go straight into the slot that fires them and
+// never move, so a timer costs one link and the firing walk, and no burst of
+// cascading timers delays the ones due meanwhile; a 10 s timer moves once.
+// Firing: a level-0 slot whose tick has come is handed over whole (its
+// chains become the due chains) without touching its nodes; firing walks
+// the chains round-robin and prefetches each chain's next node, so the cache
+// misses on frames of a million timers overlap.
 // Resolution: deadlines are rounded *up* to the next tick, so a timer never
 // fires early; it fires within one tick plus scheduling delay after its
 // deadline. Timers due in the same tick fire in the same batch, in no
 // particular order among themselves; batches fire in tick order.
 // Thread-safety: none; one worker owns a wheel.
-// Memory: 6 x 64 x 8 list heads (24 KiB) per wheel, whatever the timer count.
+// Memory: (1024 + 5 x 64) x 8 list heads x 8 B = 84 KiB per wheel, whatever
+// the timer count.
 // Lifetime: nodes are owned by the caller (they live inside coroutine
 // frames) and must stay valid while linked; drain() unlinks them all.
 #pragma once
@@ -34,13 +43,15 @@ struct timer_node {
 
 class timer_wheel {
 public:
-    static constexpr unsigned slot_bits = 6;
-    static constexpr unsigned slots = 1u << slot_bits;
     static constexpr unsigned levels = 6;
-    static constexpr std::uint64_t max_ticks = std::uint64_t{1} << (slot_bits * levels);
-    // Each slot is several independent lists. Moving a slot walks them side by
-    // side, so the cache misses on nodes (which live in frames spread over the
-    // heap) overlap instead of queueing behind one pointer chain.
+    static constexpr unsigned level0_bits = 10;  // 1024 one-tick slots
+    static constexpr unsigned upper_bits = 6;    // 64 slots on every level above
+    static constexpr unsigned span_bits = level0_bits + upper_bits * (levels - 1);
+    static constexpr std::uint64_t max_ticks = std::uint64_t{1} << span_bits;
+    static constexpr unsigned total_slots = (1u << level0_bits) + (1u << upper_bits) * (levels - 1);
+    // Each slot is several independent lists. Walking them side by side keeps
+    // several cache misses on nodes (which live in frames spread over the
+    // heap) in flight instead of queueing them behind one pointer chain.
     static constexpr unsigned chains = 8;
 
     // `now_ns`: the current steady-clock time; `tick_ns`: the resolution.
@@ -64,6 +75,11 @@ public:
     // when the wheel is empty.
     std::optional<std::uint64_t> next_due_ns() const noexcept;
 
+    // List insertions made so far: inserts plus every move down a level.
+    // Per fired timer it stays below levels whatever the number of timers:
+    // the O(1) bound, counted (benchmarks and tests read it).
+    std::uint64_t links() const noexcept { return links_; }
+
     std::size_t size() const noexcept { return size_; }
     bool empty() const noexcept { return size_ == 0; }
     std::uint64_t tick_ns() const noexcept { return tick_ns_; }
@@ -74,31 +90,65 @@ private:
         unsigned slot;
         std::uint64_t tick;  // start tick of the slot
     };
+    using chain_heads = std::array<timer_node*, chains>;
+
+    static constexpr unsigned bits(unsigned level) noexcept { return level == 0 ? level0_bits : upper_bits; }
+    static constexpr unsigned shift(unsigned level) noexcept {
+        return level == 0 ? 0 : level0_bits + upper_bits * (level - 1);
+    }
+    static constexpr unsigned first_slot(unsigned level) noexcept {
+        return level == 0 ? 0 : (1u << level0_bits) + (1u << upper_bits) * (level - 1);
+    }
+    static constexpr unsigned words_per_level0 = (1u << level0_bits) / 64;
 
     std::uint64_t tick_of(std::uint64_t ns) const noexcept { return (ns + tick_ns_ - 1) / tick_ns_; }
     std::optional<expiration> next_expiration() const noexcept;
-    void link(timer_node* node) noexcept;  // into a slot or the due list; no size change
-    // Takes the slot of `e`, moves time to its start, files its nodes again
-    // (due ones onto the due list).
+    // Slots ahead of `position` (cyclically) to the first occupied slot of `level`, or -1.
+    int next_occupied(unsigned level, unsigned position) const noexcept;
+    void set_occupied(unsigned flat_slot) noexcept {
+        occupied_[flat_slot / 64] |= std::uint64_t{1} << (flat_slot % 64);
+    }
+    void clear_occupied(unsigned flat_slot) noexcept {
+        occupied_[flat_slot / 64] &= ~(std::uint64_t{1} << (flat_slot % 64));
+    }
+    void link(timer_node* node) noexcept;  // into a slot or the due chains; no size change
+    // Takes the slot of `e` and moves time to its start. A level-0 slot
+    // becomes the due chains as it is; an upper slot's nodes are filed again.
     void expire(const expiration& e) noexcept;
     template <class Fire>
     std::size_t fire_due(std::size_t budget, Fire& fire);
 
     std::uint64_t tick_ns_;
-    std::uint64_t elapsed_;                         // current time in ticks; every linked timer is later
-    timer_node* due_ = nullptr;                     // timers whose tick has come, not yet fired
-    std::array<std::uint64_t, levels> occupied_{};  // bit s: slot s of that level non-empty
-    std::array<std::array<std::array<timer_node*, chains>, slots>, levels> slot_{};
+    std::uint64_t elapsed_;  // current time in ticks; every linked timer is later
+    chain_heads due_{};      // timers whose tick has come, not yet fired
+    unsigned due_count_ = 0; // non-empty due chains are due_[0 .. due_count_)
+    unsigned next_due_ = 0;  // the chain the next firing takes from
+    // Bit s of the flat slot numbering (level 0 first): slot s is non-empty.
+    std::array<std::uint64_t, (total_slots + 63) / 64> occupied_{};
+    std::array<chain_heads, total_slots> slot_{};
     unsigned next_chain_ = 0;
     std::size_t size_ = 0;
+    std::uint64_t links_ = 0;
 };
 
 template <class Fire>
 std::size_t timer_wheel::fire_due(std::size_t budget, Fire& fire) {
     std::size_t fired = 0;
-    while (due_ != nullptr && fired < budget) {
-        timer_node* n = due_;
-        due_ = n->next;
+    while (due_count_ != 0 && fired < budget) {
+        if (next_due_ >= due_count_) next_due_ = 0;
+        timer_node*& head = due_[next_due_];
+        timer_node* n = head;
+        head = n->next;
+        if (head != nullptr) {
+            // This chain's turn comes again after the other chains' nodes:
+            // time enough for the miss on its next node to be served.
+            __builtin_prefetch(head, 1);
+            ++next_due_;
+        } else {
+            // Keep the non-empty chains first: the last one takes this place.
+            head = due_[--due_count_];
+            due_[due_count_] = nullptr;
+        }
         n->next = nullptr;
         --size_;
         ++fired;

@@ -34,6 +34,19 @@ TEST(LatencyHistogram, every_value_lands_in_the_bucket_whose_bounds_hold_it) {
     }
 }
 
+TEST(LatencyHistogram, a_run_of_equal_values_records_like_that_many_single_records) {
+    latency_histogram one_by_one;
+    latency_histogram at_once;
+    for (int i = 0; i < 37; ++i) one_by_one.record(3'500);
+    at_once.record(3'500, 37);
+    at_once.record(900, 0);  // an empty run changes nothing
+    for (std::size_t b = 0; b < latency_histogram::bucket_count; ++b) {
+        EXPECT_EQ(at_once.bucket(b), one_by_one.bucket(b)) << "bucket " << b;
+    }
+    EXPECT_EQ(at_once.sum_ns(), 37u * 3'500u);
+    EXPECT_EQ(at_once.bucket(latency_histogram::bucket_for(3'500)), 37u);
+}
+
 TEST(LatencySnapshot, quantiles_interpolate_inside_buckets) {
     latency_histogram h;
     for (int i = 0; i < 100; ++i) h.record(1'500);  // bucket (1us, 2us]

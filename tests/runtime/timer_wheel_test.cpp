@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <random>
+#include <set>
 #include <vector>
 
 namespace corostorm::runtime {
@@ -42,8 +43,8 @@ TEST(TimerWheel, fires_nothing_before_the_deadline_tick) {
 
 TEST(TimerWheel, fires_in_deadline_order_across_levels_and_never_early) {
     timer_wheel wheel(start, tick);
-    // Deadlines from 0 to ~300 s: every level up to 4 is used, and timers
-    // move down through the levels before they fire.
+    // Deadlines from 0 to ~300 s: levels 0 to 2 are used, and timers move
+    // down through the levels before they fire.
     std::mt19937_64 rng(42);
     std::vector<timer_node> nodes(20'000);
     for (auto& n : nodes) {
@@ -62,37 +63,109 @@ TEST(TimerWheel, fires_in_deadline_order_across_levels_and_never_early) {
     }
 }
 
-TEST(TimerWheel, matches_a_sorted_reference_under_random_inserts_and_polls) {
+// The reference: a sorted multimap from deadline tick to node. Random
+// inserts at distances that reach every level, time advancing in small steps
+// and in jumps, polls with random budgets, and fired timers going back in
+// (some already due, which must fire in the same poll): after every poll the
+// wheel must have fired exactly what the reference says was due, no more.
+TEST(TimerWheel, matches_a_sorted_reference_under_random_inserts_reinserts_and_polls) {
     std::mt19937_64 rng(7);
     timer_wheel wheel(start, tick);
-    std::vector<timer_node> nodes(50'000);
+    std::vector<timer_node> nodes(40'000);
     std::multimap<std::uint64_t, const timer_node*> reference;  // deadline tick -> node
+    const auto tick_of = [](std::uint64_t ns) { return (ns + tick - 1) / tick; };
+    // Distances across the level boundaries (level 0 holds 1024 ticks, level 1 64 x 1024 ...).
+    const std::uint64_t spans[] = {1,       1023,          1025,          64 * 1024, 64 * 1024 + 5,
+                                   1 << 22, std::uint64_t{1} << 28, std::uint64_t{1} << 34};
     std::size_t next = 0;
     std::uint64_t now = start;
-    std::size_t fired_total = 0;
-    while (fired_total < nodes.size()) {
-        // Insert a few timers at various distances, some in the past.
+    std::size_t polls = 0;
+    while (next < nodes.size() || !reference.empty()) {
         for (int k = 0; k < 3 && next < nodes.size(); ++k, ++next) {
-            const std::uint64_t spans[] = {tick, 64 * tick, 4096 * tick, 262'144 * tick};
-            const std::uint64_t span = spans[rng() % 4];
+            const std::uint64_t span = spans[rng() % std::size(spans)] * tick;
             nodes[next].deadline_ns = now - tick + rng() % span;
             wheel.insert(&nodes[next]);
-            reference.emplace((nodes[next].deadline_ns + tick - 1) / tick, &nodes[next]);
+            reference.emplace(tick_of(nodes[next].deadline_ns), &nodes[next]);
         }
-        now += rng() % (next < nodes.size() ? 3 * tick : 5000 * tick);
-        std::vector<const timer_node*> got;
-        wheel.poll(now, SIZE_MAX, [&](timer_node* n) { got.push_back(n); });
-        std::vector<const timer_node*> want;
+        if (next < nodes.size()) {
+            now += rng() % 50 == 0 ? rng() % ((std::uint64_t{1} << 23) * tick) : rng() % (3 * tick);
+        } else {
+            // Everything inserted: jump to the next reference deadline (or a bit past it).
+            now = std::max(now, reference.begin()->first * tick + rng() % (3 * tick));
+        }
+        const std::size_t budget = 1 + rng() % 64;
+        std::multiset<const timer_node*> got;
+        std::multiset<const timer_node*> want;
+        std::set<const timer_node*> reinserted;
+        const auto on_fire = [&](timer_node* n) {
+            got.insert(n);
+            // A third of the fired timers go back in once per poll, sometimes already due.
+            if (rng() % 3 == 0 && reinserted.insert(n).second) {
+                n->deadline_ns = now - 2 * tick + rng() % (spans[rng() % 4] * tick);
+                wheel.insert(n);
+                reference.emplace(tick_of(n->deadline_ns), n);
+            }
+        };
+        while (wheel.poll(now, budget, on_fire) == budget) {
+        }
+        ++polls;
+        // Due in the reference: everything with a tick <= now, including the
+        // re-inserted timers that were already due.
         while (!reference.empty() && reference.begin()->first <= now / tick) {
-            want.push_back(reference.begin()->second);
+            want.insert(reference.begin()->second);
             reference.erase(reference.begin());
         }
-        std::sort(got.begin(), got.end());
-        std::sort(want.begin(), want.end());
-        ASSERT_EQ(got, want) << "at " << (now - start) / tick << " ticks";
-        fired_total += got.size();
+        ASSERT_EQ(got, want) << "poll " << polls << " at " << (now - start) / tick << " ticks";
         ASSERT_EQ(wheel.size(), reference.size());
     }
+    EXPECT_TRUE(wheel.empty());
+}
+
+TEST(TimerWheel, a_timer_within_a_second_is_linked_once_a_ten_second_one_moves_once) {
+    timer_wheel wheel(start, tick);
+    timer_node near{nullptr, start + 1000 * tick};  // level 0: its firing slot at once
+    timer_node far{nullptr, start + 10'000 * tick};  // level 1: moves down once
+    wheel.insert(&near);
+    EXPECT_EQ(wheel.links(), 1u);
+    run(wheel, start, start + 1000 * tick, tick);
+    EXPECT_EQ(wheel.links(), 1u) << "firing a level-0 slot must not move its timers";
+    const std::uint64_t before = wheel.links();
+    wheel.insert(&far);
+    const auto fired = run(wheel, start + 1001 * tick, start + 10'000 * tick, tick);
+    ASSERT_EQ(fired.size(), 1u);
+    EXPECT_EQ(fired[0].at_ns, far.deadline_ns);
+    EXPECT_EQ(wheel.links() - before, 2u);  // inserted on level 1, moved to level 0 once
+}
+
+TEST(TimerWheel, cancelling_everything_mid_run_hands_out_each_pending_timer_once) {
+    // Shutdown cancels sleeping tasks by draining the wheel: every timer still
+    // pending, on any level or already due, comes out exactly once, and none of
+    // the ones that fired before does.
+    timer_wheel wheel(start, tick);
+    std::vector<timer_node> nodes(5000);
+    std::mt19937_64 rng(11);
+    for (auto& n : nodes) {
+        n.deadline_ns = start + rng() % (std::uint64_t{1} << 21) * tick;
+        wheel.insert(&n);
+    }
+    std::set<const timer_node*> fired;
+    for (std::uint64_t now = start; now < start + 200'000 * tick; now += 977 * tick) {
+        wheel.poll(now, 100, [&](timer_node* n) { EXPECT_TRUE(fired.insert(n).second); });
+    }
+    ASSERT_GT(fired.size(), 0u);
+    ASSERT_LT(fired.size(), nodes.size());
+    std::set<const timer_node*> drained;
+    std::size_t total = 0;
+    while (const std::size_t n = wheel.drain(333, [&](timer_node* node) {
+               EXPECT_TRUE(drained.insert(node).second) << "handed out twice";
+               EXPECT_EQ(fired.count(node), 0u) << "fired and then cancelled";
+           })) {
+        total += n;
+    }
+    EXPECT_EQ(total, nodes.size() - fired.size());
+    EXPECT_EQ(fired.size() + drained.size(), nodes.size());
+    EXPECT_TRUE(wheel.empty());
+    EXPECT_FALSE(wheel.next_due_ns().has_value());
 }
 
 TEST(TimerWheel, a_fired_timer_may_insert_itself_again) {
