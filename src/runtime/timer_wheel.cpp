@@ -53,21 +53,23 @@ void timer_wheel::link(timer_node* node) noexcept {
 }
 
 int timer_wheel::next_occupied(unsigned level, unsigned position) const noexcept {
-    if (level > 0) {
-        const std::uint64_t word = occupied_[(first_slot(level)) / 64];
+    const unsigned base = first_slot(level) / 64;
+    if (bits(level) == 6) {
+        const std::uint64_t word = occupied_[base];
         if (word == 0) return -1;
         return std::countr_zero(std::rotr(word, static_cast<int>(position)));
     }
-    // Level 0: 16 words; scan from the word holding `position`, wrapping once.
+    // A wide level: 16 words; scan from the word holding `position`, wrapping once.
+    constexpr unsigned words = (1u << wide_bits) / 64;
     const unsigned first_word = position / 64;
-    for (unsigned i = 0; i <= words_per_level0; ++i) {
-        const unsigned w = (first_word + i) % words_per_level0;
-        std::uint64_t word = occupied_[w];
-        if (i == 0) word &= ~std::uint64_t{0} << (position % 64);             // at or after position
-        if (i == words_per_level0) word &= ~(~std::uint64_t{0} << (position % 64));  // wrapped: before it
+    for (unsigned i = 0; i <= words; ++i) {
+        const unsigned w = (first_word + i) % words;
+        std::uint64_t word = occupied_[base + w];
+        if (i == 0) word &= ~std::uint64_t{0} << (position % 64);           // at or after position
+        if (i == words) word &= ~(~std::uint64_t{0} << (position % 64));  // wrapped: before it
         if (word == 0) continue;
         const unsigned slot = w * 64 + static_cast<unsigned>(std::countr_zero(word));
-        return static_cast<int>((slot - position) & ((1u << level0_bits) - 1));
+        return static_cast<int>((slot - position) & ((1u << wide_bits) - 1));
     }
     return -1;
 }
@@ -93,19 +95,16 @@ std::optional<timer_wheel::expiration> timer_wheel::next_expiration() const noex
 
 void timer_wheel::expire(const expiration& e) noexcept {
     const unsigned flat = first_slot(e.level) + e.slot;
-    chain_heads lists = slot_[flat];
-    slot_[flat] = {};
-    clear_occupied(flat);
     if (e.tick > elapsed_) elapsed_ = e.tick;
     if (e.level == 0 && due_count_ == 0) {
         // Every node of a one-tick slot is due now: hand the chains over
         // without touching a node (the firing walk touches each once).
-        for (timer_node* list : lists) {
-            if (list != nullptr) due_[due_count_++] = list;
-        }
-        next_due_ = 0;
+        take_as_due(flat);
         return;
     }
+    chain_heads lists = slot_[flat];
+    slot_[flat] = {};
+    clear_occupied(flat);
     // One node from each chain per round: the loads of the chains' next
     // pointers are independent, so the CPU keeps several misses in flight.
     for (bool more = true; more;) {
@@ -118,6 +117,16 @@ void timer_wheel::expire(const expiration& e) noexcept {
             }
         }
     }
+}
+
+void timer_wheel::take_as_due(unsigned flat_slot) noexcept {
+    assert(due_count_ == 0);
+    for (timer_node* list : slot_[flat_slot]) {
+        if (list != nullptr) due_[due_count_++] = list;
+    }
+    next_due_ = 0;
+    slot_[flat_slot] = {};
+    clear_occupied(flat_slot);
 }
 
 std::optional<std::uint64_t> timer_wheel::next_due_ns() const noexcept {

@@ -6,14 +6,16 @@
 // a steady_timer per task costs a heap block and, per FINDINGS, tops out near
 // 400k wake-ups/s. The wheel touches only the node it inserts or fires plus
 // one slot head, whatever the number of timers.
-// Shape: level 0 has 1024 slots of one tick (about a second at 1 ms), the
-// five levels above 64 slots each, every slot 1024 x 64^(L-1) ticks wide, so
-// the wheel spans 2^40 ticks (34 years at 1 ms). A timer waits on the lowest
-// level whose window (its next slots) reaches the deadline, and moves down a
-// level when its slot comes up. Level 0 is wide on purpose: periods up to a
-// second, the common case, go straight into the slot that fires them and
-// never move, so a timer costs one link and the firing walk, and no burst of
-// cascading timers delays the ones due meanwhile; a 10 s timer moves once.
+// Shape: levels 0 and 1 have 1024 slots each (one tick wide on level 0,
+// 1024 ticks on level 1: a window of about a second and of 18 minutes at
+// 1 ms), the four levels above 64 slots each, so the wheel spans 2^44 ticks
+// (557 years at 1 ms). A timer waits on the lowest level whose window (its
+// next slots) reaches the deadline, and moves down a level when its slot
+// comes up. Why this shape: periods up to a second, the common case, go
+// straight into the slot that fires them and never move, so such a timer
+// costs one link and the firing walk; and when a level-1 slot comes up it
+// moves only the timers of the next 1.024 s (1% of 100M sleepers with a 100 s
+// period), not a 64th of the level's whole window in one burst.
 // Firing: a level-0 slot whose tick has come is handed over whole (its
 // chains become the due chains) without touching its nodes; firing walks
 // the chains round-robin and prefetches each chain's next node, so the cache
@@ -23,13 +25,16 @@
 // deadline. Timers due in the same tick fire in the same batch, in no
 // particular order among themselves; batches fire in tick order.
 // Thread-safety: none; one worker owns a wheel.
-// Memory: (1024 + 5 x 64) x 8 list heads x 8 B = 84 KiB per wheel, whatever
-// the timer count.
+// Cancelling: drain() hands out every pending timer straight from its slot,
+// moving none down (shutdown wants them all, and soon, not in order).
+// Memory: (2 x 1024 + 4 x 64) x 8 list heads x 8 B = 144 KiB per wheel,
+// whatever the timer count.
 // Lifetime: nodes are owned by the caller (they live inside coroutine
 // frames) and must stay valid while linked; drain() unlinks them all.
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -44,11 +49,13 @@ struct timer_node {
 class timer_wheel {
 public:
     static constexpr unsigned levels = 6;
-    static constexpr unsigned level0_bits = 10;  // 1024 one-tick slots
-    static constexpr unsigned upper_bits = 6;    // 64 slots on every level above
-    static constexpr unsigned span_bits = level0_bits + upper_bits * (levels - 1);
+    static constexpr unsigned wide_levels = 2;  // levels 0 and 1
+    static constexpr unsigned wide_bits = 10;   // 1024 slots on each wide level
+    static constexpr unsigned upper_bits = 6;   // 64 slots on every level above
+    static constexpr unsigned span_bits = wide_levels * wide_bits + upper_bits * (levels - wide_levels);
     static constexpr std::uint64_t max_ticks = std::uint64_t{1} << span_bits;
-    static constexpr unsigned total_slots = (1u << level0_bits) + (1u << upper_bits) * (levels - 1);
+    static constexpr unsigned total_slots =
+        wide_levels * (1u << wide_bits) + (levels - wide_levels) * (1u << upper_bits);
     // Each slot is several independent lists. Walking them side by side keeps
     // several cache misses on nodes (which live in frames spread over the
     // heap) in flight instead of queueing them behind one pointer chain.
@@ -92,14 +99,17 @@ private:
     };
     using chain_heads = std::array<timer_node*, chains>;
 
-    static constexpr unsigned bits(unsigned level) noexcept { return level == 0 ? level0_bits : upper_bits; }
+    static constexpr unsigned bits(unsigned level) noexcept {
+        return level < wide_levels ? wide_bits : upper_bits;
+    }
     static constexpr unsigned shift(unsigned level) noexcept {
-        return level == 0 ? 0 : level0_bits + upper_bits * (level - 1);
+        return level <= wide_levels ? level * wide_bits
+                                    : wide_levels * wide_bits + (level - wide_levels) * upper_bits;
     }
     static constexpr unsigned first_slot(unsigned level) noexcept {
-        return level == 0 ? 0 : (1u << level0_bits) + (1u << upper_bits) * (level - 1);
+        return level <= wide_levels ? level << wide_bits
+                                    : (wide_levels << wide_bits) + ((level - wide_levels) << upper_bits);
     }
-    static constexpr unsigned words_per_level0 = (1u << level0_bits) / 64;
 
     std::uint64_t tick_of(std::uint64_t ns) const noexcept { return (ns + tick_ns_ - 1) / tick_ns_; }
     std::optional<expiration> next_expiration() const noexcept;
@@ -115,6 +125,8 @@ private:
     // Takes the slot of `e` and moves time to its start. A level-0 slot
     // becomes the due chains as it is; an upper slot's nodes are filed again.
     void expire(const expiration& e) noexcept;
+    // The due chains are empty: make the chains of `flat_slot` the due chains.
+    void take_as_due(unsigned flat_slot) noexcept;
     template <class Fire>
     std::size_t fire_due(std::size_t budget, Fire& fire);
 
@@ -175,12 +187,13 @@ std::size_t timer_wheel::poll(std::uint64_t now_ns, std::size_t budget, Fire&& f
 template <class Fire>
 std::size_t timer_wheel::drain(std::size_t budget, Fire&& fire) {
     std::size_t fired = 0;
+    unsigned word = 0;
     for (;;) {
         fired += fire_due(budget - fired, fire);
         if (fired == budget) return fired;
-        const auto e = next_expiration();
-        if (!e) return fired;
-        expire(*e);
+        while (word < occupied_.size() && occupied_[word] == 0) ++word;
+        if (word == occupied_.size()) return fired;
+        take_as_due(word * 64 + static_cast<unsigned>(std::countr_zero(occupied_[word])));
     }
 }
 
