@@ -61,6 +61,33 @@ TEST_P(SharedLayout, sleepers_reach_the_target_wake_and_drain) {
     EXPECT_EQ(t.cancelled, t.spawned);
 }
 
+// In the shared layout a worker's tasks run on whichever pool thread the
+// io_context hands its strand to; a frame must still go back to the
+// allocator of the worker that allocated it. Short-lived sleepers churn
+// (spawned, three wake-ups, done, replaced) on two workers: a frame freed
+// into the other worker's allocator would leave one count below zero (a
+// huge unsigned value) and the other above, and its owner, never getting
+// frames back, would keep carving new slabs.
+TEST(SharedLayoutFrames, every_frame_returns_to_the_worker_that_allocated_it) {
+    sleep_workload sleep(sleep_options{.period_ns = 1'000'000, .rounds = 3});
+    runtime::pool p(2, {&sleep}, {}, runtime::layout::shared);
+    p.start();
+    p.set_targets({runtime::target_ramp{0, 4000, runtime::now_ns(), 0}});
+    ASSERT_TRUE(wait_for([&] { return sum(p).ok >= 20'000; }));
+    const std::uint64_t reserved0 = p.at(0).frame_reserved_bytes();
+    const std::uint64_t reserved1 = p.at(1).frame_reserved_bytes();
+    ASSERT_TRUE(wait_for([&] { return sum(p).ok >= 100'000; }));
+    // 80,000 more frames came and went; each worker reused its own.
+    EXPECT_LE(p.at(0).frame_reserved_bytes(), reserved0 + runtime::frame_allocator::slab_bytes);
+    EXPECT_LE(p.at(1).frame_reserved_bytes(), reserved1 + runtime::frame_allocator::slab_bytes);
+    EXPECT_TRUE(p.stop(10s));
+    for (unsigned i = 0; i < 2; ++i) {
+        EXPECT_EQ(p.at(i).frame_live_bytes(), 0u) << "worker " << i;
+        EXPECT_EQ(p.at(i).shard().workload(0).frame_bytes.read(), 0u) << "worker " << i;
+        EXPECT_GT(p.at(i).shard().workload(0).spawned.read(), 10'000u) << "worker " << i;
+    }
+}
+
 TEST_P(SharedLayout, ring_tokens_survive_and_rings_dissolve_whole) {
     auto ring = make<ring_workload, asio_ring_workload>(ring_options{.ring_size = 10});
     runtime::pool p(2, {ring.get()}, {}, runtime::layout::shared);
