@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what corostorm needs from Debian 12 packages, and nothing else.
 #   scripts/setup.sh          build and run dependencies
-#   scripts/setup.sh --test   also what the tests need (Prometheus + promtool, jq)
+#   scripts/setup.sh --test   also what the tests need (Prometheus + promtool, jq, Go)
 # The Dockerfile's build stage uses this same script: one list of dependencies.
 set -euo pipefail
 
@@ -15,6 +15,7 @@ test_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus                # the real server for the end-to-end test, and promtool
   jq
+  golang-go                 # Go 1.19: builds bench/peers/go for tests/peers, bench/compare and prove --against-go
 )
 
 want=("${packages[@]}")

@@ -5,10 +5,12 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "config/config.h"
 #include "daemon/daemon.h"
 #include "daemon/logging.h"
+#include "daemon/peer.h"
 #include "daemon/prove.h"
 
 namespace corostorm::daemon {
@@ -76,14 +78,25 @@ int main_entry(int argc, char** argv) {
         ->capture_default_str()
         ->type_name("DURATION");
     prove_cmd->add_flag("--json", pflags.json, "Print the report as one JSON object instead of a table");
+    prove_cmd->add_flag(
+        "--against-go", pflags.against_go,
+        "Then run the Go peer (bench/peers/go) with the same tasks, workload, threads and "
+        "duration, and add a go column (--json: a \"go\" object); needs `go` (apt-get install "
+        "golang-go) unless --go-peer is given");
+    prove_cmd
+        ->add_option("--go-peer", pflags.go_peer,
+                     "With --against-go: a built Go peer to run instead of building one into "
+                     "$XDG_CACHE_HOME/corostorm (or ~/.cache/corostorm)")
+        ->type_name("PATH");
     prove_cmd->footer(
         "-c FILE and --set KEY=VALUE build the config as for run; then its scenario is replaced by one\n"
         "stage {tasks: N, over: 0s} and its workloads by one of --workload's kind, which keeps the\n"
         "parameters of the config's first workload of that kind (or the defaults).\n"
         "Progress goes to stderr, the report to stdout.\n"
-        "Exit codes: 0 target reached and measured, 1 not reached (time limit, no memory,\n"
-        "interrupted), 2 bad usage or config.\n"
-        "Example: corostorm prove --tasks 10M --workload sleep --engine lean --threads 2");
+        "Exit codes: 0 target reached and measured (with --against-go: on both sides), 1 not\n"
+        "reached (time limit, no memory, interrupted, the Go peer failed), 2 bad usage or config.\n"
+        "Example: corostorm prove --tasks 10M --workload sleep --engine lean --threads 2\n"
+        "         corostorm prove --tasks 1M --threads 1 --against-go");
     for (auto* sub : {run_cmd, check_cmd, prove_cmd}) sub->fallthrough();
     app.require_subcommand(0, 1);
 
@@ -98,10 +111,13 @@ int main_entry(int argc, char** argv) {
 
     prove_options proving;
     config::config cfg;
+    std::optional<go_peer> peer;
     try {
         if (*prove_cmd) proving = parse_prove_flags(pflags);
         cfg = load(file, sets);
         if (*prove_cmd) cfg = make_prove_config(cfg, proving);
+        // Before anything runs: a missing `go` is a usage error that says how to install it.
+        if (*prove_cmd && proving.against_go) peer = locate_go_peer(cfg, proving.go_peer);
     } catch (const config::config_error& e) {
         std::cerr << "corostorm: " << e.what() << "\n";
         return exit_usage;
@@ -123,7 +139,7 @@ int main_entry(int argc, char** argv) {
     setup_logging(log);
     int code = exit_runtime;
     try {
-        code = *prove_cmd ? prove(cfg, proving) : run(cfg);
+        code = *prove_cmd ? prove(cfg, proving, peer ? &*peer : nullptr) : run(cfg);
     } catch (const std::exception& e) {
         spdlog::critical("{}", e.what());
         code = exit_runtime;

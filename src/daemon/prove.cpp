@@ -12,11 +12,14 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "daemon/assembly.h"
 #include "daemon/daemon.h"
+#include "daemon/peer.h"
 #include "daemon/prove_report.h"
 #include "metrics/probes.h"
 #include "runtime/clock.h"
@@ -44,6 +47,20 @@ constexpr std::array all_engines{config::engine_kind::lean, config::engine_kind:
 
 std::uint64_t to_ns(config::duration d) { return static_cast<std::uint64_t>(d.count()); }
 double seconds(std::uint64_t ns) { return static_cast<double>(ns) / 1e9; }
+
+// The high-water mark of resident memory (VmHWM in /proc/self/status), 0 when unknown.
+std::uint64_t peak_resident_bytes() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("VmHWM:", 0) != 0) continue;
+        std::istringstream fields(line.substr(6));
+        std::uint64_t kib = 0;
+        fields >> kib;
+        return kib * 1024;
+    }
+    return 0;
+}
 
 template <class Enum, std::size_t N>
 std::string choices(const std::array<Enum, N>& values) {
@@ -146,7 +163,8 @@ public:
               return metrics::scenario_view{"prove", {options_.tasks}};
           }) {}
 
-    int run() {
+    // Phases 1 to 3; the report (not yet printed) is valid until the prover goes.
+    prove_report& run() {
         report_.target = options_.tasks;
         report_.counts_spawned = counts_spawned_;
         report_.workload = std::string(config::to_string(cfg_.workloads.front().kind));
@@ -170,16 +188,9 @@ public:
         report_.live_tasks = end.live;
         report_.memory = parts_.memory_per_task(end);
         report_.cpu_seconds = metrics::read_process_stats().cpu_seconds;
+        report_.peak_resident_bytes = peak_resident_bytes();
         drain(end.live);
-
-        const int code = report_.reached && !report_.reason ? 0 : 1;
-        if (options_.json) {
-            std::cout << to_json(report_).dump(2) << "\n";
-        } else {
-            std::cout << to_table(report_);
-        }
-        std::cout.flush();
-        return std::cout ? code : 1;
+        return report_;
     }
 
 private:
@@ -286,6 +297,7 @@ private:
                                 group_digits(report_.tasks), counts_spawned_ ? "tasks spawned" : "tasks",
                                 *report_.time_to_target_seconds, seconds(window_end - reached_ns_)));
         const metrics::runtime_totals before = parts_.totals();
+        const double cpu_before = metrics::read_process_stats().cpu_seconds;
         const std::uint64_t before_ns = runtime::now_ns();
         std::uint64_t now = before_ns;
         while (now < window_end && stop_signal == 0) {
@@ -298,6 +310,7 @@ private:
             now = runtime::now_ns();
         }
         const metrics::runtime_totals after = parts_.totals();
+        const double cpu_after = metrics::read_process_stats().cpu_seconds;
         const std::uint64_t after_ns = runtime::now_ns();
         if (stop_signal != 0) {
             report_.reason = fmt::format("interrupted by {} while measuring, after {:.1f} s", signal_name(),
@@ -309,7 +322,24 @@ private:
         report_.measure_seconds = window;
         const auto& a = after.workloads.front();
         const auto& b = before.workloads.front();
-        if (window > 0) report_.resumes_per_second = static_cast<double>(a.resumes - b.resumes) / window;
+        const std::uint64_t resumes = a.resumes - b.resumes;
+        if (window > 0) report_.resumes_per_second = static_cast<double>(resumes) / window;
+        // Process CPU time (all threads, this control thread's polling included) per resume.
+        report_.measure_cpu_seconds = std::max(cpu_after - cpu_before, 0.0);
+        if (resumes > 0)
+            report_.cpu_ns_per_resume = *report_.measure_cpu_seconds * 1e9 / static_cast<double>(resumes);
+        if (cfg_.workloads.front().kind == config::workload_kind::spawn_tree) {
+            // Every node of a tree but its root finishes once per tree.
+            const auto finished = [](const metrics::runtime_totals::per_workload& w) {
+                return w.completed[0] + w.completed[1] + w.completed[2];
+            };
+            const std::uint64_t nodes = finished(a) - finished(b);
+            const std::uint64_t per_tree = parts_.tasks_per_unit(0) - 1;
+            if (nodes > 0 && per_tree > 0) {
+                report_.seconds_per_tree =
+                    window * static_cast<double>(per_tree) / static_cast<double>(nodes);
+            }
+        }
         const std::array<const char*, metrics::latency_source_count> sources{"timer", "ready"};
         for (std::size_t s = 0; s < metrics::latency_source_count; ++s) {
             if (auto l = summarize(sources[s], difference(a.latency[s], b.latency[s]))) {
@@ -345,6 +375,36 @@ private:
     assembly parts_;  // last: built after the report's fields, destroyed (pool first) before them
 };
 
+// After corostorm's own run, its pool and frames gone: the Go peer with the
+// same tasks, workload, threads and time limit, in a process of its own.
+go_side run_peer(const go_peer& peer, const config::config& cfg, const prove_options& options,
+                 unsigned threads) {
+    go_side side;
+    const std::vector<std::string> args =
+        go_peer_prove_args(cfg.workloads.front(), options.tasks, threads, options.duration);
+    std::string command = peer.binary;
+    for (std::size_t i = 1; i < args.size(); ++i) command += " " + args[i];
+    std::fprintf(stderr, "running the Go peer: %s\n", command.c_str());
+    try {
+        const peer_result r = run_go_peer(peer, args);
+        side.exit_code = r.exit_code;
+        side.json = nlohmann::json::parse(r.output);
+        side.report = std::make_shared<const prove_report>(report_from_json(side.json));
+        if (side.report->reason) side.error = "did not complete: " + *side.report->reason;
+    } catch (const nlohmann::json::exception& e) {
+        side.report.reset();
+        side.json = nullptr;
+        side.error =
+            fmt::format("the Go peer printed no report (exit code {}): {}", side.exit_code, e.what());
+    } catch (const std::exception& e) {
+        side.error = e.what();
+        side.exit_code = 1;
+    }
+    if (!side.error.empty()) std::fprintf(stderr, "go: %s\n", side.error.c_str());
+    std::fflush(stderr);
+    return side;
+}
+
 }  // namespace
 
 prove_options parse_prove_flags(const prove_flags& flags) {
@@ -379,6 +439,11 @@ prove_options parse_prove_flags(const prove_flags& flags) {
     }
     out.duration = *duration;
     out.json = flags.json;
+    out.against_go = flags.against_go;
+    out.go_peer = flags.go_peer;
+    if (!out.go_peer.empty() && !out.against_go) {
+        throw usage_error("--go-peer: only with --against-go");
+    }
     return out;
 }
 
@@ -422,10 +487,41 @@ config::config make_prove_config(const config::config& base, const prove_options
     return cfg;
 }
 
-int prove(const config::config& cfg, const prove_options& options) {
+int prove(const config::config& cfg, const prove_options& options, const go_peer* peer) {
     install_signal_handlers();
-    prover p(cfg, options);
-    return p.run();
+    if (peer != nullptr && !peer->go.empty()) {
+        // Before the proof: a failed build must not cost a whole run.
+        std::fprintf(stderr, "building the Go peer into %s\n", peer->binary.c_str());
+        try {
+            build_go_peer(*peer);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "corostorm prove: %s\n", e.what());
+            return 1;
+        }
+    }
+    prove_report report;
+    {
+        prover p(cfg, options);
+        report = std::move(p.run());
+    }  // the pool, its threads and every frame are gone before the peer starts
+    int code = report.reached && !report.reason ? 0 : 1;
+    if (peer != nullptr) {
+        if (stop_signal == 0) {
+            report.go = run_peer(*peer, cfg, options, report.threads);
+        } else {
+            go_side not_run;
+            not_run.error = "not run: the proof was interrupted";
+            report.go = std::move(not_run);
+        }
+        if (report.go->exit_code != 0 || !report.go->error.empty()) code = 1;
+    }
+    if (options.json) {
+        std::cout << to_json(report).dump(2) << "\n";
+    } else {
+        std::cout << to_table(report);
+    }
+    std::cout.flush();
+    return std::cout ? code : 1;
 }
 
 }  // namespace corostorm::daemon

@@ -18,6 +18,10 @@
 //      window only, not the spawning;
 //   3. draining: the pool stops (bounded by drain_timeout) and the report is
 //      printed. Exit 0 when the target was reached and measured, 1 otherwise.
+// With --against-go the Go peer (daemon/peer.h) is built before phase 1 and
+// run after phase 3 with the same tasks, workload, threads and time limit; its
+// report becomes the table's `go` column and the JSON's "go" object, and the
+// exit code is 0 only when both sides reached and measured.
 // A second SIGINT/SIGTERM exits at once with status 1.
 #pragma once
 
@@ -45,6 +49,8 @@ struct prove_flags {
     std::string threads;  // empty: runtime.threads of the config
     std::string duration = "30s";
     bool json = false;
+    bool against_go = false;
+    std::string go_peer;  // a built peer; empty: build it from bench/peers/go
 };
 
 struct prove_options {
@@ -54,6 +60,8 @@ struct prove_options {
     std::optional<unsigned> threads;
     config::duration duration = std::chrono::seconds(30);
     bool json = false;
+    bool against_go = false;
+    std::string go_peer;
 };
 
 inline constexpr std::uint64_t prove_max_tasks = 10'000'000'000;  // as scenario.stages[].tasks
@@ -71,8 +79,11 @@ prove_options parse_prove_flags(const prove_flags& flags);
 // units (rings, trees).
 config::config make_prove_config(const config::config& base, const prove_options& options);
 
+struct go_peer;
+
 // Runs the proof on the calling thread; progress on stderr, the report on
-// stdout. Returns the exit code: 0 reached and measured, 1 otherwise.
-int prove(const config::config& cfg, const prove_options& options);
+// stdout. Returns the exit code: 0 reached and measured, 1 otherwise. With a
+// `peer` (from locate_go_peer), also builds and runs the Go peer.
+int prove(const config::config& cfg, const prove_options& options, const go_peer* peer = nullptr);
 
 }  // namespace corostorm::daemon

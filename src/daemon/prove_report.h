@@ -3,9 +3,13 @@
 // The JSON keys are a stable interface, documented in README.md ("## prove");
 // a figure that does not exist (no sample, nothing measured) is null, never
 // NaN. Pure formatting: no probes are read here except in machine_facts::probe().
+// With --against-go the report also holds the Go peer's (bench/peers/go),
+// parsed from the JSON it printed: the table then has a `go` column, the JSON
+// a "go" object.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -47,6 +51,16 @@ metrics::latency_snapshot difference(const metrics::latency_snapshot& after,
 // nullopt when the snapshot holds no sample.
 std::optional<latency_summary> summarize(std::string source, const metrics::latency_snapshot& s);
 
+struct prove_report;
+
+// What the Go peer's run gave: its report, or why there is none.
+struct go_side {
+    std::shared_ptr<const prove_report> report;  // null when the peer printed no report
+    nlohmann::json json;                         // the object it printed (null when none)
+    std::string error;                           // why there is no report, or why it did not complete
+    int exit_code = 0;
+};
+
 struct prove_report {
     bool reached = false;
     std::optional<std::string> reason;  // why the run is not complete; empty when it is
@@ -66,12 +80,25 @@ struct prove_report {
     std::optional<double> resumes_per_second;
     std::vector<latency_summary> latency;  // sources with samples in the window
     double cpu_seconds = 0;                // process user + system, spawning and window
+    // Over the window only: process CPU time, and that divided by its resumes.
+    std::optional<double> measure_cpu_seconds;
+    std::optional<double> cpu_ns_per_resume;
+    // spawn_tree: the window / the trees' worth of nodes that finished in it
+    // (every node but the root finishes once per tree), i.e. 1 / trees per second.
+    std::optional<double> seconds_per_tree;
+    std::uint64_t peak_resident_bytes = 0;  // VmHWM at the end of the window (or the stop)
     machine_facts machine;
+    std::optional<go_side> go;  // --against-go
 };
 
 nlohmann::json to_json(const prove_report& r);
-// The table; counts grouped by thousands, latencies in us/ms/s.
+// The table; counts grouped by thousands, latencies in us/ms/s. With a Go
+// report: one column per side and their ratio.
 std::string to_table(const prove_report& r);
+
+// A report read back from its JSON (the Go peer's); throws
+// nlohmann::json::exception when a documented key is missing or mistyped.
+prove_report report_from_json(const nlohmann::json& j);
 
 // 10000000 -> "10,000,000" (tables, progress lines and reasons).
 std::string group_digits(std::uint64_t n);

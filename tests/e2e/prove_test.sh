@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end tests of `corostorm prove`: the JSON report and its documented
 # keys, every workload kind on both engines, a target that cannot be reached
-# in time, bad flags, and the human table.
+# in time, bad flags, the human table, and the --against-go refusals that need
+# no Go toolchain (tests/peers runs the Go peer itself).
 #
 # usage: prove_test.sh BIN
 # Runs every case, prints one line per case and a summary; exits 1 if any
@@ -33,7 +34,8 @@ readonly DOCUMENTED_KEYS=(
     .reached .reason .target .tasks .live_tasks .workload .engine .layout .threads
     .time_to_target_seconds .spawn_rate_per_second .memory_per_task_bytes
     .memory_per_task_bytes.heap .memory_per_task_bytes.rss .measure_seconds
-    .resumes_per_second .latency_seconds .cpu_seconds .machine .machine.cpu_model
+    .resumes_per_second .latency_seconds .cpu_seconds .measure_cpu_seconds
+    .cpu_ns_per_resume .seconds_per_tree .peak_resident_bytes .machine .machine.cpu_model
     .machine.cpus .machine.memory_bytes .machine.kernel .machine.compiler
     .machine.boost .machine.corostorm
 )
@@ -117,6 +119,21 @@ expect_reached_report() {
     expect_between measure_seconds "$(j .measure_seconds)" 4.5 5.5
     num_cmp "$(j .resumes_per_second)" '>' 0 || PROBLEMS+=("resumes_per_second is not > 0")
     num_cmp "$(j .cpu_seconds)" '>' 0 || PROBLEMS+=("cpu_seconds is not > 0")
+    # CPU time over the window (10 ms ticks: a quiet sleep window may show 0).
+    num_cmp "$(j .measure_cpu_seconds)" '>=' 0 || PROBLEMS+=("measure_cpu_seconds is not >= 0")
+    num_cmp "$(j .measure_cpu_seconds)" '<=' "$(j .cpu_seconds)" || PROBLEMS+=("measure_cpu_seconds > cpu_seconds")
+    num_cmp "$(j .cpu_ns_per_resume)" '>=' 0 || PROBLEMS+=("cpu_ns_per_resume is not >= 0")
+    if [[ $kind == yield || $kind == ring || $kind == cpu ]]; then
+        num_cmp "$(j .cpu_ns_per_resume)" '>' 0 || PROBLEMS+=("cpu_ns_per_resume is not > 0")
+    fi
+    if [[ $kind == spawn_tree ]]; then
+        num_cmp "$(j .seconds_per_tree)" '>' 0 || PROBLEMS+=("seconds_per_tree is not > 0")
+        num_cmp "$(j .seconds_per_tree)" '<=' "$(j .measure_seconds)" ||
+            PROBLEMS+=("seconds_per_tree is longer than the window, yet a tree finished in it")
+    else
+        expect_eq seconds_per_tree "$(j .seconds_per_tree)" null
+    fi
+    num_cmp "$(j .peak_resident_bytes)" '>' 0 || PROBLEMS+=("peak_resident_bytes is not > 0")
     if [[ $(j '.latency_seconds | length') == 0 ]]; then
         PROBLEMS+=("no latency source has samples")
     fi
@@ -303,11 +320,35 @@ if jq -e . "$OUT" >/dev/null 2>&1; then PROBLEMS+=("stdout is JSON without --jso
 for label in 'reached +yes, 10,000 of 10,000 tasks$' 'time to reach +[0-9.]+ s$' 'spawn rate +[0-9,]+ tasks/s$' \
     'memory per task \(10,000 live tasks\)$' 'frame +[0-9.]+ B' 'heap +[0-9.]+ B' 'rss +[0-9.]+ B' \
     'measured over [0-9.]+ s after reaching the target$' 'resumes +[0-9,]+ /s$' 'latency +samples +p50 +p90 +p99 +p99.9 +max\*$' \
-    'timer +[0-9,]+ ' 'cpu time +[0-9.]+ s' 'machine$' 'cpu +[^ ]' 'cores available +[0-9]+$' 'memory +[0-9.]+ GiB$' \
+    'timer +[0-9,]+ ' 'cpu per resume +[0-9.]+ ns' 'cpu time +[0-9.]+ s' 'peak rss +[0-9.]+ MiB$' 'machine$' 'cpu +[^ ]' 'cores available +[0-9]+$' 'memory +[0-9.]+ GiB$' \
     'kernel +[^ ]' 'compiler +[^ ]' 'boost +[0-9]' 'corostorm +[0-9]+\.[0-9]+\.[0-9]+$' '\* max: the upper bound'; do
     grep -E -q -- "^ *$label" "$OUT" || PROBLEMS+=("no line matching '^ *$label'")
 done
 case_end "prove --tasks 10k (table)"
+
+# ------------------------------------------- --against-go without Go ----
+# Refused before anything runs (exit 2, nothing on stdout), with what to do.
+# The runs with the Go peer are in tests/peers.
+AGAINST_GO_BAD=(
+    "env PATH=/nonexistent|--tasks 1k --against-go|apt-get install golang-go"
+    "env|--tasks 1k --against-go --go-peer /nonexistent/corostorm-go-peer|--go-peer: must be an executable file"
+    "env|--tasks 1k --go-peer /bin/true|--go-peer: only with --against-go"
+    "env|--tasks 4 --workload cpu --against-go --go-peer /bin/true|not cpu"
+    "env|--tasks 1k --against-go --go-peer /bin/true --set latency.sample_every=10|latency.sample_every must be 1"
+)
+for entry in "${AGAINST_GO_BAD[@]}"; do
+    IFS='|' read -r envs args want <<<"$entry"
+    read -r -a env_argv <<<"$envs"
+    read -r -a argv <<<"$args"
+    case_start
+    t0=$SECONDS
+    run_capture "$CMD_TIMEOUT" "$OUT" "$ERR" "${env_argv[@]}" "$BIN" prove "${argv[@]}"
+    expect_rc 2
+    grep -q -F -- "$want" "$ERR" || PROBLEMS+=("the message does not say '$want'")
+    [[ ! -s $OUT ]] || PROBLEMS+=("printed something on stdout")
+    ((SECONDS - t0 <= 5)) || PROBLEMS+=("took $((SECONDS - t0)) s: something ran before the refusal")
+    case_end "${envs#env} prove $args"
+done
 
 echo
 echo "$((CASES - E2E_FAILED)) of $CASES cases passed, $E2E_FAILED failed"

@@ -1,0 +1,3 @@
+module corostorm-go-peer
+
+go 1.19
