@@ -425,3 +425,18 @@ num_cmp() {
 
 # num_between X LO HI: LO <= X <= HI.
 num_between() { num_cmp "$1" '>=' "$2" && num_cmp "$1" '<=' "$3"; }
+
+# ---------------------------------------------------------- prove report ----
+
+# The keys of a `corostorm prove --json` report that README.md documents, as
+# jq paths (`frame` exists only on the lean engine, so it is not listed). The
+# Go peer's prove report has the same keys.
+readonly PROVE_REPORT_KEYS=(
+    .reached .reason .target .tasks .live_tasks .workload .engine .layout .threads
+    .time_to_target_seconds .spawn_rate_per_second .memory_per_task_bytes
+    .memory_per_task_bytes.heap .memory_per_task_bytes.rss .measure_seconds
+    .resumes_per_second .latency_seconds .cpu_seconds .measure_cpu_seconds
+    .cpu_ns_per_resume .seconds_per_tree .peak_resident_bytes .machine .machine.cpu_model
+    .machine.cpus .machine.memory_bytes .machine.kernel .machine.compiler
+    .machine.boost .machine.corostorm
+)

@@ -29,16 +29,6 @@ OUT=$E2E_TMP/out
 ERR=$E2E_TMP/err
 CASES=0
 
-# The keys README.md documents, as jq paths; `frame` only on the lean engine.
-readonly DOCUMENTED_KEYS=(
-    .reached .reason .target .tasks .live_tasks .workload .engine .layout .threads
-    .time_to_target_seconds .spawn_rate_per_second .memory_per_task_bytes
-    .memory_per_task_bytes.heap .memory_per_task_bytes.rss .measure_seconds
-    .resumes_per_second .latency_seconds .cpu_seconds .measure_cpu_seconds
-    .cpu_ns_per_resume .seconds_per_tree .peak_resident_bytes .machine .machine.cpu_model
-    .machine.cpus .machine.memory_bytes .machine.kernel .machine.compiler
-    .machine.boost .machine.corostorm
-)
 readonly LATENCY_KEYS=(count p50 p90 p99 p999 max)
 
 # prove ARGS...: runs BIN prove ARGS, stdout to $OUT, stderr to $ERR; sets RUN_RC
@@ -165,7 +155,7 @@ prove --tasks 100k --workload sleep --json --threads 2 --duration 20s
 expect_rc 0
 expect_calm_stderr
 expect_reached_report lean sleep 100000
-for key in "${DOCUMENTED_KEYS[@]}"; do
+for key in "${PROVE_REPORT_KEYS[@]}"; do
     # jq answers null for a missing key as for a null one: ask the parent.
     parent=${key%.*}
     [[ -z $parent ]] && parent=.

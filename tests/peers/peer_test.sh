@@ -235,20 +235,9 @@ for spec in "${SERVE_CASES[@]}"; do
 done
 
 # ----------------------------------------------------------- prove mode ----
-# The keys of `corostorm prove --json` (README.md) and the figures added for
-# the side-by-side comparison.
-readonly REPORT_KEYS=(
-    .reached .reason .target .tasks .live_tasks .workload .engine .layout .threads
-    .time_to_target_seconds .spawn_rate_per_second .memory_per_task_bytes
-    .memory_per_task_bytes.heap .memory_per_task_bytes.rss .measure_seconds
-    .resumes_per_second .latency_seconds .cpu_seconds .measure_cpu_seconds
-    .cpu_ns_per_resume .seconds_per_tree .peak_resident_bytes .machine .machine.cpu_model
-    .machine.cpus .machine.memory_bytes .machine.kernel .machine.compiler
-    .machine.boost .machine.corostorm
-)
 expect_keys() {
     local key parent
-    for key in "${REPORT_KEYS[@]}"; do
+    for key in "${PROVE_REPORT_KEYS[@]}"; do
         parent=${key%.*}
         [[ -z $parent ]] && parent=.
         [[ $(jq "$parent | has(\"${key##*.}\")" "$OUT" 2>/dev/null) == true ]] || PROBLEMS+=("$key missing")
