@@ -162,12 +162,21 @@ void worker::run_ready() {
     timer_node* const batch_tail = ready_tail_;
     ready_head_ = ready_tail_ = nullptr;
     // Stamps and the resume time both come from the cached clock, which
-    // changes every clock_refresh resumes: consecutive resumes mostly share
-    // one latency value. Counting a run of equal values and recording it once
-    // keeps recording every resume nearly free (bench_engines --rows record).
-    metrics::latency_histogram* run_histogram = nullptr;
-    std::uint64_t run_ns = 0;
+    // changes every clock_refresh resumes: consecutive resumes mostly carry
+    // the same stamp and see the same clock, hence the same latency. A run of
+    // them is counted and recorded once, when the stamp, the workload or the
+    // clock changes; so recording every resume costs a compare and an
+    // increment (bench_engines --rows record).
+    std::uint64_t run_stamp = 0;
+    metrics::workload_shard* run_stats = nullptr;
     std::uint64_t run_length = 0;
+    const auto flush_run = [&] {
+        if (run_length == 0) return;
+        assert(run_stamp <= clock_ns_);  // an earlier value of the same clock
+        run_stats->latency[static_cast<std::size_t>(metrics::latency_source::ready)].record(
+            clock_ns_ - run_stamp, run_length);
+        run_length = 0;
+    };
     const std::size_t budget = options_.resume_batch;
     for (std::size_t n = 0; n < budget && batch != nullptr; ++n) {
         timer_node* node = batch;
@@ -177,22 +186,23 @@ void worker::run_ready() {
         auto& stats = shard_.workload(promise.workload);
         stats.resumes.add(1);
         if (const std::uint64_t stamp = node->deadline_ns; stamp != 0) {
-            // The stamp is an earlier value of the same cached clock: never later.
-            assert(stamp <= clock_ns_);
-            const std::uint64_t ns = clock_ns_ - stamp;
-            auto* histogram = &stats.latency[static_cast<std::size_t>(metrics::latency_source::ready)];
-            if (ns != run_ns || histogram != run_histogram) {
-                if (run_length != 0) run_histogram->record(run_ns, run_length);
-                run_histogram = histogram;
-                run_ns = ns;
-                run_length = 0;
+            if (stamp == run_stamp && &stats == run_stats) [[likely]] {
+                ++run_length;
+            } else {
+                flush_run();
+                run_stamp = stamp;
+                run_stats = &stats;
+                run_length = 1;
             }
-            ++run_length;
         }
         task_handle::from_promise(promise).resume();
-        tick_clock();
+        if (--clock_countdown_ == 0) {
+            // The runs so far were resumed at the old clock value.
+            flush_run();
+            refresh_clock();
+        }
     }
-    if (run_length != 0) run_histogram->record(run_ns, run_length);
+    flush_run();
     if (batch != nullptr) {
         // Over budget: the rest goes back in front of what was queued meanwhile.
         batch_tail->next = ready_head_;
