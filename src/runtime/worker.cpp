@@ -115,8 +115,18 @@ std::uint64_t worker::random() noexcept {
 }
 
 void worker::refresh_clock() noexcept {
+    // The run so far was resumed at the old clock value.
+    flush_ready_run();
     clock_countdown_ = clock_refresh;
     clock_ns_ = now_ns();
+}
+
+void worker::flush_ready_run() noexcept {
+    if (ready_run_.length == 0) return;
+    assert(ready_run_.stamp <= clock_ns_);  // an earlier value of the same clock
+    ready_run_.stats->latency[static_cast<std::size_t>(metrics::latency_source::ready)].record(
+        clock_ns_ - ready_run_.stamp, ready_run_.length);
+    ready_run_.length = 0;
 }
 
 void worker::schedule(timer_node& node) noexcept {
@@ -161,22 +171,6 @@ void worker::run_ready() {
     timer_node* batch = ready_head_;
     timer_node* const batch_tail = ready_tail_;
     ready_head_ = ready_tail_ = nullptr;
-    // Stamps and the resume time both come from the cached clock, which
-    // changes every clock_refresh resumes: consecutive resumes mostly carry
-    // the same stamp and see the same clock, hence the same latency. A run of
-    // them is counted and recorded once, when the stamp, the workload or the
-    // clock changes; so recording every resume costs a compare and an
-    // increment (bench_engines --rows record).
-    std::uint64_t run_stamp = 0;
-    metrics::workload_shard* run_stats = nullptr;
-    std::uint64_t run_length = 0;
-    const auto flush_run = [&] {
-        if (run_length == 0) return;
-        assert(run_stamp <= clock_ns_);  // an earlier value of the same clock
-        run_stats->latency[static_cast<std::size_t>(metrics::latency_source::ready)].record(
-            clock_ns_ - run_stamp, run_length);
-        run_length = 0;
-    };
     const std::size_t budget = options_.resume_batch;
     for (std::size_t n = 0; n < budget && batch != nullptr; ++n) {
         timer_node* node = batch;
@@ -186,23 +180,17 @@ void worker::run_ready() {
         auto& stats = shard_.workload(promise.workload);
         stats.resumes.add(1);
         if (const std::uint64_t stamp = node->deadline_ns; stamp != 0) {
-            if (stamp == run_stamp && &stats == run_stats) [[likely]] {
-                ++run_length;
+            if (stamp == ready_run_.stamp && &stats == ready_run_.stats) [[likely]] {
+                ++ready_run_.length;
             } else {
-                flush_run();
-                run_stamp = stamp;
-                run_stats = &stats;
-                run_length = 1;
+                flush_ready_run();
+                ready_run_ = {stamp, &stats, 1};
             }
         }
         task_handle::from_promise(promise).resume();
-        if (--clock_countdown_ == 0) {
-            // The runs so far were resumed at the old clock value.
-            flush_run();
-            refresh_clock();
-        }
+        tick_clock();
     }
-    flush_run();
+    flush_ready_run();
     if (batch != nullptr) {
         // Over budget: the rest goes back in front of what was queued meanwhile.
         batch_tail->next = ready_head_;

@@ -168,6 +168,7 @@ private:
     void tick_clock() noexcept {
         if (--clock_countdown_ == 0) refresh_clock();
     }
+    void flush_ready_run() noexcept;
 
     const unsigned index_;
     const unsigned count_;
@@ -185,6 +186,20 @@ private:
     boost::asio::steady_timer control_timer_;
     std::uint64_t armed_due_ns_ = UINT64_MAX;
     bool in_wake_ = false;
+
+    // Ready latency, recorded in runs. Stamps and resume times both come
+    // from the cached clock, so consecutive resumes mostly carry the same
+    // stamp and see the same clock value: the same latency. A run of them is
+    // counted and recorded once, when the stamp or the workload changes, or
+    // when the clock moves (refresh_clock flushes it first, also when busy
+    // work inside a resume reads the clock). Recording every resume thus
+    // costs two compares and an increment (bench_engines --rows record).
+    struct ready_run {
+        std::uint64_t stamp = 0;
+        metrics::workload_shard* stats = nullptr;
+        std::uint64_t length = 0;
+    };
+    ready_run ready_run_;
 
     // Ready queue: intrusive FIFO through the promises' nodes.
     timer_node* ready_head_ = nullptr;

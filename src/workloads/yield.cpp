@@ -12,7 +12,7 @@ namespace corostorm::workloads {
 
 runtime::task yielder(runtime::task_env env, const yield_options& options) {
     for (std::uint64_t done = 0; options.rounds == 0 || done < options.rounds; ++done) {
-        runtime::busy_work(options.work_ns);
+        runtime::lean_busy_work(options.work_ns);
         co_await runtime::yield_now{};
         if (runtime::this_worker().should_retire(env.workload)) co_return runtime::task_outcome::cancelled;
     }

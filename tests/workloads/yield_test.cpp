@@ -49,6 +49,24 @@ TEST(YieldWorkload, sampling_records_one_in_n_resumes) {
     EXPECT_NEAR(ratio, 0.1, 0.01);
 }
 
+TEST(CpuWorkload, ready_latency_excludes_the_tasks_own_slice) {
+    // One task alone on its worker: it computes 2 ms, yields and is resumed
+    // at once, so its ready latency is tiny. The stamp is taken when it
+    // yields, after the slice; a stamp from before the slice (a clock not
+    // read again after the work) would count each slice as latency.
+    cpu_workload cpu({.slice_ns = 2'000'000, .rounds = 0});
+    runtime::pool p(1, {&cpu}, {});
+    p.start();
+    p.set_targets({runtime::target_ramp{0, 1, runtime::now_ns(), 0}});
+    const auto& s = p.at(0).shard().workload(0);
+    ASSERT_TRUE(wait_for([&] { return s.resumes.read() >= 50; }));
+    EXPECT_TRUE(p.stop(10s));
+    metrics::latency_snapshot ready;
+    ready.add(s.latency[1]);
+    ASSERT_GE(ready.count(), 50u);
+    EXPECT_LT(ready.quantile(0.5), 0.5e-3) << "the 2 ms slice was counted as waiting";
+}
+
 TEST(CpuWorkload, slices_keep_the_worker_busy_and_yield_between_them) {
     cpu_workload cpu({.slice_ns = 200'000, .rounds = 0});
     runtime::pool p(1, {&cpu}, {});
