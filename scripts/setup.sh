@@ -16,6 +16,7 @@ test_packages=(
   prometheus                # the real server for the end-to-end test, and promtool
   jq
   golang-go                 # Go 1.19: builds bench/peers/go for tests/peers, bench/compare and prove --against-go
+  python3                   # dashboards/generate.py: the dashboard test checks its output
 )
 
 want=("${packages[@]}")

@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""Generates the Grafana dashboards in this folder (overview, latency, memory).
+
+The JSON files are committed; edit this script, not the JSON, then run
+    python3 dashboards/generate.py           # rewrite the JSON files
+    python3 dashboards/generate.py --check   # exit 1 if a JSON file is stale
+tests/dashboards/dashboards_test.sh runs the --check form.
+
+Every panel groups by `engine`, so a scraped Go peer (engine="go") shows up in
+the same panels as lean and asio. Panel ids are fixed by hand: Grafana links
+(viewPanel=ID) and alerts refer to them, so never renumber.
+"""
+import json
+import pathlib
+import sys
+
+HERE = pathlib.Path(__file__).resolve().parent
+DS = {"type": "prometheus", "uid": "${datasource}"}
+
+# Label matchers. process_* and corostorm_scenario_stage_info carry no engine
+# label; corostorm_memory_per_task_bytes and the worker counter no workload.
+JI = 'job=~"$job",instance=~"$instance"'
+JIE = JI + ',engine=~"$engine"'
+JIEW = JIE + ',workload=~"$workload"'
+RI = "$__rate_interval"
+
+# process_* has no engine label: borrow it from corostorm_build_info, one
+# series per scraped process (the Go peer exports it too, with engine="go").
+ENGINE_OF = ('* on (job, instance) group_left (engine) '
+             'max by (job, instance, engine) (corostorm_build_info{' + JIE + '})')
+
+
+def templating():
+    def query_var(name, label, query):
+        return {
+            "name": name, "label": label, "type": "query", "datasource": DS,
+            "definition": query, "query": {"query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
+            "refresh": 2, "sort": 1, "multi": True, "includeAll": True, "allValue": ".*",
+            "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+            "hide": 0, "regex": "", "skipUrlSync": False, "options": [],
+        }
+    return {"list": [
+        {"name": "datasource", "label": "Data source", "type": "datasource", "query": "prometheus",
+         "current": {}, "hide": 0, "includeAll": False, "multi": False, "options": [],
+         "refresh": 1, "regex": "", "skipUrlSync": False},
+        query_var("job", "Job", "label_values(corostorm_build_info, job)"),
+        query_var("instance", "Instance", 'label_values(corostorm_build_info{job=~"$job"}, instance)'),
+        query_var("engine", "Engine", 'label_values(corostorm_build_info{' + JI + '}, engine)'),
+        query_var("workload", "Workload", 'label_values(corostorm_tasks_live{' + JIE + '}, workload)'),
+    ]}
+
+
+def target(expr, legend, ref="A", fmt="time_series"):
+    return {"datasource": DS, "expr": expr, "legendFormat": legend, "refId": ref,
+            "format": fmt, "range": True, "instant": False}
+
+
+def panel(pid, title, unit, targets, x, y, w=12, h=8, kind="timeseries", desc="", extra=None):
+    p = {
+        "id": pid, "type": kind, "title": title, "description": desc, "datasource": DS,
+        "gridPos": {"x": x, "y": y, "w": w, "h": h},
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "options": {"legend": {"displayMode": "table", "placement": "bottom", "showLegend": True,
+                               "calcs": ["lastNotNull", "max"]},
+                    "tooltip": {"mode": "multi", "sort": "desc"}},
+        "targets": [target(e, l, chr(ord("A") + i)) for i, (e, l) in enumerate(targets)],
+    }
+    if extra:
+        p.update(extra)
+    return p
+
+
+def dashboard(uid, title, panels, desc):
+    return {
+        "uid": uid, "title": title, "description": desc, "tags": ["corostorm"],
+        "schemaVersion": 37, "version": 1, "editable": True, "graphTooltip": 1,
+        "time": {"from": "now-15m", "to": "now"}, "refresh": "10s", "timezone": "",
+        "annotations": {"list": []}, "links": [
+            {"title": "corostorm", "type": "dashboards", "tags": ["corostorm"], "asDropdown": True,
+             "includeVars": True, "keepTime": True}],
+        "templating": templating(), "panels": panels,
+    }
+
+
+def overview():
+    return dashboard("corostorm-overview", "corostorm / overview", [
+        panel(1, "Live vs target tasks", "short", [
+            (f"sum by (engine, workload) (corostorm_tasks_live{{{JIEW}}})", "live {{engine}}/{{workload}}"),
+            (f"sum by (engine, workload) (corostorm_tasks_target{{{JIEW}}})", "target {{engine}}/{{workload}}"),
+        ], 0, 0, desc="Coroutines alive now and what the current stage aims for; live below target means spawning lags or was refused."),
+        panel(2, "Spawn rate", "ops", [
+            (f"sum by (engine, workload) (rate(corostorm_tasks_spawned_total{{{JIEW}}}[{RI}]))", "{{engine}}/{{workload}}"),
+        ], 12, 0, desc="Tasks spawned per second."),
+        panel(3, "Memory per task by method", "bytes", [
+            (f"corostorm_memory_per_task_bytes{{{JIE}}}", "{{engine}} {{method}} ({{instance}})"),
+        ], 0, 8, desc="frame: exact frame bytes (lean only); heap: allocator bytes in use per live task; rss: resident growth per live task."),
+        panel(4, "Process RSS", "bytes", [
+            (f"process_resident_memory_bytes{{{JI}}} {ENGINE_OF}", "{{engine}} ({{instance}})"),
+        ], 12, 8, desc="Resident memory of each scraped process."),
+        panel(5, "Resumes per second", "ops", [
+            (f"sum by (engine, workload) (rate(corostorm_task_resumes_total{{{JIEW}}}[{RI}]))", "{{engine}}/{{workload}}"),
+        ], 0, 16, desc="Context switches into tasks per second."),
+        panel(6, "Worker busy ratio", "percentunit", [
+            (f"rate(corostorm_worker_busy_seconds_total{{{JIE}}}[{RI}])", "{{engine}} worker {{worker}} ({{instance}})"),
+        ], 12, 16, desc="CPU time of each pool thread per second of wall time; 1.0 = never idle."),
+        panel(7, "Current stage", "none", [
+            (f"max by (instance, stage) (corostorm_scenario_stage_info{{{JI}}}) == 1", "{{stage}} ({{instance}})"),
+        ], 0, 24, w=12, h=5, kind="stat", desc="The scenario stage each instance runs now.",
+            extra={"options": {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+                               "textMode": "name", "colorMode": "none", "graphMode": "none",
+                               "justifyMode": "auto", "orientation": "auto"}}),
+        panel(8, "Task completions", "ops", [
+            (f"sum by (engine, workload, outcome) (rate(corostorm_tasks_completed_total{{{JIEW}}}[{RI}]))",
+             "{{engine}}/{{workload}} {{outcome}}"),
+        ], 12, 24, h=5, desc="ok, error (an exception escaped), cancelled (retired when the target drops)."),
+    ], "Tasks, spawn rate, memory per task, resumes and worker load, per engine and workload.")
+
+
+LAT = f"corostorm_schedule_latency_seconds_bucket{{{JIEW}}}"
+
+
+def latency():
+    quantiles = [("p50", "0.5"), ("p90", "0.9"), ("p99", "0.99"), ("p99.9", "0.999")]
+    panels = []
+    for i, (name, q) in enumerate(quantiles):
+        panels.append(panel(1 + i, f"Schedule latency {name}", "s", [
+            (f"histogram_quantile({q}, sum by (engine, workload, source, le) (rate({LAT}[{RI}])))",
+             "{{engine}}/{{workload}} {{source}}"),
+        ], 12 * (i % 2), 8 * (i // 2),
+            desc=f"{name} of timer lateness (wake-up minus deadline) and ready-queue delay (resume minus runnable). "
+                 "Empty (NaN) where a workload records no sample of that source."))
+    panels.append(panel(5, "Schedule latency heatmap", "s", [], 0, 16, w=24, h=9, kind="heatmap",
+        desc="Samples per second in each latency bucket, all selected engines, workloads and sources.",
+        extra={
+            "targets": [target(f"sum by (le) (rate({LAT}[{RI}]))", "{{le}}", "A", "heatmap")],
+            "options": {"calculate": False, "yAxis": {"unit": "s", "axisPlacement": "left"},
+                        "cellGap": 1, "color": {"mode": "scheme", "scheme": "Oranges", "steps": 64},
+                        "rowsFrame": {"layout": "auto"}, "tooltip": {"show": True, "yHistogram": True},
+                        "legend": {"show": True}},
+        }))
+    panels.append(panel(6, "Samples per second: ready vs timer", "ops", [
+        (f"sum by (engine, source) (rate(corostorm_schedule_latency_seconds_count{{{JIEW}}}[{RI}]))", "{{engine}} {{source}}"),
+    ], 0, 25, desc="How many latency samples each source records (1 in latency.sample_every resumes)."))
+    panels.append(panel(7, "Mean latency: ready vs timer", "s", [
+        (f"sum by (engine, source) (rate(corostorm_schedule_latency_seconds_sum{{{JIEW}}}[{RI}]))"
+         f" / sum by (engine, source) (rate(corostorm_schedule_latency_seconds_count{{{JIEW}}}[{RI}]))",
+         "{{engine}} {{source}}"),
+    ], 12, 25, desc="Sum over count of the histogram; NaN for a source without samples."))
+    return dashboard("corostorm-latency", "corostorm / latency", panels,
+                     "Scheduling latency from the corostorm_schedule_latency_seconds histogram, per engine, workload and source.")
+
+
+def memory():
+    return dashboard("corostorm-memory", "corostorm / memory", [
+        panel(1, "Bytes per task by method", "bytes", [
+            (f"corostorm_memory_per_task_bytes{{{JIE}}}", "{{engine}} {{method}} ({{instance}})"),
+        ], 0, 0, desc="frame (exact, lean only), heap (allocator bytes in use / live tasks), rss (resident growth / live tasks)."),
+        panel(2, "Frame bytes per workload", "bytes", [
+            (f"sum by (engine, workload) (corostorm_coroutine_frame_bytes{{{JIEW}}})", "{{engine}}/{{workload}}"),
+        ], 12, 0, desc="Bytes held by live coroutine frames (exact; the lean engine only)."),
+        panel(3, "Frame bytes per live task", "bytes", [
+            (f"sum by (engine, workload) (corostorm_coroutine_frame_bytes{{{JIEW}}})"
+             f" / sum by (engine, workload) (corostorm_tasks_live{{{JIEW}}})", "{{engine}}/{{workload}}"),
+        ], 0, 8, desc="Frame bytes divided by live tasks, per workload: how big one task's frame is."),
+        panel(4, "Heap in use by tasks (estimate)", "bytes", [
+            (f"corostorm_memory_per_task_bytes{{{JIE},method=\"heap\"}}"
+             f" * on (job, instance, engine) sum by (job, instance, engine) (corostorm_tasks_live{{{JIE}}})",
+             "{{engine}} ({{instance}})"),
+        ], 12, 8, desc="heap bytes per task times live tasks."),
+        panel(5, "Process RSS and virtual memory", "bytes", [
+            (f"process_resident_memory_bytes{{{JI}}} {ENGINE_OF}", "rss {{engine}} ({{instance}})"),
+            (f"process_virtual_memory_bytes{{{JI}}} {ENGINE_OF}", "virtual {{engine}} ({{instance}})"),
+        ], 0, 16),
+        panel(6, "RSS growth", "Bps", [
+            (f"deriv(process_resident_memory_bytes{{{JI}}}[{RI}]) {ENGINE_OF}", "{{engine}} ({{instance}})"),
+        ], 12, 16, desc="Bytes per second the resident set grows (negative: shrinks)."),
+        panel(7, "Spawns denied", "ops", [
+            (f"sum by (instance, reason) (rate(corostorm_spawn_denied_total{{{JI}}}[{RI}]))", "{{reason}} ({{instance}})"),
+        ], 0, 24, desc="Spawns refused because no memory was left for a frame."),
+    ], "Memory per task by method, frame bytes per workload, heap and resident memory growth.")
+
+
+DASHBOARDS = {"overview.json": overview, "latency.json": latency, "memory.json": memory}
+
+
+def main():
+    check = "--check" in sys.argv[1:]
+    stale = []
+    for name, build in DASHBOARDS.items():
+        text = json.dumps(build(), indent=2) + "\n"
+        path = HERE / name
+        if check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(name)
+        else:
+            path.write_text(text)
+    if stale:
+        print("stale, run python3 dashboards/generate.py: " + " ".join(stale), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
