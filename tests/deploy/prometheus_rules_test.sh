@@ -25,7 +25,6 @@ command -v promtool >/dev/null 2>&1 ||
 e2e_init
 
 readonly TIMEOUT=40
-readonly PORT_TRIES=5
 
 # ------------------------------------------------------- static checks ----
 RULE_FILES=("$DEPLOY"/rules/*.yml)
@@ -84,50 +83,9 @@ ok "corostorm listening on $TARGET (pid $DAEMON_PID)"
 # ---------------------------------------------------------- Prometheus ----
 # The repo's rule files, by absolute path; only the target and the pace differ
 # from deploy/prometheus/prometheus.yml.
-{
-    cat <<EOT
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
-rule_files:
-EOT
-    for f in "${RULE_FILES[@]}"; do echo "  - '$(cd "$(dirname "$f")" && pwd)/$(basename "$f")'"; done
-    cat <<EOT
-scrape_configs:
-  - job_name: corostorm
-    static_configs:
-      - targets: ['$TARGET']
-EOT
-} >"$E2E_TMP/prometheus.yml"
+write_prometheus_config "$E2E_TMP/prometheus.yml" "$TARGET" "${RULE_FILES[@]}"
 promtool check config "$E2E_TMP/prometheus.yml" >/dev/null || die "generated config invalid: $(cat "$E2E_TMP/prometheus.yml")"
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-prometheus_settled() { ! pid_alive "$PROM_PID" || status_is 200 "$PROM_URL/-/ready"; }
-
-# Prometheus cannot report a port it picked itself: try random free ones.
-PROM_PID=""
-for ((try = 1; try <= PORT_TRIES; try++)); do
-    prom_port=$((20000 + RANDOM % 40000))
-    port_in_use "$prom_port" && continue
-    mkdir -p "$E2E_TMP/tsdb-$try"
-    start_bg "prometheus-$try" prometheus \
-        --config.file="$E2E_TMP/prometheus.yml" \
-        --storage.tsdb.path="$E2E_TMP/tsdb-$try" \
-        --web.listen-address="127.0.0.1:$prom_port"
-    PROM_PID=$BG_PID
-    PROM_LOG=$BG_LOG
-    PROM_URL=http://127.0.0.1:$prom_port
-    poll_until "$TIMEOUT" prometheus_settled || die "Prometheus on port $prom_port not ready after ${TIMEOUT}s"
-    pid_alive "$PROM_PID" && break
-    reap "$PROM_PID"
-    grep -q -i 'address already in use' "$PROM_LOG" ||
-        die "Prometheus exited with code $REAP_RC: $(tail -n 5 "$PROM_LOG")"
-    echo "# port $prom_port was taken; trying another"
-    PROM_PID=""
-done
-[[ -n $PROM_PID ]] || die "no free port for Prometheus after $PORT_TRIES tries"
-ok "Prometheus ready on $PROM_URL (pid $PROM_PID)"
+start_prometheus "$E2E_TMP/prometheus.yml" "$TIMEOUT"
 
 # query EXPR: sets COUNT to the number of series the instant query returns.
 query() {

@@ -426,6 +426,65 @@ num_cmp() {
 # num_between X LO HI: LO <= X <= HI.
 num_between() { num_cmp "$1" '>=' "$2" && num_cmp "$1" '<=' "$3"; }
 
+# ----------------------------------------------------------- Prometheus ----
+
+PROM_PID=""  # set by start_prometheus
+PROM_LOG=""
+PROM_URL=""  # http://127.0.0.1:PORT
+
+# write_prometheus_config FILE TARGET [RULE_FILE...]: a config that scrapes
+# TARGET (job corostorm) and evaluates rules every second, loading the rule
+# files by absolute path.
+write_prometheus_config() {
+    local file=$1 target=$2 rule
+    shift 2
+    {
+        printf 'global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n'
+        if (($#)); then
+            echo "rule_files:"
+            for rule in "$@"; do echo "  - '$(cd "$(dirname "$rule")" && pwd)/$(basename "$rule")'"; done
+        fi
+        printf 'scrape_configs:\n  - job_name: corostorm\n    static_configs:\n      - targets: [%s]\n' "'$target'"
+    } >"$file"
+}
+
+# port_in_use PORT: something accepts connections there.
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# prometheus_settled: a poll condition; Prometheus is either ready or gone.
+prometheus_settled() { ! pid_alive "$PROM_PID" || status_is 200 "$PROM_URL/-/ready"; }
+
+# start_prometheus CONFIG TIMEOUT: a real Prometheus on a free loopback port,
+# ready to answer. Prometheus cannot be told to pick a port and report it, so
+# this tries random free ones; another process may take the port between the
+# check and the bind, in which case Prometheus exits and the next try takes
+# another port. Sets PROM_PID, PROM_LOG and PROM_URL.
+start_prometheus() {
+    local config=$1 timeout=$2 try port
+    PROM_PID=""
+    for ((try = 1; try <= 5; try++)); do
+        port=$((20000 + RANDOM % 40000))
+        port_in_use "$port" && continue
+        mkdir -p "$E2E_TMP/tsdb-$try"
+        start_bg "prometheus-$try" prometheus \
+            --config.file="$config" \
+            --storage.tsdb.path="$E2E_TMP/tsdb-$try" \
+            --web.listen-address="127.0.0.1:$port"
+        PROM_PID=$BG_PID
+        PROM_LOG=$BG_LOG
+        PROM_URL=http://127.0.0.1:$port
+        poll_until "$timeout" prometheus_settled || die "Prometheus on port $port not ready after ${timeout}s"
+        pid_alive "$PROM_PID" && break
+        reap "$PROM_PID"
+        grep -q -i 'address already in use' "$PROM_LOG" ||
+            die "Prometheus exited with code $REAP_RC: $(tail -n 5 "$PROM_LOG")"
+        echo "# port $port was taken; trying another"
+        PROM_PID=""
+    done
+    [[ -n $PROM_PID ]] || die "no free port for Prometheus after 5 tries"
+    ok "Prometheus ready on $PROM_URL (pid $PROM_PID)"
+}
+
 # ---------------------------------------------------------- prove report ----
 
 # The keys of a `corostorm prove --json` report that README.md documents, as

@@ -20,7 +20,6 @@ e2e_init
 
 readonly TASKS=50000
 readonly TIMEOUT=60
-readonly PORT_TRIES=5
 
 # ------------------------------------------------------------ the daemon ----
 start_daemon "$BIN" run \
@@ -33,48 +32,8 @@ readonly TARGET=127.0.0.1:$PORT
 ok "corostorm listening on $TARGET (pid $DAEMON_PID)"
 
 # ------------------------------------------------------------ Prometheus ----
-cat >"$E2E_TMP/prometheus.yml" <<EOF
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: corostorm
-    static_configs:
-      - targets: ['$TARGET']
-EOF
-
-# port_in_use PORT: something accepts connections there.
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# prometheus_settled: a poll condition; Prometheus is either ready or gone.
-prometheus_settled() { ! pid_alive "$PROM_PID" || status_is 200 "$PROM_URL/-/ready"; }
-
-# Prometheus cannot be told to pick a port and report it, so try random free
-# ones; another process may take the port between the check and the bind, in
-# which case Prometheus exits and the next try takes another port.
-PROM_PID=""
-for ((try = 1; try <= PORT_TRIES; try++)); do
-    prom_port=$((20000 + RANDOM % 40000))
-    port_in_use "$prom_port" && continue
-    mkdir -p "$E2E_TMP/tsdb-$try"
-    start_bg "prometheus-$try" prometheus \
-        --config.file="$E2E_TMP/prometheus.yml" \
-        --storage.tsdb.path="$E2E_TMP/tsdb-$try" \
-        --web.listen-address="127.0.0.1:$prom_port"
-    PROM_PID=$BG_PID
-    PROM_LOG=$BG_LOG
-    PROM_URL=http://127.0.0.1:$prom_port
-    poll_until "$TIMEOUT" prometheus_settled || die "Prometheus on port $prom_port not ready after ${TIMEOUT}s"
-    pid_alive "$PROM_PID" && break
-    reap "$PROM_PID"
-    grep -q -i 'address already in use' "$PROM_LOG" ||
-        die "Prometheus exited with code $REAP_RC: $(tail -n 5 "$PROM_LOG")"
-    echo "# port $prom_port was taken; trying another"
-    PROM_PID=""
-done
-[[ -n $PROM_PID ]] || die "no free port for Prometheus after $PORT_TRIES tries"
-ok "Prometheus ready on $PROM_URL (pid $PROM_PID)"
+write_prometheus_config "$E2E_TMP/prometheus.yml" "$TARGET"
+start_prometheus "$E2E_TMP/prometheus.yml" "$TIMEOUT"
 
 # ---------------------------------------------------------------- queries ----
 
