@@ -17,12 +17,19 @@ test_packages=(
   jq
   golang-go                 # Go 1.19: builds bench/peers/go for tests/peers, bench/compare and prove --against-go
   python3                   # dashboards/generate.py: the dashboard test checks its output
+  docker-compose            # `docker-compose config` checks deploy/compose (no engine needed)
+  nodejs npm                # validate deploy/kubernetes against the Kubernetes schemas
 )
+# npm packages for the Kubernetes manifest test, into build/npm (the test's
+# default COROSTORM_NPM_DIR). Major versions pinned: the newer ones need a
+# newer node than Debian 12's 18.
+npm_packages=(kubernetes-models@4 @kubernetes-models/validate@4 @kubernetes-models/prometheus-operator@4 yaml@2)
 
 want=("${packages[@]}")
+with_tests=0
 for arg in "$@"; do
   case "$arg" in
-    --test) want+=("${test_packages[@]}") ;;
+    --test) want+=("${test_packages[@]}"); with_tests=1 ;;
     *) echo "usage: $0 [--test]" >&2; exit 2 ;;
   esac
 done
@@ -37,13 +44,27 @@ fi
 
 missing=()
 for p in "${want[@]}"; do
+  # A nodejs that bundles its own npm (NodeSource's) conflicts with Debian's npm package.
+  [[ $p == npm ]] && command -v npm >/dev/null && continue
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "setup: all ${#want[@]} packages already installed"
-  exit 0
+else
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-echo "setup: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+if ((with_tests)); then
+  npm_dir=$(cd "$(dirname "$0")/.." && pwd)/build/npm
+  if [[ -f $npm_dir/.corostorm-installed && $(<"$npm_dir/.corostorm-installed") == "${npm_packages[*]}" ]]; then
+    echo "setup: npm packages already in $npm_dir"
+  else
+    echo "setup: npm install into $npm_dir: ${npm_packages[*]}"
+    mkdir -p "$npm_dir"
+    npm install --prefix "$npm_dir" --no-audit --no-fund --loglevel=error "${npm_packages[@]}" >/dev/null
+    echo "${npm_packages[*]}" >"$npm_dir/.corostorm-installed"
+  fi
+fi
