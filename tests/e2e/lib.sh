@@ -426,14 +426,6 @@ num_cmp() {
 # num_between X LO HI: LO <= X <= HI.
 num_between() { num_cmp "$1" '>=' "$2" && num_cmp "$1" '<=' "$3"; }
 
-# expect_usage_message ERR_FILE OUT_FILE FLAG ALLOWED: a refused command line
-# said which flag was wrong and what is allowed, on stderr, and nothing on stdout.
-expect_usage_message() {
-    grep -q -F -- "$3" "$1" || PROBLEMS+=("the message does not name $3")
-    grep -q -F -- "$4" "$1" || PROBLEMS+=("the message does not say '$4'")
-    [[ ! -s $2 ]] || PROBLEMS+=("printed something on stdout")
-}
-
 # ----------------------------------------------------------- Prometheus ----
 
 PROM_PID=""  # set by start_prometheus
@@ -491,14 +483,6 @@ start_prometheus() {
     done
     [[ -n $PROM_PID ]] || die "no free port for Prometheus after 5 tries"
     ok "Prometheus ready on $PROM_URL (pid $PROM_PID)"
-}
-
-# prom_query EXPR: an instant query against PROM_URL; the answer goes to
-# $E2E_TMP/query.json. Fails when no answer came or its status is not success.
-prom_query() {
-    curl -sS --max-time 10 -G --data-urlencode "query=$1" "$PROM_URL/api/v1/query" \
-        -o "$E2E_TMP/query.json" 2>/dev/null || return 1
-    jq -e '.status == "success"' "$E2E_TMP/query.json" >/dev/null
 }
 
 # ---------------------------------------------------------- prove report ----

@@ -294,7 +294,9 @@ for entry in "${BAD_FLAGS[@]}"; do
     prove "${argv[@]}"
     expect_rc 2
     expect_calm_stderr
-    expect_usage_message "$ERR" "$OUT" "$flag" "$allowed"
+    grep -q -F -- "$flag" "$ERR" || PROBLEMS+=("the message does not name $flag")
+    grep -q -F -- "$allowed" "$ERR" || PROBLEMS+=("the message does not say '$allowed'")
+    [[ ! -s $OUT ]] || PROBLEMS+=("printed something on stdout")
     case_end "prove $args"
 done
 

@@ -313,7 +313,9 @@ for entry in "${BAD_FLAGS[@]}"; do
     case_start
     run_capture 10 "$OUT" "$ERR" "$PEER" "${argv[@]}"
     expect_eq "exit code" "$RUN_RC" 2
-    expect_usage_message "$ERR" "$OUT" "$flag" "$allowed"
+    grep -q -F -- "$flag" "$ERR" || PROBLEMS+=("the message does not name $flag")
+    grep -q -F -- "$allowed" "$ERR" || PROBLEMS+=("the message does not say '$allowed'")
+    [[ ! -s $OUT ]] || PROBLEMS+=("printed something on stdout")
     case_end "peer $args"
 done
 
