@@ -26,8 +26,12 @@ e2e_init() {
     trap e2e_cleanup EXIT
     # Turn INT/TERM (say, a CTest timeout) into a normal exit so the EXIT
     # trap still stops what this script started.
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
+    trap 'echo "e2e: interrupted (SIGINT)" >&2; exit 130' INT
+    trap 'echo "e2e: terminated (SIGTERM)" >&2; exit 143' TERM
+    # A command that fails where `set -e` stops the script says where, so a
+    # test never ends without a word.
+    set -E
+    trap 'echo "e2e: stopped at ${BASH_SOURCE[0]##*/} line $LINENO: \"$BASH_COMMAND\" exited $?" >&2' ERR
 }
 
 e2e_cleanup() {
