@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <optional>
 
@@ -46,7 +47,10 @@ int main_entry(int argc, char** argv) {
 
     std::string file;
     std::vector<std::string> sets;
-    app.add_option("-c,--config", file, "YAML config file (default: built-in defaults)")
+    // The environment variable lets a container image name its config once
+    // (ENV), so that `docker run IMAGE --set KEY=VALUE` still reads that file.
+    app.add_option("-c,--config", file,
+                   "YAML config file (default: $COROSTORM_CONFIG if set, else built-in defaults)")
         ->check(CLI::ExistingFile);
     app.add_option("--set", sets,
                    "Override one config key: KEY=VALUE, e.g. runtime.threads=1 or "
@@ -109,6 +113,14 @@ int main_entry(int argc, char** argv) {
         return exit_usage;
     }
 
+    bool file_from_env = false;
+    if (file.empty()) {
+        if (const char* env = std::getenv("COROSTORM_CONFIG"); env != nullptr && *env != '\0') {
+            file = env;
+            file_from_env = true;
+        }
+    }
+
     prove_options proving;
     config::config cfg;
     std::optional<go_peer> peer;
@@ -119,7 +131,8 @@ int main_entry(int argc, char** argv) {
         // Before anything runs: a missing `go` is a usage error that says how to install it.
         if (*prove_cmd && proving.against_go) peer = locate_go_peer(cfg, proving.go_peer);
     } catch (const config::config_error& e) {
-        std::cerr << "corostorm: " << e.what() << "\n";
+        std::cerr << "corostorm: " << e.what() << (file_from_env ? " (file named by COROSTORM_CONFIG)" : "")
+                  << "\n";
         return exit_usage;
     } catch (const usage_error& e) {
         std::cerr << "corostorm prove: " << e.what() << "\n";

@@ -108,6 +108,30 @@ expect_rc 0
 grep -E -q '^[[:space:]]*threads: 1[[:space:]]*$' "$OUT" || PROBLEMS+=("no 'threads: 1' in the printed config")
 case_end "check-config --set runtime.threads=1"
 
+# ----------------------------------------------------- COROSTORM_CONFIG ----
+# The container image names its config through this variable; -c wins over it.
+ENV_CONFIG=$E2E_TMP/env.yaml
+printf 'runtime:\n  threads: 3\n' >"$ENV_CONFIG"
+FLAG_CONFIG=$E2E_TMP/flag.yaml
+printf 'runtime:\n  threads: 5\n' >"$FLAG_CONFIG"
+for spec in "3|" "5|-c $FLAG_CONFIG" "7|--set runtime.threads=7"; do
+    IFS='|' read -r want args <<<"$spec"
+    read -r -a argv <<<"$args"
+    case_start
+    COROSTORM_CONFIG=$ENV_CONFIG cli check-config "${argv[@]}"
+    expect_rc 0
+    grep -E -q "^[[:space:]]*threads: $want[[:space:]]*\$" "$OUT" || PROBLEMS+=("no 'threads: $want' in the printed config")
+    case_end "COROSTORM_CONFIG=env.yaml check-config ${args:-(no flags)}"
+done
+
+case_start
+COROSTORM_CONFIG=$E2E_TMP/missing.yaml cli check-config
+expect_rc 2
+expect_calm_stderr
+grep -q -F 'missing.yaml' "$ERR" || PROBLEMS+=("the message does not name the file")
+grep -q -F 'COROSTORM_CONFIG' "$ERR" || PROBLEMS+=("the message does not name COROSTORM_CONFIG")
+case_end "COROSTORM_CONFIG naming a missing file"
+
 # ---------------------------------------------------------- usage errors ----
 # In run mode too: a usage error must stop the daemon before it serves.
 for args in "--no-such-flag" "check-config --no-such-flag" "--set runtime.threads" "check-config --set runtime.threads"; do
