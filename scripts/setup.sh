@@ -19,6 +19,7 @@ test_packages=(
   python3                   # dashboards/generate.py: the dashboard test checks its output
   docker-compose            # `docker-compose config` checks deploy/compose (no engine needed)
   nodejs npm                # validate deploy/kubernetes against the Kubernetes schemas
+  docker.io debootstrap     # the container test: its own engine and a debian:bookworm-slim base
 )
 # npm packages for the Kubernetes manifest test, into build/npm (the test's
 # default COROSTORM_NPM_DIR). Major versions pinned: the newer ones need a
@@ -46,6 +47,8 @@ missing=()
 for p in "${want[@]}"; do
   # A nodejs that bundles its own npm (NodeSource's) conflicts with Debian's npm package.
   [[ $p == npm ]] && command -v npm >/dev/null && continue
+  # An engine from elsewhere (docker-ce) conflicts with Debian's docker.io.
+  [[ $p == docker.io ]] && command -v dockerd >/dev/null && continue
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [[ ${#missing[@]} -eq 0 ]]; then

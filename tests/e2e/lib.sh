@@ -37,6 +37,7 @@ e2e_init() {
 e2e_cleanup() {
     local rc=$?
     set +e
+    trap - ERR  # cleanup steps may fail quietly
     local pid
     # Stop whatever still runs: politely, then not. The redirection keeps
     # bash's "Terminated"/"Killed" notices out of the test output.
