@@ -60,7 +60,8 @@ unsigned worker_threads(const config::config& cfg) {
     return cfg.runtime.threads != 0 ? cfg.runtime.threads : metrics::available_cpus();
 }
 
-assembly::assembly(const config::config& cfg, std::function<metrics::scenario_view()> scenario) {
+assembly::assembly(const config::config& cfg, std::function<metrics::scenario_view()> scenario,
+                   std::optional<std::uint64_t> memory_limit) {
     for (const auto& w : cfg.workloads) {
         factories_.push_back(make_workload(w, cfg.runtime.engine));
         workload_names_.push_back(w.name);
@@ -86,6 +87,7 @@ assembly::assembly(const config::config& cfg, std::function<metrics::scenario_vi
         .rss_baseline_bytes = rss_baseline_,
         .heap_baseline_bytes = heap_baseline_,
         .scenario = std::move(scenario),
+        .memory_limit_bytes = memory_limit,
     });
 }
 

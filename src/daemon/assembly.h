@@ -42,8 +42,10 @@ unsigned worker_threads(const config::config& cfg);
 
 class assembly {
 public:
-    // `scenario` tells the exporter the current stage and targets (may be empty).
-    assembly(const config::config& cfg, std::function<metrics::scenario_view()> scenario);
+    // `scenario` tells the exporter the current stage and targets (may be
+    // empty); `memory_limit` is the limit the memory guard enforces, if any.
+    assembly(const config::config& cfg, std::function<metrics::scenario_view()> scenario,
+             std::optional<std::uint64_t> memory_limit = std::nullopt);
     assembly(const assembly&) = delete;
     assembly& operator=(const assembly&) = delete;
 

@@ -16,8 +16,10 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/assembly.h"
+#include "guard/memory_guard.h"
 #include "daemon/logging.h"
 #include "metrics/exporter.h"
+#include "metrics/probes.h"
 #include "metrics/process_collector.h"
 #include "runtime/clock.h"
 #include "scenario/timeline.h"
@@ -47,8 +49,17 @@ public:
                       .readyz = [this] { return ready_page(); },
                       .status = [this] { return status_page(); },
                   }) {
+        memory_limit_ = guard::resolve_memory_limit(cfg.memory, metrics::cgroup_memory_limit(),
+                                                    metrics::total_memory_bytes());
         // After the server has bound its port: a taken port fails before any task exists.
-        parts_ = std::make_unique<assembly>(cfg, [this] { return scenario_now(); });
+        parts_ = std::make_unique<assembly>(
+            cfg, [this] { return scenario_now(); },
+            memory_limit_.active() ? std::optional(memory_limit_.limit_bytes) : std::nullopt);
+        if (memory_limit_.active()) {
+            guard_ = std::make_unique<guard::memory_guard>(
+                memory_limit_, guard::usage_probe_for(memory_limit_.source),
+                [] { return metrics::resident_bytes(); }, parts_->rss_baseline(), parts_->pool());
+        }
     }
 
     int run() {
@@ -57,11 +68,14 @@ public:
                      config::to_string(cfg_.runtime.layout), cfg_.workloads.size());
         server_.start();
         spdlog::info("serving /metrics /healthz /readyz /status on {}", server_.local_address());
+        log_memory_guard();
+        if (guard_) guard_->refresh(runtime::now_ns());  // ceilings before the first spawn
         parts_->pool().start();
         started_ns_ = runtime::now_ns();
         on_stage_timer();
         ready_.store(true, std::memory_order_release);  // release: pairs with ready_page()'s acquire
         schedule_progress();
+        schedule_guard();
 
         wait_for_signal();
         control_.run();
@@ -99,6 +113,30 @@ private:
         }
     }
 
+    void log_memory_guard() const {
+        if (!memory_limit_.active()) {
+            spdlog::info("memory guard: off (memory.limit: none); spawning is limited by nothing");
+            return;
+        }
+        const char* what = memory_limit_.source == guard::limit_source::cgroup    ? "the cgroup's limit"
+                           : memory_limit_.source == guard::limit_source::machine ? "the machine's memory"
+                                                                                  : "memory.limit";
+        spdlog::info("memory guard: limit {} ({}), headroom {}: spawning stops at {} in use",
+                     guard::format_memory(memory_limit_.limit_bytes), what,
+                     guard::format_memory(memory_limit_.headroom_bytes),
+                     guard::format_memory(memory_limit_.threshold_bytes()));
+    }
+
+    void schedule_guard() {
+        if (!guard_) return;
+        guard_timer_.expires_after(std::chrono::nanoseconds(guard::memory_guard::refresh_period_ns));
+        guard_timer_.async_wait([this](const boost::system::error_code& ec) {
+            if (ec) return;
+            guard_->refresh(runtime::now_ns());
+            schedule_guard();
+        });
+    }
+
     std::uint64_t target_total_at_end() const {
         std::uint64_t total = 0;
         for (const auto& r : timeline_.ramps()) total += r.to;
@@ -111,15 +149,16 @@ private:
             if (ec) return;
             const auto totals = parts_->totals();
             const auto mem = parts_->memory_per_task(totals);
+            const char* capped = guard_ && guard_->state().capped ? " (capped by the memory guard)" : "";
             if (mem) {
-                spdlog::info("live {} / target {}; memory per task: {}heap {}, rss {}", totals.live,
-                             scenario_total_now(),
+                spdlog::info("live {} / target {}{}; memory per task: {}heap {}, rss {}", totals.live,
+                             scenario_total_now(), capped,
                              cfg_.runtime.engine == config::engine_kind::lean
                                  ? "frame " + human_bytes(mem->frame) + ", "
                                  : std::string(),
                              human_bytes(mem->heap), human_bytes(mem->rss));
             } else {
-                spdlog::info("live 0 / target {}", scenario_total_now());
+                spdlog::info("live 0 / target {}{}", scenario_total_now(), capped);
             }
             schedule_progress();
         });
@@ -156,6 +195,7 @@ private:
         spdlog::info("received {}; draining tasks (at most {} s)", strsignal(signo), drain_timeout.count());
         stage_timer_.cancel();
         progress_timer_.cancel();
+        guard_timer_.cancel();
         draining_.store(true, std::memory_order_relaxed);  // relaxed: only reported in /status
         wait_for_second_signal();
         // The drain waits on a thread of its own, so this control thread stays
@@ -225,10 +265,13 @@ private:
 
     server::response status_page() const;
     nlohmann::json memory_json(const std::optional<metrics::memory_per_task>& mem) const;
+    nlohmann::json guard_json() const;
 
     config::config cfg_;
+    guard::memory_limit memory_limit_;
     // Built in the constructor's body, after the server; destroyed after it.
     std::unique_ptr<assembly> parts_;
+    std::unique_ptr<guard::memory_guard> guard_;  // null with memory.limit: none
     scenario::timeline timeline_;
 
     mutable std::mutex scenario_mu_;  // guards the two fields below (control thread writes, server reads)
@@ -245,6 +288,7 @@ private:
     asio::signal_set signals_{control_, SIGINT, SIGTERM, SIGHUP};
     asio::steady_timer stage_timer_{control_};
     asio::steady_timer progress_timer_{control_};
+    asio::steady_timer guard_timer_{control_};
     std::thread drain_thread_;
     server::http_server server_;
 
@@ -260,6 +304,19 @@ nlohmann::json app::memory_json(const std::optional<metrics::memory_per_task>& m
     nlohmann::json out{{"heap", mem->heap}, {"rss", mem->rss}};
     if (cfg_.runtime.engine == config::engine_kind::lean) out["frame"] = mem->frame;
     return out;
+}
+
+nlohmann::json app::guard_json() const {
+    if (!guard_) return {{"limit", "none"}};
+    const auto state = guard_->state();
+    return {{"limit", guard::to_string(memory_limit_.source)},
+            {"limit_bytes", memory_limit_.limit_bytes},
+            {"headroom_bytes", memory_limit_.headroom_bytes},
+            {"threshold_bytes", memory_limit_.threshold_bytes()},
+            {"usage_bytes", state.usage_bytes},
+            {"bytes_per_task", state.bytes_per_task},
+            {"capped", state.capped},
+            {"episodes", state.episodes}};
 }
 
 server::response app::status_page() const {
@@ -309,8 +366,10 @@ server::response app::status_page() const {
           {"stages", cfg_.scenario.stages.size()},
           {"repeat", cfg_.scenario.repeat}}},
         {"stage", view.stage},
+        {"stage_state", guard_ && guard_->state().capped ? "capped" : "running"},
         {"tasks", {{"live", totals.live}, {"target", target_total}}},
         {"memory_per_task_bytes", memory_json(mem)},
+        {"memory_guard", guard_json()},
         {"workloads", workloads},
     };
     return {200, "application/json", body.dump(2) + "\n"};

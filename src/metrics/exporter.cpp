@@ -72,6 +72,7 @@ runtime_totals sum_shards(const std::vector<const worker_shard*>& shards, std::s
             for (std::size_t src = 0; src < latency_source_count; ++src) out.latency[src].add(s.latency[src]);
         }
         t.spawn_failures += shard->spawn_failures.read();
+        t.spawn_denied_memory += shard->spawn_denied_memory.read();
         t.busy_seconds.push_back(static_cast<double>(shard->busy_ns.read()) / 1e9);
     }
     for (const auto& w : t.workloads) {
@@ -196,10 +197,22 @@ std::vector<MetricFamily> runtime_exporter::Collect() const {
     out.push_back(std::move(busy));
 
     auto denied = family("corostorm_spawn_denied_total",
-                         "Spawns that did not happen, by reason: allocation = no memory for the frame.",
+                         "Spawns that did not happen, by reason: allocation = no memory for the frame "
+                         "(one per failed spawn); memory = the memory guard held a worker's spawns back "
+                         "(one per worker per 5 ms control turn).",
                          MetricType::Counter);
     add_counter(denied, {{"reason", "allocation"}}, static_cast<double>(totals.spawn_failures));
+    add_counter(denied, {{"reason", "memory"}}, static_cast<double>(totals.spawn_denied_memory));
     out.push_back(std::move(denied));
+
+    if (source_.memory_limit_bytes) {
+        auto limit = family("corostorm_memory_limit_bytes",
+                            "The memory limit the guard enforces (memory.limit: the cgroup's, the "
+                            "machine's or the configured size); spawning stops at limit - headroom.",
+                            MetricType::Gauge);
+        add_gauge(limit, {}, static_cast<double>(*source_.memory_limit_bytes));
+        out.push_back(std::move(limit));
+    }
 
     if (!scenario.stage.empty()) {
         auto stage = family("corostorm_scenario_stage_info", "1 for the scenario stage running now.",

@@ -45,6 +45,8 @@ struct exporter_source {
     std::uint64_t rss_baseline_bytes = 0;
     std::uint64_t heap_baseline_bytes = 0;
     std::function<scenario_view()> scenario;
+    // The limit the memory guard enforces; exported as corostorm_memory_limit_bytes.
+    std::optional<std::uint64_t> memory_limit_bytes;
 };
 
 // Totals over all workers, the same numbers Collect() exports; for /status and reports.
@@ -61,6 +63,7 @@ struct runtime_totals {
     std::uint64_t live = 0;
     std::uint64_t frame_bytes = 0;
     std::uint64_t spawn_failures = 0;
+    std::uint64_t spawn_denied_memory = 0;
     std::vector<double> busy_seconds;  // per worker
 };
 runtime_totals sum_shards(const std::vector<const worker_shard*>& shards, std::size_t workloads);

@@ -395,6 +395,53 @@ std::optional<std::uint64_t> cgroup_memory_limit(const std::string& proc_root,
     return limit;
 }
 
+std::optional<std::uint64_t> cgroup_memory_working_set(const std::string& proc_root,
+                                                       const std::string& cgroup_root) {
+    const auto cgroup = locate_cgroup(proc_root, cgroup_root, "memory");
+    if (!cgroup) {
+        return std::nullopt;
+    }
+    const bool v2 = cgroup->version == cgroup_version::v2;
+    const auto usage_file = read_file(cgroup->dir / (v2 ? "memory.current" : "memory.usage_in_bytes"));
+    const auto usage = usage_file ? parse_integer<std::uint64_t>(*usage_file) : std::nullopt;
+    if (!usage) {
+        return std::nullopt;
+    }
+    std::uint64_t inactive_file = 0;
+    if (const auto stat = read_file(cgroup->dir / "memory.stat")) {
+        // "key value" lines; v1 has both a local and a hierarchical (total_) count.
+        const std::string_view key = v2 ? "inactive_file" : "total_inactive_file";
+        for (const auto line : split_lines(*stat)) {
+            const auto fields = split(line);
+            if (fields.size() == 2 && fields[0] == key) {
+                inactive_file = parse_integer<std::uint64_t>(fields[1]).value_or(0);
+                break;
+            }
+        }
+    }
+    return *usage > inactive_file ? *usage - inactive_file : 0;
+}
+
+std::optional<std::uint64_t> machine_memory_in_use(const std::string& meminfo) {
+    const auto content = read_file(meminfo);
+    if (!content) {
+        return std::nullopt;
+    }
+    // "MemTotal:       24684096 kB"
+    const auto kib = [&](std::string_view key) -> std::optional<std::uint64_t> {
+        const auto field = find_field(*content, key);
+        const auto fields = field ? split(*field) : std::vector<std::string_view>{};
+        if (fields.size() != 2 || fields[1] != "kB") return std::nullopt;
+        return parse_integer<std::uint64_t>(fields[0]);
+    };
+    const auto total = kib("MemTotal");
+    const auto available = kib("MemAvailable");
+    if (!total || !available) {
+        return std::nullopt;
+    }
+    return (*total > *available ? *total - *available : 0) * 1024;
+}
+
 std::optional<double> cgroup_cpu_limit(const std::string& proc_root, const std::string& cgroup_root) {
     const auto cgroup = locate_cgroup(proc_root, cgroup_root, "cpu");
     if (!cgroup) {

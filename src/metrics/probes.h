@@ -43,6 +43,14 @@ unsigned available_cpus();
 // value so large it means unlimited). `proc_root`/`cgroup_root` exist for tests.
 std::optional<std::uint64_t> cgroup_memory_limit(const std::string& proc_root = "/proc",
                                                  const std::string& cgroup_root = "/sys/fs/cgroup");
+// What the kernel charges the same cgroup, as the OOM killer and Kubernetes
+// see it: usage (v2 memory.current, v1 memory.usage_in_bytes) minus the
+// inactive file cache it can drop at once (memory.stat inactive_file, v1
+// total_inactive_file). nullopt when there is no memory cgroup to read.
+std::optional<std::uint64_t> cgroup_memory_working_set(const std::string& proc_root = "/proc",
+                                                       const std::string& cgroup_root = "/sys/fs/cgroup");
+// The machine's memory in use by everyone: MemTotal - MemAvailable (/proc/meminfo).
+std::optional<std::uint64_t> machine_memory_in_use(const std::string& meminfo = "/proc/meminfo");
 // Same idea for CPU quota: cores allowed (quota / period), nullopt if unlimited.
 std::optional<double> cgroup_cpu_limit(const std::string& proc_root = "/proc",
                                        const std::string& cgroup_root = "/sys/fs/cgroup");

@@ -127,6 +127,7 @@ struct alignas(64) worker_shard {
     owned_value busy_ns;         // CPU time of pool thread <index>, published on control ticks
     owned_value heartbeat_ns;    // steady-clock time of the last control tick
     owned_value spawn_failures;  // spawns that failed to get a frame
+    owned_value spawn_denied_memory;  // control turns whose spawns the memory guard held back
 
     workload_shard& workload(std::size_t i) noexcept { return per_workload[i]; }
     const workload_shard& workload(std::size_t i) const noexcept { return per_workload[i]; }

@@ -47,6 +47,7 @@ public:
     bool running() const noexcept { return started_ && !stopped_; }
     unsigned size() const noexcept { return static_cast<unsigned>(workers_.size()); }
     const worker& at(unsigned i) const noexcept { return *workers_[i]; }
+    worker& at(unsigned i) noexcept { return *workers_[i]; }
 
 private:
     // io_context with its service shutdown made callable, for the order above.

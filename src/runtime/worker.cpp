@@ -261,10 +261,16 @@ void worker::on_control() {
         return;
     }
     std::size_t budget = options_.spawn_batch;
+    const std::uint64_t ceiling = task_ceiling_.load(std::memory_order_relaxed);
+    bool held_back = false;
     for (std::uint32_t w = 0; w < factories_.size(); ++w) {
         const std::uint64_t unit = factories_[w]->tasks_per_unit();
         desired_units_[w] = share_of(targets_[w].at(now) / unit, index_, count_);
         while (budget > 0 && scope_.units(w) < desired_units_[w]) {
+            if (scope_.live_total() + unit > ceiling) {
+                held_back = true;
+                break;
+            }
             budget -= std::min<std::size_t>(budget, unit);
             try {
                 tick_clock();
@@ -276,6 +282,7 @@ void worker::on_control() {
             }
         }
     }
+    if (held_back) shard_.spawn_denied_memory.add(1);
     schedule_control(budget == 0);
 }
 

@@ -107,6 +107,14 @@ public:
     // Any thread: new targets (one ramp per workload, totals across all
     // workers; this worker takes its share).
     void set_targets(std::vector<target_ramp> totals);
+    // Any thread: the most tasks this worker may hold. Spawning stops short of
+    // it (a unit that would cross it waits) and each control turn held back
+    // counts once in shard().spawn_denied_memory. This is the memory guard's
+    // lever; no ceiling by default. Read once per control turn.
+    void set_task_ceiling(std::uint64_t tasks) noexcept {
+        task_ceiling_.store(tasks, std::memory_order_relaxed);  // relaxed: a limit, not a handshake
+    }
+    std::uint64_t task_ceiling() const noexcept { return task_ceiling_.load(std::memory_order_relaxed); }
     // Any thread: drain every task and let run() return.
     void request_stop();
     // Any thread: stop now, leaving tasks suspended (they are destroyed with the
@@ -208,6 +216,7 @@ private:
 
     std::vector<target_ramp> targets_;
     std::vector<std::uint64_t> desired_units_;
+    std::atomic<std::uint64_t> task_ceiling_{UINT64_MAX};
     bool stopping_ = false;
     std::atomic<bool> finished_{false};
     std::uint64_t sample_countdown_;
@@ -258,8 +267,8 @@ struct every {
     void await_suspend(task_handle h) const noexcept {
         timer_node& node = h.promise().timer;
         worker& w = this_worker();
-        node.deadline_ns = node.deadline_ns == 0 ? w.clock_ns() + w.random() % period_ns
-                                                 : node.deadline_ns + period_ns;
+        node.deadline_ns =
+            node.deadline_ns == 0 ? w.clock_ns() + w.random() % period_ns : node.deadline_ns + period_ns;
         w.schedule(node);
     }
     void await_resume() const noexcept {}

@@ -34,6 +34,9 @@ struct two_workers {
         a.workload(0).latency[0].record(1'500);
         b.workload(0).latency[0].record(3'000'000);
         a.busy_ns.add(2'500'000'000);
+        a.spawn_failures.add(2);
+        a.spawn_denied_memory.add(5);
+        b.spawn_denied_memory.add(7);
     }
     exporter_source source() const {
         return exporter_source{
@@ -47,6 +50,7 @@ struct two_workers {
                 [] {
                     return scenario_view{"ramp", {1000, 5}};
                 },
+            .memory_limit_bytes = 536870912,
         };
     }
 };
@@ -80,14 +84,25 @@ TEST(RuntimeExporter, sums_shards_per_workload) {
         "1");
     EXPECT_EQ(series_value(text, R"(corostorm_worker_busy_seconds_total{engine="lean",worker="0"})"), "2.5");
     EXPECT_EQ(series_value(text, R"(corostorm_scenario_stage_info{stage="ramp"})"), "1");
+    EXPECT_EQ(series_value(text, R"(corostorm_spawn_denied_total{reason="allocation"})"), "2");
+    EXPECT_EQ(series_value(text, R"(corostorm_spawn_denied_total{reason="memory"})"), "12");
+    EXPECT_EQ(series_value(text, "corostorm_memory_limit_bytes"), "536870912");
 }
 
 TEST(RuntimeExporter, memory_per_task_is_absent_without_live_tasks) {
     worker_shard empty{1};
     runtime_exporter exporter(exporter_source{
-        .version = "1", .engine = "lean", .workloads = {"idle"}, .shards = {&empty}, .scenario = {}});
+        .version = "1",
+        .engine = "lean",
+        .workloads = {"idle"},
+        .shards = {&empty},
+        .scenario = {},
+        .memory_limit_bytes = std::nullopt});
     const std::string text = serialize({&exporter});
     EXPECT_EQ(text.find("corostorm_memory_per_task_bytes"), std::string::npos);
+    // No limit, no guard: no limit series (the denied counter stays, at 0).
+    EXPECT_EQ(text.find("corostorm_memory_limit_bytes"), std::string::npos);
+    EXPECT_EQ(series_value(text, R"(corostorm_spawn_denied_total{reason="memory"})"), "0");
     EXPECT_NE(text.find("corostorm_tasks_live"), std::string::npos);
 }
 
@@ -113,6 +128,7 @@ TEST(RuntimeExporter, exports_the_golden_list_of_metric_names) {
         "corostorm_memory_per_task_bytes",
         "corostorm_worker_busy_seconds_total",
         "corostorm_spawn_denied_total",
+        "corostorm_memory_limit_bytes",
         "corostorm_scenario_stage_info",
     };
     EXPECT_EQ(names, golden);

@@ -65,6 +65,12 @@ public:
         return cgroup_memory_limit(proc_root(), cgroup_root());
     }
     std::optional<double> cpu_limit() const { return cgroup_cpu_limit(proc_root(), cgroup_root()); }
+    std::optional<std::uint64_t> working_set() const {
+        return cgroup_memory_working_set(proc_root(), cgroup_root());
+    }
+    std::optional<std::uint64_t> machine_in_use(const std::string& relative) const {
+        return machine_memory_in_use((root_ / relative).string());
+    }
 
 private:
     std::string proc_root() const { return (root_ / "proc").string(); }
@@ -72,6 +78,56 @@ private:
 
     fs::path root_;
 };
+
+// ---- memory in use -----------------------------------------------------------------
+
+TEST(MemoryInUse, cgroup_v2_working_set_is_current_less_inactive_file) {
+    fake_system sys;
+    sys.write("proc/self/cgroup", "0::/kubepods/pod1/ctr\n");
+    sys.write("sys/fs/cgroup/kubepods/pod1/ctr/memory.current", "500000000\n");
+    sys.write("sys/fs/cgroup/kubepods/pod1/ctr/memory.stat",
+              "anon 300000000\nfile 200000000\nactive_file 50000000\ninactive_file 150000000\n");
+    EXPECT_EQ(sys.working_set(), std::optional<std::uint64_t>(350000000));
+}
+
+TEST(MemoryInUse, cgroup_v1_working_set_uses_the_hierarchical_inactive_file) {
+    fake_system sys;
+    sys.write("proc/self/cgroup", "4:memory:/guarded\n0::/\n");
+    sys.write("sys/fs/cgroup/memory/guarded/memory.usage_in_bytes", "400000000\n");
+    // The local count (inactive_file) is not the one that counts for the subtree.
+    sys.write("sys/fs/cgroup/memory/guarded/memory.stat",
+              "cache 100\ninactive_file 7\ntotal_rss 300000000\ntotal_inactive_file 100000000\n");
+    EXPECT_EQ(sys.working_set(), std::optional<std::uint64_t>(300000000));
+}
+
+TEST(MemoryInUse, cgroup_without_stat_counts_the_whole_usage_and_no_cgroup_is_nullopt) {
+    fake_system sys;
+    sys.write("proc/self/cgroup", "0::/a\n");
+    sys.write("sys/fs/cgroup/a/memory.current", "123456\n");
+    EXPECT_EQ(sys.working_set(), std::optional<std::uint64_t>(123456));
+
+    fake_system empty;
+    empty.write("proc/self/cgroup", "");
+    EXPECT_EQ(empty.working_set(), std::nullopt);
+}
+
+TEST(MemoryInUse, machine_is_total_less_available) {
+    fake_system sys;
+    sys.write("meminfo",
+              "MemTotal:       24684096 kB\nMemFree:         1000000 kB\n"
+              "MemAvailable:   20684096 kB\n");
+    EXPECT_EQ(sys.machine_in_use("meminfo"), std::optional<std::uint64_t>(4000000ULL * 1024));
+    sys.write("old-kernel", "MemTotal:       24684096 kB\nMemFree:         1000000 kB\n");
+    EXPECT_EQ(sys.machine_in_use("old-kernel"), std::nullopt);
+    EXPECT_EQ(sys.machine_in_use("missing"), std::nullopt);
+}
+
+TEST(MemoryInUse, this_machine_reports_something_plausible) {
+    const auto in_use = machine_memory_in_use();
+    ASSERT_TRUE(in_use.has_value());
+    EXPECT_GT(*in_use, 0U);
+    EXPECT_LT(*in_use, total_memory_bytes());
+}
 
 // ---- cgroup v2 --------------------------------------------------------------------
 

@@ -113,6 +113,35 @@ bool wait_for(Pred pred, std::chrono::milliseconds limit = 10s) {
     return true;
 }
 
+std::uint64_t held_back(const pool& p) {
+    std::uint64_t n = 0;
+    for (unsigned i = 0; i < p.size(); ++i) n += p.at(i).shard().spawn_denied_memory.read();
+    return n;
+}
+
+TEST(TaskCeiling, spawning_stops_at_the_ceiling_counts_the_turns_and_resumes_when_raised) {
+    holder_factory f;
+    pool p(2, {&f}, {});
+    for (unsigned i = 0; i < p.size(); ++i) p.at(i).set_task_ceiling(3'000);
+    p.start();
+    EXPECT_EQ(held_back(p), 0u);
+    p.set_targets({target_ramp{0, 10'000, now_ns(), 0}});
+    ASSERT_TRUE(wait_for([&] { return live(p) == 6'000 && held_back(p) >= 4; }));
+    // Held: a few more control turns change nothing but the count of turns held back.
+    const std::uint64_t turns = held_back(p);
+    ASSERT_TRUE(wait_for([&] { return held_back(p) >= turns + 4; }));
+    EXPECT_EQ(live(p), 6'000u);
+    for (unsigned i = 0; i < p.size(); ++i) EXPECT_EQ(p.at(i).shard().workload(0).live(), 3'000u);
+
+    for (unsigned i = 0; i < p.size(); ++i) p.at(i).set_task_ceiling(UINT64_MAX);
+    ASSERT_TRUE(wait_for([&] { return live(p) == 10'000; }));
+    // At the target nothing is held back any more.
+    const std::uint64_t after = held_back(p);
+    std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(held_back(p), after);
+    EXPECT_TRUE(p.stop(10s));
+}
+
 TEST(LeanTask, frames_are_destroyed_when_the_scope_drains) {
     counted::reset();
     holder_factory f;

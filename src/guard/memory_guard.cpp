@@ -1,0 +1,151 @@
+#include "guard/memory_guard.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "metrics/probes.h"
+
+namespace corostorm::guard {
+
+std::string_view to_string(limit_source s) noexcept {
+    switch (s) {
+        case limit_source::none:
+            return "none";
+        case limit_source::cgroup:
+            return "cgroup";
+        case limit_source::machine:
+            return "machine";
+        case limit_source::config:
+            return "config";
+    }
+    return "none";
+}
+
+std::string format_memory(std::uint64_t bytes) {
+    constexpr double mib = 1024.0 * 1024.0;
+    const double b = static_cast<double>(bytes);
+    return b < 1024.0 * mib ? fmt::format("{:.1f} MiB", b / mib)
+                            : fmt::format("{:.1f} GiB", b / (1024.0 * mib));
+}
+
+memory_limit resolve_memory_limit(const config::memory_config& cfg, std::optional<std::uint64_t> cgroup_limit,
+                                  std::uint64_t machine_bytes) {
+    memory_limit out;
+    switch (cfg.limit) {
+        case config::memory_limit_kind::none:
+            return out;
+        case config::memory_limit_kind::bytes:
+            out.source = limit_source::config;
+            out.limit_bytes = cfg.limit_bytes;
+            break;
+        case config::memory_limit_kind::automatic:
+            if (cgroup_limit) {
+                out.source = limit_source::cgroup;
+                out.limit_bytes = *cgroup_limit;
+            } else if (machine_bytes > 0) {
+                out.source = limit_source::machine;
+                out.limit_bytes = machine_bytes;
+            } else {
+                return out;
+            }
+            break;
+    }
+    const auto fraction_of_limit = std::llround(static_cast<double>(out.limit_bytes) * cfg.headroom_fraction);
+    out.headroom_bytes =
+        std::min(cfg.headroom_bytes.value_or(static_cast<std::uint64_t>(fraction_of_limit)), out.limit_bytes);
+    return out;
+}
+
+usage_probe usage_probe_for(limit_source source) {
+    switch (source) {
+        case limit_source::cgroup:
+            return [] { return metrics::cgroup_memory_working_set(); };
+        case limit_source::machine:
+            return [] { return metrics::machine_memory_in_use(); };
+        case limit_source::config:
+        case limit_source::none:
+            break;
+    }
+    return []() -> std::optional<std::uint64_t> { return metrics::resident_bytes(); };
+}
+
+memory_guard::memory_guard(memory_limit limit, usage_probe usage, std::function<std::uint64_t()> resident,
+                           std::uint64_t rss_baseline, runtime::pool& pool)
+    : limit_(limit),
+      usage_(std::move(usage)),
+      resident_(std::move(resident)),
+      rss_baseline_(rss_baseline),
+      pool_(pool),
+      high_water_(pool.size(), 0) {}
+
+void memory_guard::refresh(std::uint64_t now_ns) {
+    const unsigned workers = pool_.size();
+    std::vector<std::uint64_t> live(workers, 0);
+    std::uint64_t live_total = 0;
+    std::uint64_t denied = 0;
+    for (unsigned i = 0; i < workers; ++i) {
+        const auto& shard = pool_.at(i).shard();
+        for (std::size_t w = 0; w < shard.workload_count; ++w) live[i] += shard.workload(w).live();
+        live_total += live[i];
+        denied += shard.spawn_denied_memory.read();
+    }
+
+    const auto usage = usage_();
+    if (!usage) {
+        // Keep the ceilings as they are: no new room without a measurement.
+        if (!probe_failed_) {
+            spdlog::warn("memory guard: cannot read the memory in use ({}); spawning keeps its last limits",
+                         to_string(limit_.source));
+            probe_failed_ = true;
+        }
+        return;
+    }
+    probe_failed_ = false;
+
+    std::uint64_t per_task = default_task_bytes;
+    if (live_total >= measure_after_tasks) {
+        const std::uint64_t resident = resident_();
+        if (resident > rss_baseline_)
+            per_task = std::max<std::uint64_t>((resident - rss_baseline_) / live_total, 1);
+    }
+    const std::uint64_t threshold = limit_.threshold_bytes();
+    const std::uint64_t room_tasks = *usage < threshold ? (threshold - *usage) / per_task : 0;
+    const std::uint64_t share = room_tasks / std::max(workers, 1U);
+    for (unsigned i = 0; i < workers; ++i) {
+        high_water_[i] = std::max(high_water_[i], live[i]);
+        pool_.at(i).set_task_ceiling(std::max(live[i] + share, high_water_[i]));
+    }
+
+    usage_bytes_.store(*usage, std::memory_order_relaxed);
+    bytes_per_task_.store(per_task, std::memory_order_relaxed);
+
+    if (denied != denied_seen_) {
+        denied_seen_ = denied;
+        last_denial_ns_ = now_ns;
+        if (!capped_.load(std::memory_order_relaxed)) {
+            capped_.store(true, std::memory_order_relaxed);
+            episodes_.fetch_add(1, std::memory_order_relaxed);
+            spdlog::warn(
+                "memory guard: spawning held back at {} live task(s): {} in use ({}) of a {} limit "
+                "less {} headroom",
+                live_total, format_memory(*usage), to_string(limit_.source),
+                format_memory(limit_.limit_bytes), format_memory(limit_.headroom_bytes));
+        }
+    } else if (capped_.load(std::memory_order_relaxed) && now_ns >= last_denial_ns_ + episode_quiet_ns) {
+        capped_.store(false, std::memory_order_relaxed);
+        spdlog::info("memory guard: no spawn held back for {} s; {} live task(s), {} in use",
+                     episode_quiet_ns / 1'000'000'000, live_total, format_memory(*usage));
+    }
+}
+
+guard_state memory_guard::state() const noexcept {
+    return {.usage_bytes = usage_bytes_.load(std::memory_order_relaxed),
+            .bytes_per_task = bytes_per_task_.load(std::memory_order_relaxed),
+            .capped = capped_.load(std::memory_order_relaxed),
+            .episodes = episodes_.load(std::memory_order_relaxed)};
+}
+
+}  // namespace corostorm::guard
