@@ -15,6 +15,26 @@ namespace {
 
 std::uint64_t to_ns(config::duration d) { return static_cast<std::uint64_t>(d.count()); }
 
+workloads::sleep_options sleep_options_of(const config::sleep_params& p) {
+    return {.period_ns = to_ns(p.period), .rounds = p.rounds, .work_ns = to_ns(p.work)};
+}
+workloads::yield_options yield_options_of(const config::yield_params& p) {
+    return {.rounds = p.rounds, .work_ns = to_ns(p.work)};
+}
+workloads::cpu_options cpu_options_of(const config::cpu_params& p) {
+    return {.slice_ns = to_ns(p.slice), .rounds = p.rounds};
+}
+
+// The factory make_workload built for (kind, engine) is of exactly this type.
+template <class Lean, class Asio, class Options>
+void retune_as(runtime::task_factory& f, config::engine_kind engine, const Options& options) {
+    if (engine == config::engine_kind::asio) {
+        static_cast<Asio&>(f).retune(options);
+    } else {
+        static_cast<Lean&>(f).retune(options);
+    }
+}
+
 template <class Lean, class Asio, class Options>
 std::unique_ptr<runtime::task_factory> make_for(config::engine_kind engine, const Options& options) {
     if (engine == config::engine_kind::asio) return std::make_unique<Asio>(options);
@@ -28,12 +48,10 @@ std::unique_ptr<runtime::task_factory> make_workload(const config::workload_conf
     switch (w.kind) {
         case config::workload_kind::sleep:
             return make_for<workloads::sleep_workload, workloads::asio_sleep_workload>(
-                engine, workloads::sleep_options{.period_ns = to_ns(w.sleep.period),
-                                                 .rounds = w.sleep.rounds,
-                                                 .work_ns = to_ns(w.sleep.work)});
+                engine, sleep_options_of(w.sleep));
         case config::workload_kind::yield:
             return make_for<workloads::yield_workload, workloads::asio_yield_workload>(
-                engine, workloads::yield_options{.rounds = w.yield.rounds, .work_ns = to_ns(w.yield.work)});
+                engine, yield_options_of(w.yield));
         case config::workload_kind::ring:
             return make_for<workloads::ring_workload, workloads::asio_ring_workload>(
                 engine, workloads::ring_options{.ring_size = w.ring.ring_size});
@@ -42,18 +60,40 @@ std::unique_ptr<runtime::task_factory> make_workload(const config::workload_conf
                 engine,
                 workloads::spawn_tree_options{.fanout = w.spawn_tree.fanout, .depth = w.spawn_tree.depth});
         case config::workload_kind::cpu:
-            return make_for<workloads::cpu_workload, workloads::asio_cpu_workload>(
-                engine, workloads::cpu_options{.slice_ns = to_ns(w.cpu.slice), .rounds = w.cpu.rounds});
+            return make_for<workloads::cpu_workload, workloads::asio_cpu_workload>(engine,
+                                                                                   cpu_options_of(w.cpu));
     }
     throw std::logic_error("unhandled workload kind");
 }
 
-scenario::timeline make_timeline(const config::config& cfg, std::uint64_t start_ns) {
+void retune_workload(runtime::task_factory& f, const config::workload_config& w, config::engine_kind engine) {
+    switch (w.kind) {
+        case config::workload_kind::sleep:
+            retune_as<workloads::sleep_workload, workloads::asio_sleep_workload>(f, engine,
+                                                                                 sleep_options_of(w.sleep));
+            return;
+        case config::workload_kind::yield:
+            retune_as<workloads::yield_workload, workloads::asio_yield_workload>(f, engine,
+                                                                                 yield_options_of(w.yield));
+            return;
+        case config::workload_kind::cpu:
+            retune_as<workloads::cpu_workload, workloads::asio_cpu_workload>(f, engine,
+                                                                             cpu_options_of(w.cpu));
+            return;
+        case config::workload_kind::ring:
+        case config::workload_kind::spawn_tree:
+            return;  // their parameters shape the unit: a restart changes them
+    }
+}
+
+scenario::timeline make_timeline(const config::config& cfg, std::uint64_t start_ns,
+                                 std::uint64_t start_total) {
     std::vector<scenario::stage> stages;
     for (const auto& s : cfg.scenario.stages) stages.push_back({s.name, s.tasks, to_ns(s.over)});
     std::vector<double> weights;
     for (const auto& w : cfg.workloads) weights.push_back(w.weight);
-    return scenario::timeline(std::move(stages), cfg.scenario.repeat, std::move(weights), start_ns);
+    return scenario::timeline(std::move(stages), cfg.scenario.repeat, std::move(weights), start_ns,
+                              start_total);
 }
 
 unsigned worker_threads(const config::config& cfg) {
@@ -61,7 +101,8 @@ unsigned worker_threads(const config::config& cfg) {
 }
 
 assembly::assembly(const config::config& cfg, std::function<metrics::scenario_view()> scenario,
-                   std::optional<std::uint64_t> memory_limit) {
+                   std::optional<std::uint64_t> memory_limit, const metrics::reload_counts* reloads)
+    : engine_(cfg.runtime.engine) {
     for (const auto& w : cfg.workloads) {
         factories_.push_back(make_workload(w, cfg.runtime.engine));
         workload_names_.push_back(w.name);
@@ -88,7 +129,14 @@ assembly::assembly(const config::config& cfg, std::function<metrics::scenario_vi
         .heap_baseline_bytes = heap_baseline_,
         .scenario = std::move(scenario),
         .memory_limit_bytes = memory_limit,
+        .reloads = reloads,
     });
+}
+
+void assembly::retune(const std::vector<config::workload_config>& workloads) {
+    for (std::size_t w = 0; w < workloads.size() && w < factories_.size(); ++w) {
+        retune_workload(*factories_[w], workloads[w], engine_);
+    }
 }
 
 std::vector<const metrics::worker_shard*> assembly::shards() const {

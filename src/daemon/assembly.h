@@ -33,9 +33,14 @@ namespace corostorm::daemon {
 // lean task or as an asio::awaitable.
 std::unique_ptr<runtime::task_factory> make_workload(const config::workload_config& w,
                                                      config::engine_kind engine);
+// New live parameters for a factory make_workload built from a workload of
+// the same kind and engine (ring and spawn_tree have none).
+void retune_workload(runtime::task_factory& f, const config::workload_config& w, config::engine_kind engine);
 
-// The config's scenario as a timeline starting at `start_ns`.
-scenario::timeline make_timeline(const config::config& cfg, std::uint64_t start_ns);
+// The config's scenario as a timeline starting at `start_ns`, its first
+// stage ramping from `start_total` tasks.
+scenario::timeline make_timeline(const config::config& cfg, std::uint64_t start_ns,
+                                 std::uint64_t start_total = 0);
 
 // runtime.threads, or the CPUs the process may use when it is 0.
 unsigned worker_threads(const config::config& cfg);
@@ -45,11 +50,15 @@ public:
     // `scenario` tells the exporter the current stage and targets (may be
     // empty); `memory_limit` is the limit the memory guard enforces, if any.
     assembly(const config::config& cfg, std::function<metrics::scenario_view()> scenario,
-             std::optional<std::uint64_t> memory_limit = std::nullopt);
+             std::optional<std::uint64_t> memory_limit = std::nullopt,
+             const metrics::reload_counts* reloads = nullptr);
     assembly(const assembly&) = delete;
     assembly& operator=(const assembly&) = delete;
 
     unsigned threads() const noexcept { return pool_->size(); }
+    // Control thread: new parameters for the workloads (same count, names and
+    // kinds as built); tasks see them at their next wake-up or yield.
+    void retune(const std::vector<config::workload_config>& workloads);
     runtime::pool& pool() noexcept { return *pool_; }
     const runtime::pool& pool() const noexcept { return *pool_; }
     const std::vector<std::string>& workload_names() const noexcept { return workload_names_; }
@@ -70,6 +79,7 @@ public:
     const metrics::runtime_exporter& exporter() const noexcept { return *exporter_; }
 
 private:
+    config::engine_kind engine_;
     std::vector<std::unique_ptr<runtime::task_factory>> factories_;
     std::vector<std::string> workload_names_;
     std::unique_ptr<runtime::pool> pool_;

@@ -152,7 +152,7 @@ int main_entry(int argc, char** argv) {
     setup_logging(log);
     int code = exit_runtime;
     try {
-        code = *prove_cmd ? prove(cfg, proving, peer ? &*peer : nullptr) : run(cfg);
+        code = *prove_cmd ? prove(cfg, proving, peer ? &*peer : nullptr) : run(cfg, {file, sets});
     } catch (const std::exception& e) {
         spdlog::critical("{}", e.what());
         code = exit_runtime;

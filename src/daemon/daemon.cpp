@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -18,6 +19,7 @@
 #include "daemon/assembly.h"
 #include "guard/memory_guard.h"
 #include "daemon/logging.h"
+#include "daemon/reload.h"
 #include "metrics/exporter.h"
 #include "metrics/probes.h"
 #include "metrics/process_collector.h"
@@ -39,8 +41,9 @@ std::string human_bytes(double b) { return fmt::format("{:.1f} B", b); }
 
 class app {
 public:
-    explicit app(const config::config& cfg)
+    app(const config::config& cfg, config_source source)
         : cfg_(cfg),
+          source_(std::move(source)),
           timeline_(make_timeline(cfg, runtime::now_ns())),
           server_(cfg.server.host, cfg.server.port,
                   server::routes{
@@ -54,7 +57,7 @@ public:
         // After the server has bound its port: a taken port fails before any task exists.
         parts_ = std::make_unique<assembly>(
             cfg, [this] { return scenario_now(); },
-            memory_limit_.active() ? std::optional(memory_limit_.limit_bytes) : std::nullopt);
+            memory_limit_.active() ? std::optional(memory_limit_.limit_bytes) : std::nullopt, &reloads_);
         if (memory_limit_.active()) {
             guard_ = std::make_unique<guard::memory_guard>(
                 memory_limit_, guard::usage_probe_for(memory_limit_.source),
@@ -168,13 +171,59 @@ private:
         signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
             if (ec) return;
             if (signo == SIGHUP) {
-                // Reloading is not built yet; SIGHUP's default action would kill the daemon.
-                spdlog::warn("received SIGHUP: config reload is not supported in this version; ignored");
+                reload();
                 wait_for_signal();
                 return;
             }
             on_signal(signo);
         });
+    }
+
+    // SIGHUP: the config source read again; what may change live changes.
+    void reload() {
+        if (source_.file.empty()) {
+            spdlog::warn(
+                "received SIGHUP: running on built-in defaults (no -c, no COROSTORM_CONFIG); "
+                "nothing to reload");
+            reloads_.failure.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        config::config fresh;
+        try {
+            std::vector<config::override_entry> overrides;
+            for (const auto& s : source_.overrides) overrides.push_back(config::parse_override(s));
+            fresh = config::load_file(source_.file, overrides);
+        } catch (const config::config_error& e) {
+            spdlog::error("reload failed, the running config stays: {}", e.what());
+            reloads_.failure.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        const reload_plan plan = plan_reload(cfg_, fresh);
+        for (const auto& key : plan.restart_needed) {
+            spdlog::warn("reload: {} needs a restart; the running value stays", key);
+        }
+        if (plan.sampling_changed) parts_->pool().set_sample_every(plan.effective.latency.sample_every);
+        if (plan.params_changed) parts_->retune(plan.effective.workloads);
+        {
+            std::lock_guard lock(config_mu_);
+            cfg_ = plan.effective;
+            restart_needed_ = plan.restart_needed;
+        }
+        if (plan.scenario_changed) {
+            // The new scenario starts from its first stage, ramping from the target in force.
+            const std::uint64_t now = runtime::now_ns();
+            timeline_ = make_timeline(cfg_, now, timeline_.total_target_at(now));
+            stage_timer_.cancel();
+            on_stage_timer();
+        }
+        if (plan.applied.empty()) {
+            spdlog::info("reload: {} read again; nothing that applies live changed", source_.file);
+        } else {
+            spdlog::info("reload: {} read again; applied: {}", source_.file, fmt::join(plan.applied, "; "));
+        }
+        // Last, so that the line above is written at the level in force when the signal came.
+        if (plan.log_level_changed) set_log_level(plan.effective.log.level);
+        reloads_.success.fetch_add(1, std::memory_order_relaxed);
     }
 
     // A second SIGINT/SIGTERM while draining: the user wants out now.
@@ -267,7 +316,13 @@ private:
     nlohmann::json memory_json(const std::optional<metrics::memory_per_task>& mem) const;
     nlohmann::json guard_json() const;
 
+    // Written by the control thread (reload), read by it freely and by the
+    // server thread under config_mu_.
     config::config cfg_;
+    const config_source source_;
+    mutable std::mutex config_mu_;
+    std::vector<std::string> restart_needed_;  // from the last reload, guarded by config_mu_
+    metrics::reload_counts reloads_;           // before parts_: its exporter reads it
     guard::memory_limit memory_limit_;
     // Built in the constructor's body, after the server; destroyed after it.
     std::unique_ptr<assembly> parts_;
@@ -302,7 +357,7 @@ public:
 nlohmann::json app::memory_json(const std::optional<metrics::memory_per_task>& mem) const {
     if (!mem) return nullptr;
     nlohmann::json out{{"heap", mem->heap}, {"rss", mem->rss}};
-    if (cfg_.runtime.engine == config::engine_kind::lean) out["frame"] = mem->frame;
+    if (parts_->frame_bytes_exact()) out["frame"] = mem->frame;
     return out;
 }
 
@@ -321,6 +376,13 @@ nlohmann::json app::guard_json() const {
 
 server::response app::status_page() const {
     using nlohmann::json;
+    config::config cfg;
+    std::vector<std::string> restart_needed;
+    {
+        std::lock_guard lock(config_mu_);
+        cfg = cfg_;
+        restart_needed = restart_needed_;
+    }
     const auto totals = parts_->totals();
     const auto view = scenario_now();
     const auto mem = parts_->memory_per_task(totals);
@@ -342,8 +404,8 @@ server::response app::status_page() const {
                                    {"p999", h.quantile(0.999)}};
         }
         workloads[workload_names[w]] = {
-            {"kind", config::to_string(cfg_.workloads[w].kind)},
-            {"weight", cfg_.workloads[w].weight},
+            {"kind", config::to_string(cfg.workloads[w].kind)},
+            {"weight", cfg.workloads[w].weight},
             {"live", t.live},
             {"target", target},
             {"spawned", t.spawned},
@@ -360,11 +422,16 @@ server::response app::status_page() const {
          started_ns_ == 0 ? 0.0 : static_cast<double>(runtime::now_ns() - started_ns_) / 1e9},
         {"config",
          {{"threads", parts_->threads()},
-          {"engine", config::to_string(cfg_.runtime.engine)},
-          {"layout", config::to_string(cfg_.runtime.layout)},
-          {"sample_every", cfg_.latency.sample_every},
-          {"stages", cfg_.scenario.stages.size()},
-          {"repeat", cfg_.scenario.repeat}}},
+          {"engine", config::to_string(cfg.runtime.engine)},
+          {"layout", config::to_string(cfg.runtime.layout)},
+          {"sample_every", cfg.latency.sample_every},
+          {"stages", cfg.scenario.stages.size()},
+          {"repeat", cfg.scenario.repeat},
+          {"file", source_.file.empty() ? json(nullptr) : json(source_.file)},
+          {"reloads",
+           {{"success", reloads_.success.load(std::memory_order_relaxed)},
+            {"failure", reloads_.failure.load(std::memory_order_relaxed)}}},
+          {"restart_needed", restart_needed}}},
         {"stage", view.stage},
         {"stage_state", guard_ && guard_->state().capped ? "capped" : "running"},
         {"tasks", {{"live", totals.live}, {"target", target_total}}},
@@ -377,7 +444,7 @@ server::response app::status_page() const {
 
 }  // namespace
 
-int run(const config::config& cfg) {
+int run(const config::config& cfg, config_source source) {
     // Signals are handled by asio's signal_set; block them in every thread
     // created from here on so none of them is killed by the default action.
     sigset_t set;
@@ -385,7 +452,7 @@ int run(const config::config& cfg) {
     sigaddset(&set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     try {
-        app a(cfg);
+        app a(cfg, std::move(source));
         return a.run();
     } catch (const std::system_error& e) {
         spdlog::error("{}", e.what());

@@ -11,7 +11,9 @@
 //   4. the worker pool starts; the scenario timeline feeds it target ramps
 //      from the control thread (the caller's thread), which also handles
 //      signals and logs progress;
-//   5. SIGTERM/SIGINT: every worker drains its tasks (bounded by
+//   5. SIGHUP reads the config source again (daemon/reload.h says which keys
+//      apply live); an invalid file changes nothing;
+//   6. SIGTERM/SIGINT: every worker drains its tasks (bounded by
 //      drain_timeout; stragglers are aborted and their frames destroyed),
 //      then the server stops and run() returns 0. A second signal while
 //      draining exits at once with status 1.
@@ -19,6 +21,8 @@
 #pragma once
 
 #include <chrono>
+#include <string>
+#include <vector>
 
 #include "config/config.h"
 
@@ -26,7 +30,15 @@ namespace corostorm::daemon {
 
 inline constexpr std::chrono::seconds drain_timeout{30};
 
+// Where the running config came from, so that SIGHUP can read it again:
+// the file (empty: built-in defaults, nothing to reload) and the --set
+// overrides, applied again on top of the file at every reload.
+struct config_source {
+    std::string file;
+    std::vector<std::string> overrides;
+};
+
 // Runs until a termination signal; returns the process exit code.
-int run(const config::config& cfg);
+int run(const config::config& cfg, config_source source = {});
 
 }  // namespace corostorm::daemon

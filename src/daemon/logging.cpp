@@ -72,6 +72,8 @@ void setup_logging(const config::log_config& cfg) {
     logger->flush_on(spdlog::level::warn);
 }
 
+void set_log_level(config::log_level level) { spdlog::default_logger()->set_level(to_spdlog(level)); }
+
 void shutdown_logging() {
     if (auto logger = spdlog::get("corostorm")) logger->flush();
     spdlog::shutdown();

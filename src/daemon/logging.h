@@ -18,6 +18,8 @@ namespace corostorm::daemon {
 
 // Sets up the default logger (idempotent; later calls change level/format).
 void setup_logging(const config::log_config& cfg);
+// Changes the default logger's level only (a reload: the format stays).
+void set_log_level(config::log_level level);
 // Flushes and stops the logging thread.
 void shutdown_logging();
 

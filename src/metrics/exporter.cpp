@@ -205,6 +205,18 @@ std::vector<MetricFamily> runtime_exporter::Collect() const {
     add_counter(denied, {{"reason", "memory"}}, static_cast<double>(totals.spawn_denied_memory));
     out.push_back(std::move(denied));
 
+    if (source_.reloads != nullptr) {
+        auto reloads = family("corostorm_config_reloads_total",
+                              "Config reloads (SIGHUP) by result: success = the file was valid and its live "
+                              "keys applied; failure = it was not, and the running config stayed.",
+                              MetricType::Counter);
+        add_counter(reloads, {{"result", "success"}},
+                    static_cast<double>(source_.reloads->success.load(std::memory_order_relaxed)));
+        add_counter(reloads, {{"result", "failure"}},
+                    static_cast<double>(source_.reloads->failure.load(std::memory_order_relaxed)));
+        out.push_back(std::move(reloads));
+    }
+
     if (source_.memory_limit_bytes) {
         auto limit = family("corostorm_memory_limit_bytes",
                             "The memory limit the guard enforces (memory.limit: the cgroup's, the "

@@ -20,6 +20,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <atomic>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,12 @@ namespace corostorm::metrics {
 struct scenario_view {
     std::string stage;
     std::vector<std::uint64_t> targets;  // per workload, total across workers
+};
+
+// Config reloads by result, counted by the daemon and read at scrape time.
+struct reload_counts {
+    std::atomic<std::uint64_t> success{0};
+    std::atomic<std::uint64_t> failure{0};
 };
 
 struct exporter_source {
@@ -47,6 +54,8 @@ struct exporter_source {
     std::function<scenario_view()> scenario;
     // The limit the memory guard enforces; exported as corostorm_memory_limit_bytes.
     std::optional<std::uint64_t> memory_limit_bytes;
+    // Config reloads (SIGHUP), owned by the daemon; null: not exported.
+    const reload_counts* reloads = nullptr;
 };
 
 // Totals over all workers, the same numbers Collect() exports; for /status and reports.

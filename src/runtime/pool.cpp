@@ -56,6 +56,10 @@ void pool::set_targets(const std::vector<target_ramp>& totals) {
     for (auto& w : workers_) w->set_targets(totals);
 }
 
+void pool::set_sample_every(std::uint64_t every) {
+    for (auto& w : workers_) w->set_sample_every(every);
+}
+
 bool pool::stop(std::chrono::nanoseconds timeout) {
     if (stopped_) return true;
     stopped_ = true;

@@ -40,6 +40,7 @@ public:
 
     void start();
     void set_targets(const std::vector<target_ramp>& totals);
+    void set_sample_every(std::uint64_t every);  // every worker, see worker::set_sample_every
     // Drains every task; returns true if all workers drained within `timeout`
     // (false: they were aborted). Joins the threads either way. Idempotent.
     bool stop(std::chrono::nanoseconds timeout);

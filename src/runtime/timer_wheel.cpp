@@ -65,7 +65,7 @@ int timer_wheel::next_occupied(unsigned level, unsigned position) const noexcept
     for (unsigned i = 0; i <= words; ++i) {
         const unsigned w = (first_word + i) % words;
         std::uint64_t word = occupied_[base + w];
-        if (i == 0) word &= ~std::uint64_t{0} << (position % 64);           // at or after position
+        if (i == 0) word &= ~std::uint64_t{0} << (position % 64);         // at or after position
         if (i == words) word &= ~(~std::uint64_t{0} << (position % 64));  // wrapped: before it
         if (word == 0) continue;
         const unsigned slot = w * 64 + static_cast<unsigned>(std::countr_zero(word));
@@ -87,7 +87,8 @@ std::optional<timer_wheel::expiration> timer_wheel::next_expiration() const noex
         if (ahead < 0) continue;
         const std::uint64_t tick = (position + static_cast<unsigned>(ahead)) << shift(level);
         if (!best || tick < best->tick) {
-            best = expiration{level, static_cast<unsigned>((position + static_cast<unsigned>(ahead)) & mask), tick};
+            best = expiration{level, static_cast<unsigned>((position + static_cast<unsigned>(ahead)) & mask),
+                              tick};
         }
     }
     return best;

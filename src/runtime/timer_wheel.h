@@ -131,10 +131,10 @@ private:
     std::size_t fire_due(std::size_t budget, Fire& fire);
 
     std::uint64_t tick_ns_;
-    std::uint64_t elapsed_;  // current time in ticks; every linked timer is later
-    chain_heads due_{};      // timers whose tick has come, not yet fired
-    unsigned due_count_ = 0; // non-empty due chains are due_[0 .. due_count_)
-    unsigned next_due_ = 0;  // the chain the next firing takes from
+    std::uint64_t elapsed_;   // current time in ticks; every linked timer is later
+    chain_heads due_{};       // timers whose tick has come, not yet fired
+    unsigned due_count_ = 0;  // non-empty due chains are due_[0 .. due_count_)
+    unsigned next_due_ = 0;   // the chain the next firing takes from
     // Bit s of the flat slot numbering (level 0 first): slot s is non-empty.
     std::array<std::uint64_t, (total_slots + 63) / 64> occupied_{};
     std::array<chain_heads, total_slots> slot_{};

@@ -68,6 +68,7 @@ worker::worker(unsigned index, unsigned count, std::vector<task_factory*> worklo
       control_timer_(executor_),
       targets_(factories_.size()),
       desired_units_(factories_.size(), 0),
+      sample_every_(options.sample_every),
       sample_countdown_(options.sample_every),
       clock_ns_(now_ns()),
       rng_(0x9E3779B97F4A7C15ull * (index + 1)) {
@@ -92,6 +93,14 @@ void worker::set_targets(std::vector<target_ramp> totals) {
     assert(totals.size() == factories_.size());
     boost::asio::post(executor_,
                       [this, totals = std::move(totals)]() mutable { targets_ = std::move(totals); });
+}
+
+void worker::set_sample_every(std::uint64_t every) {
+    assert(every > 0);
+    boost::asio::post(executor_, [this, every] {
+        sample_every_ = every;
+        sample_countdown_ = std::min(sample_countdown_, every);
+    });
 }
 
 void worker::request_stop() {

@@ -114,6 +114,8 @@ public:
     void set_task_ceiling(std::uint64_t tasks) noexcept {
         task_ceiling_.store(tasks, std::memory_order_relaxed);  // relaxed: a limit, not a handshake
     }
+    // Any thread: record 1 in `every` (>= 1) latencies from the next sample on.
+    void set_sample_every(std::uint64_t every);
     std::uint64_t task_ceiling() const noexcept { return task_ceiling_.load(std::memory_order_relaxed); }
     // Any thread: drain every task and let run() return.
     void request_stop();
@@ -139,7 +141,7 @@ public:
     // sampled 1 in sample_every like the runtime's own recording.
     bool sample_latency() noexcept {
         if (--sample_countdown_ != 0) return false;
-        sample_countdown_ = options_.sample_every;
+        sample_countdown_ = sample_every_;
         return true;
     }
     void record_latency(std::uint32_t workload, metrics::latency_source source, std::uint64_t ns) noexcept {
@@ -219,6 +221,7 @@ private:
     std::atomic<std::uint64_t> task_ceiling_{UINT64_MAX};
     bool stopping_ = false;
     std::atomic<bool> finished_{false};
+    std::uint64_t sample_every_;  // options_.sample_every until set_sample_every()
     std::uint64_t sample_countdown_;
     std::uint64_t clock_ns_;
     unsigned clock_countdown_ = clock_refresh;

@@ -29,8 +29,12 @@ std::vector<std::uint64_t> split_by_weight(std::uint64_t total, const std::vecto
 }
 
 timeline::timeline(std::vector<stage> stages, bool repeat, std::vector<double> weights,
-                   std::uint64_t start_ns)
-    : stages_(std::move(stages)), repeat_(repeat), weights_(std::move(weights)), stage_start_ns_(start_ns) {
+                   std::uint64_t start_ns, std::uint64_t start_total)
+    : stages_(std::move(stages)),
+      repeat_(repeat),
+      weights_(std::move(weights)),
+      stage_start_ns_(start_ns),
+      previous_total_(start_total) {
     assert(!stages_.empty() && !weights_.empty());
     // A repeating scenario whose stages take no time would cycle forever in
     // one instant; run it once instead.

@@ -34,7 +34,10 @@ std::vector<std::uint64_t> split_by_weight(std::uint64_t total, const std::vecto
 
 class timeline {
 public:
-    timeline(std::vector<stage> stages, bool repeat, std::vector<double> weights, std::uint64_t start_ns);
+    // The first stage ramps from `start_total` tasks: 0 at start-up, the
+    // target in force when a reload brings a new scenario.
+    timeline(std::vector<stage> stages, bool repeat, std::vector<double> weights, std::uint64_t start_ns,
+             std::uint64_t start_total = 0);
 
     // Moves to the stage active at `now_ns`. Returns true when the stage
     // changed since the last call (the first call always returns true).

@@ -22,6 +22,9 @@ public:
     explicit cpu_workload(cpu_options options)
         : as_yield_{.rounds = options.rounds, .work_ns = options.slice_ns} {}
     void spawn(runtime::task_env env, runtime::worker&) override { yielder(env, as_yield_); }
+    void retune(const cpu_options& options) noexcept {
+        as_yield_ = {.rounds = options.rounds, .work_ns = options.slice_ns};
+    }
 
 private:
     yield_options as_yield_;
@@ -32,6 +35,9 @@ public:
     explicit asio_cpu_workload(cpu_options options)
         : as_yield_{.rounds = options.rounds, .work_ns = options.slice_ns} {}
     void spawn(runtime::task_env env, runtime::worker& w) override;
+    void retune(const cpu_options& options) noexcept {
+        as_yield_ = {.rounds = options.rounds, .work_ns = options.slice_ns};
+    }
 
 private:
     yield_options as_yield_;

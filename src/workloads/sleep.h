@@ -13,13 +13,16 @@
 #include <cstdint>
 
 #include "runtime/worker.h"
+#include "workloads/tunable.h"
 
 namespace corostorm::workloads {
 
+// Read at every wake-up, so a reload reaches sleeping tasks at their next
+// one; `rounds` is read when a task starts.
 struct sleep_options {
-    std::uint64_t period_ns = 1'000'000'000;
-    std::uint64_t rounds = 0;   // 0 = forever
-    std::uint64_t work_ns = 0;  // busy work after each wake-up
+    tunable<std::uint64_t> period_ns = 1'000'000'000;
+    tunable<std::uint64_t> rounds = 0;   // 0 = forever
+    tunable<std::uint64_t> work_ns = 0;  // busy work after each wake-up
 };
 
 // `options` must outlive the task (the workload owns it). Parameters and
@@ -36,6 +39,7 @@ class sleep_workload final : public runtime::task_factory {
 public:
     explicit sleep_workload(sleep_options options) : options_(options) {}
     void spawn(runtime::task_env env, runtime::worker& w) override;
+    void retune(const sleep_options& options) noexcept { options_ = options; }
 
 private:
     sleep_options options_;
@@ -46,6 +50,7 @@ class asio_sleep_workload final : public runtime::task_factory {
 public:
     explicit asio_sleep_workload(sleep_options options) : options_(options) {}
     void spawn(runtime::task_env env, runtime::worker& w) override;
+    void retune(const sleep_options& options) noexcept { options_ = options; }
 
 private:
     sleep_options options_;

@@ -8,12 +8,14 @@
 #include <cstdint>
 
 #include "runtime/worker.h"
+#include "workloads/tunable.h"
 
 namespace corostorm::workloads {
 
+// Read at every yield: a reload reaches running tasks at once.
 struct yield_options {
-    std::uint64_t rounds = 0;   // yields before the task ends; 0 = forever
-    std::uint64_t work_ns = 0;  // busy work before each yield
+    tunable<std::uint64_t> rounds = 0;   // yields before the task ends; 0 = forever
+    tunable<std::uint64_t> work_ns = 0;  // busy work before each yield
 };
 
 runtime::task yielder(runtime::task_env env, const yield_options& options);
@@ -24,6 +26,7 @@ class yield_workload final : public runtime::task_factory {
 public:
     explicit yield_workload(yield_options options) : options_(options) {}
     void spawn(runtime::task_env env, runtime::worker&) override { yielder(env, options_); }
+    void retune(const yield_options& options) noexcept { options_ = options; }
 
 private:
     yield_options options_;
@@ -34,6 +37,7 @@ class asio_yield_workload final : public runtime::task_factory {
 public:
     explicit asio_yield_workload(yield_options options) : options_(options) {}
     void spawn(runtime::task_env env, runtime::worker& w) override;
+    void retune(const yield_options& options) noexcept { options_ = options; }
 
 private:
     yield_options options_;

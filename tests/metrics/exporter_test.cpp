@@ -22,6 +22,7 @@ std::string series_value(const std::string& text, const std::string& series) {
 struct two_workers {
     worker_shard a{2};
     worker_shard b{2};
+    reload_counts reloads;
     two_workers() {
         a.workload(0).spawned.add(700);
         a.workload(0).completed[2].add(100);
@@ -37,6 +38,8 @@ struct two_workers {
         a.spawn_failures.add(2);
         a.spawn_denied_memory.add(5);
         b.spawn_denied_memory.add(7);
+        reloads.success = 3;
+        reloads.failure = 1;
     }
     exporter_source source() const {
         return exporter_source{
@@ -51,6 +54,7 @@ struct two_workers {
                     return scenario_view{"ramp", {1000, 5}};
                 },
             .memory_limit_bytes = 536870912,
+            .reloads = &reloads,
         };
     }
 };
@@ -87,6 +91,8 @@ TEST(RuntimeExporter, sums_shards_per_workload) {
     EXPECT_EQ(series_value(text, R"(corostorm_spawn_denied_total{reason="allocation"})"), "2");
     EXPECT_EQ(series_value(text, R"(corostorm_spawn_denied_total{reason="memory"})"), "12");
     EXPECT_EQ(series_value(text, "corostorm_memory_limit_bytes"), "536870912");
+    EXPECT_EQ(series_value(text, R"(corostorm_config_reloads_total{result="success"})"), "3");
+    EXPECT_EQ(series_value(text, R"(corostorm_config_reloads_total{result="failure"})"), "1");
 }
 
 TEST(RuntimeExporter, memory_per_task_is_absent_without_live_tasks) {
@@ -97,7 +103,8 @@ TEST(RuntimeExporter, memory_per_task_is_absent_without_live_tasks) {
         .workloads = {"idle"},
         .shards = {&empty},
         .scenario = {},
-        .memory_limit_bytes = std::nullopt});
+        .memory_limit_bytes = std::nullopt,
+        .reloads = nullptr});
     const std::string text = serialize({&exporter});
     EXPECT_EQ(text.find("corostorm_memory_per_task_bytes"), std::string::npos);
     // No limit, no guard: no limit series (the denied counter stays, at 0).
@@ -129,6 +136,7 @@ TEST(RuntimeExporter, exports_the_golden_list_of_metric_names) {
         "corostorm_worker_busy_seconds_total",
         "corostorm_spawn_denied_total",
         "corostorm_memory_limit_bytes",
+        "corostorm_config_reloads_total",
         "corostorm_scenario_stage_info",
     };
     EXPECT_EQ(names, golden);

@@ -54,6 +54,18 @@ TEST(Timeline, repeat_starts_over_from_where_the_last_stage_left) {
     EXPECT_FALSE(t.finished());
 }
 
+TEST(Timeline, a_reloaded_scenario_ramps_from_the_target_in_force) {
+    // 600k in force when the reload comes: the new first stage goes from there.
+    timeline t({{"up", 1'000'000, 10 * s}, {"hold", std::nullopt, 10 * s}}, false, {1}, 100 * s, 600'000);
+    EXPECT_TRUE(t.advance(100 * s));
+    EXPECT_EQ(t.total_target_at(100 * s), 600'000u);
+    EXPECT_EQ(t.total_target_at(105 * s), 800'000u);
+    // A first stage that only holds keeps the target in force.
+    timeline held({{"hold", std::nullopt, 10 * s}}, false, {1}, 0, 600'000);
+    held.advance(0);
+    EXPECT_EQ(held.total_target_at(5 * s), 600'000u);
+}
+
 TEST(Timeline, a_stage_splits_its_target_by_weight) {
     timeline t({{"ramp", 1000, 10 * s}}, false, {1, 3}, 0);
     t.advance(0);
