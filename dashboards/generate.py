@@ -94,9 +94,11 @@ def overview():
         panel(3, "Memory per task by method", "bytes", [
             (f"corostorm_memory_per_task_bytes{{{JIE}}}", "{{engine}} {{method}} ({{instance}})"),
         ], 0, 8, desc="frame: exact frame bytes (lean only); heap: allocator bytes in use per live task; rss: resident growth per live task."),
-        panel(4, "Process RSS", "bytes", [
-            (f"process_resident_memory_bytes{{{JI}}} {ENGINE_OF}", "{{engine}} ({{instance}})"),
-        ], 12, 8, desc="Resident memory of each scraped process."),
+        panel(4, "Process RSS vs memory limit", "bytes", [
+            (f"process_resident_memory_bytes{{{JI}}} {ENGINE_OF}", "rss {{engine}} ({{instance}})"),
+            (f"corostorm_memory_limit_bytes{{{JI}}} {ENGINE_OF}", "limit {{engine}} ({{instance}})"),
+        ], 12, 8, desc="Resident memory of each scraped process, and the limit its memory guard enforces "
+                       "(the cgroup's, the machine's or memory.limit; spawning stops at limit - headroom)."),
         panel(5, "Resumes per second", "ops", [
             (f"sum by (engine, workload) (rate(corostorm_task_resumes_total{{{JIEW}}}[{RI}]))", "{{engine}}/{{workload}}"),
         ], 0, 16, desc="Context switches into tasks per second."),
@@ -113,6 +115,14 @@ def overview():
             (f"sum by (engine, workload, outcome) (rate(corostorm_tasks_completed_total{{{JIEW}}}[{RI}]))",
              "{{engine}}/{{workload}} {{outcome}}"),
         ], 12, 24, h=5, desc="ok, error (an exception escaped), cancelled (retired when the target drops)."),
+        panel(9, "Spawns held back by the memory guard", "ops", [
+            (f"sum by (instance) (rate(corostorm_spawn_denied_total{{{JI},reason=\"memory\"}}[{RI}]))", "{{instance}}"),
+        ], 0, 29, h=6, desc="Worker control turns (one per 5 ms per worker) whose spawns the memory guard held back: "
+                            "above 0, the stage target does not fit under the memory limit."),
+        panel(10, "Config reloads", "short", [
+            (f"sum by (instance, result) (increase(corostorm_config_reloads_total{{{JI}}}[{RI}]))",
+             "{{result}} ({{instance}})"),
+        ], 12, 29, h=6, desc="SIGHUP reloads: success (live keys applied) or failure (invalid file; the running config stayed)."),
     ], "Tasks, spawn rate, memory per task, resumes and worker load, per engine and workload.")
 
 
@@ -176,8 +186,12 @@ def memory():
         ], 12, 16, desc="Bytes per second the resident set grows (negative: shrinks)."),
         panel(7, "Spawns denied", "ops", [
             (f"sum by (instance, reason) (rate(corostorm_spawn_denied_total{{{JI}}}[{RI}]))", "{{reason}} ({{instance}})"),
-        ], 0, 24, desc="Spawns refused because no memory was left for a frame."),
-    ], "Memory per task by method, frame bytes per workload, heap and resident memory growth.")
+        ], 0, 24, desc="memory: worker turns the memory guard held back (the room below limit - headroom is used up); "
+                       "allocation: spawns that found no memory for a frame."),
+        panel(8, "Memory limit", "bytes", [
+            (f"corostorm_memory_limit_bytes{{{JI}}} {ENGINE_OF}", "{{engine}} ({{instance}})"),
+        ], 12, 24, desc="The limit the memory guard enforces: the cgroup's, the machine's or memory.limit."),
+    ], "Memory per task by method, frame bytes per workload, heap and resident memory growth, the memory guard.")
 
 
 DASHBOARDS = {"overview.json": overview, "latency.json": latency, "memory.json": memory}
