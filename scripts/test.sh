@@ -2,7 +2,7 @@
 # One command that installs, builds and runs every test:
 #   release  unit + end-to-end tests (real binary, real Prometheus)
 #   dev      the same under AddressSanitizer + UBSan (leak checking on)
-#   tsan     unit tests under ThreadSanitizer
+#   tsan     unit and integration tests under ThreadSanitizer
 # Each preset is built once and its tests run from that build.
 # scripts/test.sh PRESET... runs only those presets.
 set -euo pipefail
@@ -17,7 +17,7 @@ for preset in "${presets[@]}"; do
   cmake --build --preset "$preset"
   echo "=== $preset: test"
   case "$preset" in
-    tsan) ctest --preset "$preset" -L unit ;;
+    tsan) ctest --preset "$preset" -L 'unit|integration' ;;
     *) ctest --preset "$preset" ;;
   esac
 done
