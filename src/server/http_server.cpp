@@ -119,13 +119,22 @@ struct count_failure {
 }  // namespace
 
 struct http_server::impl {
+    // An open connection's stream, and whether it was evicted: closed to make
+    // room for a newer connection while its session still unwinds.
+    struct slot {
+        explicit slot(tcp::socket socket) : stream(std::move(socket)) {}
+        beast::tcp_stream stream;
+        bool evicted = false;
+    };
+
     // One accepted connection. The stream lives in connections_ so that stop()
-    // can close it from outside its session; the entry goes when the session
-    // frame that owns this handle is destroyed, however the session ended.
+    // and eviction can close it from outside its session; the entry goes when
+    // the session frame that owns this handle is destroyed, however the session ended.
     class connection {
     public:
         connection(impl& owner, tcp::socket socket)
             : owner_(&owner), it_(owner.connections_.emplace(owner.connections_.end(), std::move(socket))) {
+            ++owner.open_connections_;
             owner.publish_connection_count();
         }
         connection(connection&& other) noexcept
@@ -133,16 +142,25 @@ struct http_server::impl {
         connection& operator=(connection&&) = delete;
         ~connection() {
             if (owner_ != nullptr) {
+                if (!it_->evicted) {
+                    --owner_->open_connections_;
+                }
                 owner_->connections_.erase(it_);
                 owner_->publish_connection_count();
             }
         }
 
-        beast::tcp_stream& stream() const { return *it_; }
+        beast::tcp_stream& stream() const { return it_->stream; }
+
+        // A whole request arrived: the connection moves to the back of the
+        // eviction order, behind every connection that has waited longer.
+        void received_request() const {
+            owner_->connections_.splice(owner_->connections_.end(), owner_->connections_, it_);
+        }
 
     private:
         impl* owner_;
-        std::list<beast::tcp_stream>::iterator it_;
+        std::list<slot>::iterator it_;
     };
 
     impl(const std::string& host, std::uint16_t port, routes r, server_limits limits)
@@ -216,11 +234,13 @@ struct http_server::impl {
                 co_await pause.async_wait(use_tuple);
                 continue;
             }
-            if (connections_.size() >= limits_.max_connections) {
+            if (open_connections_ >= limits_.max_connections) {
                 // Relaxed: a counter that orders nothing else.
-                rejected_connections_.fetch_add(1, std::memory_order_relaxed);
-                socket.close(ec);
-                continue;
+                evicted_connections_.fetch_add(1, std::memory_order_relaxed);
+                if (!evict_longest_waiting()) {
+                    socket.close(ec);
+                    continue;
+                }
             }
             asio::co_spawn(ioc_, session(connection(*this, std::move(socket))),
                            count_failure{&internal_errors_});
@@ -239,6 +259,9 @@ struct http_server::impl {
             stream.expires_after(request_timeout_);
             const auto [read_error, read_bytes] =
                 co_await http::async_read(stream, buffer, parser, use_tuple);
+            if (!read_error) {
+                conn.received_request();
+            }
             std::optional<reply> res = read_error ? reply_to_read_error(read_error) : answer(parser.get());
             if (!res) {
                 break;
@@ -309,17 +332,35 @@ struct http_server::impl {
         return nullptr;
     }
 
+    // Makes room for a new connection when max_connections are open: closes the
+    // one that has waited longest for a complete request (an idle keep-alive
+    // connection, one that never sent a byte, or a client trickling a request),
+    // so that connections held open cannot lock a scraper out. Its session then
+    // sees its read or write fail and ends. False if none is open.
+    bool evict_longest_waiting() {
+        for (slot& s : connections_) {
+            if (!s.evicted) {
+                s.evicted = true;
+                --open_connections_;
+                s.stream.close();
+                publish_connection_count();
+                return true;
+            }
+        }
+        return false;
+    }
+
     void close_all() {
         beast::error_code ignored;
         acceptor_.close(ignored);
-        for (beast::tcp_stream& stream : connections_) {
-            stream.close();
+        for (slot& s : connections_) {
+            s.stream.close();
         }
     }
 
     void publish_connection_count() {
         // Readers only display the number; connections_ itself is server-thread only.
-        active_connections_.store(connections_.size(), std::memory_order_relaxed);
+        active_connections_.store(open_connections_, std::memory_order_relaxed);
     }
 
     enum class state { idle, running, stopped };
@@ -332,13 +373,15 @@ struct http_server::impl {
     std::string local_address_;
 
     // Declared before ioc_: frames still pending when ioc_ is destroyed erase
-    // their entries during its destruction.
-    std::list<beast::tcp_stream> connections_;
+    // their entries during its destruction. Ordered by when each connection was
+    // accepted or last received a whole request, oldest first: the eviction order.
+    std::list<slot> connections_;
+    std::size_t open_connections_ = 0;  // entries not evicted
     asio::io_context ioc_{1};
     tcp::acceptor acceptor_{ioc_};
 
     std::atomic<std::size_t> active_connections_{0};
-    std::atomic<std::uint64_t> rejected_connections_{0};
+    std::atomic<std::uint64_t> evicted_connections_{0};
     std::atomic<std::uint64_t> internal_errors_{0};
 
     std::mutex lifecycle_mutex_;
@@ -364,9 +407,9 @@ std::size_t http_server::active_connections() const {
     return impl_->active_connections_.load(std::memory_order_relaxed);
 }
 
-std::uint64_t http_server::rejected_connections() const {
+std::uint64_t http_server::evicted_connections() const {
     // Relaxed: a counter that orders nothing else.
-    return impl_->rejected_connections_.load(std::memory_order_relaxed);
+    return impl_->evicted_connections_.load(std::memory_order_relaxed);
 }
 
 std::uint64_t http_server::internal_errors() const {

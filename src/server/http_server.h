@@ -7,7 +7,11 @@
 // respect to the rest of the process (they read lock-free shards and atomics).
 // Only GET and HEAD exist; everything else is 405, unknown paths 404.
 // Request size, connection count and per-request time are bounded so that bad
-// or slow clients cannot grow memory or starve other clients.
+// or slow clients cannot grow memory or starve other clients: a request must
+// arrive, and its response be taken, within request_timeout_ms each; with
+// max_connections open, a new connection closes the one that has waited
+// longest for a complete request (idle, silent or trickling), so that
+// connections held open cannot lock a scraper out.
 // Lifetime: construct (binds, throws on failure), start(), stop() or destroy
 // (closes the acceptor and every connection, joins the thread).
 // Thread-safety: start(), stop() and the accessors may be called from any
@@ -41,9 +45,10 @@ struct routes {
 };
 
 struct server_limits {
-    std::size_t max_header_bytes = 8 * 1024;
-    std::size_t max_connections = 256;
-    unsigned request_timeout_ms = 10'000;  // to receive one complete request
+    std::size_t max_header_bytes = 8 * 1024;  // request line and fields; more is 431
+    std::size_t max_connections = 256;        // open at once; 0 refuses every connection
+    unsigned request_timeout_ms = 10'000;     // to receive one complete request, and
+                                              // again to send its response
 };
 
 class http_server {
@@ -62,10 +67,12 @@ public:
     std::string local_address() const;  // "host:port" as bound, "[v6]:port" for IPv6
 
     // Counters for the exporter; relaxed reads, exact once the server is stopped.
-    std::size_t active_connections() const;      // connections open now
-    std::uint64_t rejected_connections() const;  // closed on accept: max_connections reached
-    std::uint64_t internal_errors() const;       // routes that threw (answered 500) and
-                                                 // sessions ended by an unexpected exception
+    std::size_t active_connections() const;     // connections open now
+    std::uint64_t evicted_connections() const;  // closed because max_connections were open
+                                                // when another arrived (the longest waiting,
+                                                // or the new one if none was open)
+    std::uint64_t internal_errors() const;      // routes that threw (answered 500) and
+                                                // sessions ended by an unexpected exception
 
 private:
     struct impl;

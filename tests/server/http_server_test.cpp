@@ -430,29 +430,118 @@ TEST_F(HttpServer, slow_client_is_cut_off_at_the_timeout_while_others_are_served
     expect_serving();
 }
 
-TEST_F(HttpServer, connections_beyond_the_limit_are_refused_and_slots_are_reused) {
+TEST_F(HttpServer, a_connection_beyond_the_limit_evicts_the_one_waiting_longest_and_is_served) {
     server_limits limits;
     limits.max_connections = 3;
     start(limits);
+    // Three connections that never send a byte hold every slot, oldest first.
     std::vector<std::unique_ptr<client>> idle;
-    for (int i = 0; i < 3; ++i) {
+    for (std::size_t i = 0; i < 3; ++i) {
         idle.push_back(std::make_unique<client>(port()));
+        ASSERT_TRUE(eventually([&] { return server_->active_connections() == i + 1; }));
     }
-    ASSERT_TRUE(eventually([&] { return server_->active_connections() == 3; }));
 
-    client extra(port());
-    EXPECT_TRUE(extra.closed_by_peer(io_timeout));
-    EXPECT_EQ(server_->rejected_connections(), 1u);
-
-    // The connections within the limit are still served.
-    const auto r = idle[0]->request("GET", "/healthz");
+    // A scraper still gets in: the oldest idle connection makes room.
+    client scraper(port());
+    const auto r = scraper.request("GET", "/healthz");
     ASSERT_TRUE(r.has_value());
     EXPECT_EQ(r->status, 200u);
+    EXPECT_TRUE(idle[0]->closed_by_peer(io_timeout));
+    EXPECT_FALSE(idle[1]->readable());
+    EXPECT_FALSE(idle[2]->readable());
+    EXPECT_EQ(server_->evicted_connections(), 1u);
+    EXPECT_EQ(server_->active_connections(), 3u);
 
+    // The survivors are still served.
+    const auto survivor = idle[1]->request("GET", "/healthz");
+    ASSERT_TRUE(survivor.has_value());
+    EXPECT_EQ(survivor->status, 200u);
+
+    // A slot freed by a client is reused without evicting anyone.
     idle.pop_back();
     ASSERT_TRUE(eventually([&] { return server_->active_connections() == 2; }));
     expect_serving();
-    EXPECT_EQ(server_->rejected_connections(), 1u);
+    EXPECT_EQ(server_->evicted_connections(), 1u);
+}
+
+TEST_F(HttpServer, eviction_order_is_how_long_each_connection_has_waited_for_a_whole_request) {
+    server_limits limits;
+    limits.max_connections = 3;
+    start(limits);
+    client trickling(port());  // oldest, and never finishes its request
+    ASSERT_TRUE(trickling.send("GET /metrics HTTP/1.1\r\nX-Slow: a"));
+    ASSERT_TRUE(eventually([&] { return server_->active_connections() == 1; }));
+    client served(port());
+    ASSERT_TRUE(eventually([&] { return server_->active_connections() == 2; }));
+    client silent(port());
+    ASSERT_TRUE(eventually([&] { return server_->active_connections() == 3; }));
+    // Bytes that trickle in do not make a request young again; a served request does.
+    ASSERT_TRUE(trickling.send("b"));
+    const auto r = served.request("GET", "/healthz");
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200u);
+
+    client first(port());
+    EXPECT_TRUE(trickling.closed_by_peer(io_timeout));
+    client second(port());
+    EXPECT_TRUE(silent.closed_by_peer(io_timeout));
+    EXPECT_FALSE(served.readable());
+    const auto again = served.request("GET", "/healthz");
+    ASSERT_TRUE(again.has_value());
+    EXPECT_EQ(again->status, 200u);
+    EXPECT_EQ(server_->evicted_connections(), 2u);
+}
+
+TEST_F(HttpServer, a_flood_of_connections_leaves_at_most_the_limit_open_and_a_scraper_served) {
+    server_limits limits;
+    limits.max_connections = 8;
+    start(limits);
+    std::vector<std::unique_ptr<client>> flood;
+    for (int i = 0; i < 100; ++i) {
+        flood.push_back(std::make_unique<client>(port()));
+    }
+    ASSERT_TRUE(eventually([&] { return server_->evicted_connections() == 92; }));
+    EXPECT_EQ(server_->active_connections(), 8u);
+    // Connections are accepted in the order they were made, so the oldest went.
+    for (std::size_t i = 0; i < flood.size(); ++i) {
+        if (i < 92) {
+            EXPECT_TRUE(flood[i]->closed_by_peer(io_timeout)) << i;
+        } else {
+            EXPECT_FALSE(flood[i]->readable()) << i;
+        }
+    }
+    expect_serving();
+    EXPECT_EQ(server_->evicted_connections(), 93u);
+}
+
+TEST_F(HttpServer, zero_connection_limit_closes_every_connection) {
+    server_limits limits;
+    limits.max_connections = 0;
+    start(limits);
+    client c(port());
+    EXPECT_TRUE(c.closed_by_peer(io_timeout));
+    EXPECT_EQ(server_->evicted_connections(), 1u);
+    EXPECT_EQ(server_->active_connections(), 0u);
+}
+
+TEST_F(HttpServer, client_that_never_reads_its_response_is_cut_off_at_the_timeout_while_others_are_served) {
+    server_limits limits;
+    limits.request_timeout_ms = 300;
+    routes r = test_routes();
+    // Far more than the socket buffers of both ends hold, so the write blocks.
+    constexpr std::size_t big = 64 * 1024 * 1024;
+    r.status = [] { return response{200, "text/plain", std::string(big, 'x')}; };
+    start(limits, std::move(r));
+
+    client stuck(port());
+    ASSERT_TRUE(stuck.send("GET /status HTTP/1.1\r\nHost: t\r\n\r\n"));
+    // The server gives up on the write and closes while the client still reads nothing.
+    expect_serving();
+    ASSERT_TRUE(eventually([&] { return server_->active_connections() == 0; }));
+    const std::string received = stuck.read_to_close();
+    EXPECT_GT(received.size(), 0u);
+    EXPECT_LT(received.size(), big);
+    expect_serving();
 }
 
 TEST_F(HttpServer, throwing_route_answers_500_and_the_server_stays_up) {
