@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what corostorm needs from Debian 12 packages, and nothing else.
 #   scripts/setup.sh          build and run dependencies
-#   scripts/setup.sh --test   also what the tests need (Prometheus + promtool, jq, Go)
+#   scripts/setup.sh --test   also what the tests need (Prometheus + promtool, jq, Go, Python,
+#                             docker-compose, node + npm, Docker + debootstrap, clang + libFuzzer)
 # The Dockerfile's build stage uses this same script: one list of dependencies.
 set -euo pipefail
 
@@ -20,6 +21,8 @@ test_packages=(
   docker-compose            # `docker-compose config` checks deploy/compose (no engine needed)
   nodejs npm                # validate deploy/kubernetes against the Kubernetes schemas
   docker.io debootstrap     # the container test: its own engine and a debian:bookworm-slim base
+  clang libclang-rt-14-dev  # the config fuzzer (tests/fuzz): clang++ and its libFuzzer, ASan and UBSan runtimes
+  llvm-14                   # llvm-symbolizer: file and line in the fuzzer's crash reports
 )
 # npm packages for the Kubernetes manifest test, into build/npm (the test's
 # default COROSTORM_NPM_DIR). Major versions pinned: the newer ones need a

@@ -3,13 +3,14 @@
 #include "config/config.h"
 
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <system_error>
 
 #include "config/errors.h"
@@ -40,10 +41,6 @@ void check_bytes(std::string_view text, std::string_view origin) {
     if (text.size() > max_config_bytes) {
         throw config_error(prefix + "config is larger than the 1 MiB limit");
     }
-    const auto invalid = [&](std::size_t at) {
-        return config_error(prefix + "invalid UTF-8 at " + byte_position(text, at) +
-                            "; save the file as UTF-8");
-    };
     std::size_t at = 0;
     while (at < text.size()) {
         const auto lead = static_cast<unsigned char>(text[at]);
@@ -56,27 +53,11 @@ void check_bytes(std::string_view text, std::string_view origin) {
             ++at;
             continue;
         }
-        // 0x80..0xC1 are continuation bytes or start overlong pairs; above 0xF4 is
-        // beyond U+10FFFF.
-        if (lead < 0xC2U || lead > 0xF4U) {
-            throw invalid(at);
-        }
-        const std::size_t length = lead >= 0xF0U ? 4 : lead >= 0xE0U ? 3 : 2;
-        // The smallest code point that needs `length` bytes; less is an overlong encoding.
-        constexpr std::array<char32_t, 5> smallest{0, 0, 0x80, 0x800, 0x10000};
-        char32_t code = lead & (0x7FU >> length);
-        if (text.size() - at < length) {
-            throw invalid(at);
-        }
-        for (std::size_t i = 1; i < length; ++i) {
-            const auto next = static_cast<unsigned char>(text[at + i]);
-            if ((next & 0xC0U) != 0x80U) {
-                throw invalid(at);
-            }
-            code = (code << 6U) | (next & 0x3FU);
-        }
-        if (code < smallest[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
-            throw invalid(at);
+        char32_t code = 0;
+        const std::size_t length = detail::utf8_sequence(text, at, code);
+        if (length == 0) {
+            throw config_error(prefix + "invalid UTF-8 at " + byte_position(text, at) +
+                               "; save the file as UTF-8");
         }
         at += length;
     }
@@ -90,29 +71,29 @@ std::string mark_position(std::string_view origin, const YAML::Mark& mark) {
 }
 
 YAML::Node parse_document(std::string_view text, std::string_view origin) {
-    std::vector<YAML::Node> documents;
+    detail::yaml_text parsed;
     try {
-        documents = YAML::LoadAll(std::string(text));
+        parsed = detail::parse_yaml(std::string(text));
     } catch (const YAML::DeepRecursion& e) {
         throw config_error(mark_position(origin, e.mark) + ": invalid YAML: nested more than " +
                            std::to_string(e.depth() - 1) + " levels deep");
     } catch (const YAML::ParserException& e) {
         throw config_error(mark_position(origin, e.mark) + ": invalid YAML: " + e.msg);
     }
-    if (documents.empty()) {
+    if (parsed.documents == 0) {
         throw config_error(std::string(origin) + ": config file is empty; write {} for all defaults");
     }
-    if (documents.size() > 1) {
-        throw config_error(std::string(origin) + ": holds " + std::to_string(documents.size()) +
+    if (parsed.documents > 1) {
+        throw config_error(std::string(origin) + ": holds " + std::to_string(parsed.documents) +
                            " YAML documents; a config is a single document");
     }
-    if (!documents.front().IsMap()) {
+    if (!parsed.first.IsMap()) {
         throw config_error(std::string(origin) +
                            ": the top level must be a map of sections (server, log, runtime, "
                            "memory, latency, scenario, workloads), got " +
-                           detail::describe(documents.front()));
+                           detail::describe(parsed.first));
     }
-    return documents.front();
+    return parsed.first;
 }
 
 // True when one key path is the other or lies inside it.
@@ -133,9 +114,11 @@ config build(YAML::Node root, const std::vector<override_entry>& overrides) {
         std::string text = entry.path + "=" + entry.value;
         check_bytes(text, "--set");
         try {
-            done.push_back({detail::apply_override(root, entry), text});
+            detail::applied_override result = detail::apply_override(root, entry);
+            root.reset(result.root);  // rebinds the handle; assigning would write through it
+            done.push_back({std::move(result.path), text});
         } catch (const detail::key_error& e) {
-            throw config_error(std::string(e.what()) + " (from --set " + text + ")");
+            throw config_error(std::string(e.what()) + " (from --set " + detail::as_typed(text) + ")");
         }
     }
     try {
@@ -145,7 +128,8 @@ config build(YAML::Node root, const std::vector<override_entry>& overrides) {
         // override on a path is the one that took effect.
         for (auto it = done.rbegin(); it != done.rend(); ++it) {
             if (overlaps(e.path(), it->path)) {
-                throw config_error(std::string(e.what()) + " (from --set " + it->text + ")");
+                throw config_error(std::string(e.what()) + " (from --set " + detail::as_typed(it->text) +
+                                   ")");
             }
         }
         throw;
@@ -153,6 +137,70 @@ config build(YAML::Node root, const std::vector<override_entry>& overrides) {
 }
 
 }  // namespace
+
+namespace detail {
+namespace {
+
+// Counts the documents of a stream without building them. yaml-cpp 0.7 leaves a token that
+// no node can start with (a ',' outside [ ] and { }) where it is and starts the next
+// document at it again, so its LoadAll piles up empty documents until memory runs out
+// (yaml-cpp issue #1040). A document that starts where the previous one did is that case.
+class document_counter final : public YAML::EventHandler {
+public:
+    explicit document_counter(std::string_view text) : text_(text) {}
+
+    std::size_t documents() const { return documents_; }
+
+    void OnDocumentStart(const YAML::Mark& mark) override {
+        if (documents_ > 0 && mark.pos == last_start_) {
+            throw YAML::ParserException(mark, "unexpected " + character_at(mark));
+        }
+        last_start_ = mark.pos;
+        ++documents_;
+    }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+
+private:
+    std::string character_at(const YAML::Mark& mark) const {
+        // A mark counts bytes after the byte order mark, which the reader skips.
+        constexpr std::string_view bom = "\xEF\xBB\xBF";
+        const std::size_t at = static_cast<std::size_t>(mark.pos) + (text_.starts_with(bom) ? bom.size() : 0);
+        char32_t code = 0;
+        const std::size_t length = at < text_.size() ? utf8_sequence(text_, at, code) : 0;
+        return length == 0 ? std::string("text") : quote(text_.substr(at, length));
+    }
+
+    std::string_view text_;
+    std::size_t documents_ = 0;
+    int last_start_ = -1;
+};
+
+}  // namespace
+
+yaml_text parse_yaml(const std::string& text) {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    document_counter counter(text);
+    while (parser.HandleNextDocument(counter)) {
+    }
+    yaml_text out;
+    out.documents = counter.documents();
+    if (out.documents > 0) {
+        out.first = YAML::Load(text);
+    }
+    return out;
+}
+
+}  // namespace detail
 
 std::vector<stage_config> default_stages() {
     return {{"ramp", std::uint64_t{1'000'000}, 30s},

@@ -34,7 +34,20 @@ struct field {
 
 // How a node reads after "got": 5000, 1M and true bare; other text quoted; "a map" etc.
 std::string describe(const YAML::Node& node);
-// Text in double quotes, escaped, and cut short when it would swamp the message.
+// Text in double quotes, escaped, and cut short when it would swamp the message. Control
+// and invisible characters (bidi overrides, zero-width spaces, a stray byte order mark)
+// and bytes that are not UTF-8 are written as escapes, so a message shows what the file
+// holds and never drives the terminal.
 std::string quote(std::string_view text);
+// What the user typed (a --set argument) for echoing in a message: as typed when it is
+// short and quote() would change nothing inside it, else quoted.
+std::string as_typed(std::string_view text);
+// The UTF-8 sequence that starts at text[at]: its length in bytes, with its code point in
+// `code`; 0 when the bytes there are not well-formed UTF-8 (overlong, surrogate, beyond
+// U+10FFFF, cut short).
+std::size_t utf8_sequence(std::string_view text, std::size_t at, char32_t& code);
+// A key as it appears in a key path: bare when it is a short run of visible ASCII, else
+// quoted (`runtime."a b"`), so a key read from a file cannot make a path unreadable.
+std::string key_text(std::string_view key);
 
 }  // namespace corostorm::config::detail

@@ -1,6 +1,8 @@
 // Key paths (`scenario.stages[0].tasks`) and how they edit a YAML tree.
 #include "config/overrides.h"
 
+#include <yaml-cpp/depthguard.h>
+
 #include <charconv>
 #include <optional>
 #include <vector>
@@ -21,7 +23,7 @@ using key_path = std::vector<segment>;
 std::vector<segment> parse_path(const override_entry& entry) {
     const std::string_view path = entry.path;
     const auto bad = [&] {
-        return config_error("--set " + entry.path + "=" + entry.value +
+        return config_error("--set " + as_typed(entry.path + "=" + entry.value) +
                             ": bad key path; write keys separated by dots and list indices in "
                             "brackets, like scenario.stages[0].tasks");
     };
@@ -60,7 +62,8 @@ std::vector<segment> parse_path(const override_entry& entry) {
     return out;
 }
 
-// The first `count` segments as text.
+// The first `count` segments as text, each key written as the validator writes it, so that
+// an error from validation can be traced back to the override that caused it.
 std::string render(const key_path& path, std::size_t count) {
     std::string out;
     for (std::size_t i = 0; i < count; ++i) {
@@ -70,7 +73,7 @@ std::string render(const key_path& path, std::size_t count) {
             out += ']';
         } else {
             out += i == 0 ? "" : ".";
-            out += path[i].key;
+            out += key_text(path[i].key);
         }
     }
     return out;
@@ -96,10 +99,12 @@ YAML::Node default_under(const YAML::Node& defaults, const std::string& key) {
     return YAML::Node();
 }
 
-// `node` is a handle into the tree, taken by value: assigning to a yaml-cpp handle that
-// is already bound overwrites the node it refers to, so a walk must never reuse one.
-void set_at(YAML::Node node, const YAML::Node& defaults, const key_path& path, std::size_t at,
-            const YAML::Node& value) {
+// `node` with `value` set at path[at..]: new nodes along the path, every node off it shared
+// with the original. Nothing is edited in place: a node can sit at several places in the
+// tree (a YAML alias), and an edit through one place would show at all of them, or turn an
+// alias of a node's own parent into a cycle.
+YAML::Node with_set(const YAML::Node& node, const YAML::Node& defaults, const key_path& path, std::size_t at,
+                    const YAML::Node& value) {
     const segment& step = path[at];
     const bool last = at + 1 == path.size();
     const std::string here = render(path, at);
@@ -107,17 +112,27 @@ void set_at(YAML::Node node, const YAML::Node& defaults, const key_path& path, s
         if (!node.IsMap()) {
             fail(here, "must be a map to set " + render(path, path.size()), node);
         }
-        if (last) {
-            node[step.key] = value;
-            return;
-        }
-        const YAML::Node& lookup = node;  // const lookup: never inserts
         const YAML::Node default_child = default_under(defaults, step.key);
-        if (const YAML::Node existing = lookup[step.key]; !existing.IsDefined() || existing.IsNull()) {
-            node[step.key] = fresh_child(default_child, path[at + 1]);
+        const auto edited = [&](const YAML::Node& existing) {
+            if (last) {
+                return value;
+            }
+            return with_set(existing.IsNull() ? fresh_child(default_child, path[at + 1]) : existing,
+                            default_child, path, at + 1, value);
+        };
+        YAML::Node out(YAML::NodeType::Map);
+        bool found = false;
+        for (const auto& entry : node) {
+            // The first entry of the key, as a lookup finds it; a duplicate stays for
+            // validation to report.
+            const bool hit = !found && entry.first.IsScalar() && entry.first.Scalar() == step.key;
+            out.force_insert(entry.first, hit ? edited(entry.second) : entry.second);
+            found = found || hit;
         }
-        set_at(node[step.key], default_child, path, at + 1, value);
-        return;
+        if (!found) {
+            out.force_insert(step.key, edited(YAML::Node()));
+        }
+        return out;
     }
 
     if (!node.IsSequence()) {
@@ -129,37 +144,47 @@ void set_at(YAML::Node node, const YAML::Node& defaults, const key_path& path, s
         fail(render(path, at + 1), "is past the end of a list of " + std::to_string(size) + " items; index " +
                                        std::to_string(size) + " appends one");
     }
-    if (index == size) {
-        if (last && !value.IsMap()) {
-            fail(render(path, at + 1), "a new list item must be a map like {name: x, ...}", value);
-        }
-        node.push_back(last ? value : YAML::Node(YAML::NodeType::Map));
-        if (last) {
-            return;
-        }
-    } else if (last) {
-        node[index] = value;
-        return;
+    if (index == size && last && !value.IsMap()) {
+        fail(render(path, at + 1), "a new list item must be a map like {name: x, ...}", value);
     }
-    set_at(node[index], YAML::Node(), path, at + 1, value);
+    const auto edited = [&](const YAML::Node& item) {
+        return last ? value : with_set(item, YAML::Node(), path, at + 1, value);
+    };
+    YAML::Node out(YAML::NodeType::Sequence);
+    for (std::size_t i = 0; i < size; ++i) {
+        out.push_back(i == index ? edited(node[i]) : node[i]);
+    }
+    if (index == size) {
+        out.push_back(edited(YAML::Node(YAML::NodeType::Map)));
+    }
+    return out;
 }
 
 YAML::Node parse_value(const override_entry& entry) {
+    const auto bad = [&](const std::string& problem) {
+        return config_error("--set " + as_typed(entry.path + "=" + entry.value) + ": " + problem);
+    };
+    yaml_text parsed;
     try {
-        return YAML::Load(entry.value);
+        parsed = parse_yaml(entry.value);
+    } catch (const YAML::DeepRecursion& e) {
+        throw bad("the value is nested more than " + std::to_string(e.depth() - 1) + " levels deep");
     } catch (const YAML::ParserException& e) {
-        throw config_error("--set " + entry.path + "=" + entry.value +
-                           ": the value is not valid YAML: " + e.msg);
+        throw bad("the value is not valid YAML: " + e.msg);
     }
+    if (parsed.documents > 1) {
+        throw bad("the value holds " + std::to_string(parsed.documents) + " YAML documents; write one value");
+    }
+    return parsed.first;
 }
 
 }  // namespace
 
-std::string apply_override(YAML::Node root, const override_entry& entry) {
+applied_override apply_override(const YAML::Node& root, const override_entry& entry) {
     const key_path path = parse_path(entry);
     const YAML::Node value = parse_value(entry);
-    set_at(root, to_tree(defaults(), parameters::non_default), path, 0, value);
-    return render(path, path.size());
+    return {with_set(root, to_tree(defaults(), parameters::non_default), path, 0, value),
+            render(path, path.size())};
 }
 
 }  // namespace corostorm::config::detail

@@ -150,7 +150,7 @@ public:
     }
 
     std::string path_of(std::string_view key) const {
-        return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+        return path_.empty() ? key_text(key) : path_ + "." + key_text(key);
     }
 
 private:
@@ -311,6 +311,8 @@ void read_runtime(const field& f, runtime_config& out) {
 
 void read_memory(const field& f, memory_config& out) {
     constexpr std::uint64_t min_limit = 64ULL << 20U;
+    // The largest whole number of TiB in 64 bits, so the range reads in units one can type.
+    constexpr std::uint64_t max_limit = (std::numeric_limits<std::uint64_t>::max() >> 40U) << 40U;
     constexpr double max_headroom = 0.9;
     const section s(f, {"limit", "headroom"});
     if (const auto limit = s.get("limit")) {
@@ -323,8 +325,9 @@ void read_memory(const field& f, memory_config& out) {
             if (n.status == parse_status::malformed) {
                 fail(*limit, problem);
             }
-            if (n.status == parse_status::out_of_range || n.value < min_limit) {
-                fail(*limit, "must be auto, none or a size of at least " + format_size(min_limit));
+            if (n.status == parse_status::out_of_range || n.value < min_limit || n.value > max_limit) {
+                fail(*limit, "must be auto, none or a size from " + format_size(min_limit) + " to " +
+                                 format_size(max_limit));
             }
             out.limit = memory_limit_kind::bytes;
             out.limit_bytes = n.value;

@@ -102,6 +102,11 @@ int main_entry(int argc, char** argv) {
         "Example: corostorm prove --tasks 10M --workload sleep --engine lean --threads 2\n"
         "         corostorm prove --tasks 1M --threads 1 --against-go");
     for (auto* sub : {run_cmd, check_cmd, prove_cmd}) sub->fallthrough();
+    // A flag given twice is refused, as a repeated option already is (CLI11 would let the
+    // last one win); only --set repeats.
+    for (auto* flag : {prove_cmd->get_option("--json"), prove_cmd->get_option("--against-go")}) {
+        flag->multi_option_policy(CLI::MultiOptionPolicy::Throw);
+    }
     app.require_subcommand(0, 1);
 
     try {
