@@ -118,8 +118,10 @@ require_tools() {
 # and still answers `kill -0`, so look at its state in /proc.
 pid_alive() {
     local pid=$1 stat
-    [[ -r /proc/$pid/stat ]] || return 1
-    { stat=$(<"/proc/$pid/stat"); } 2>/dev/null || return 1
+    # `read`, not $(<file): bash 5.2 reads $(<file) in the shell itself, and
+    # when the file vanishes between the check and the read (the process was
+    # reaped) that failed redirection ends the whole script, || or not.
+    { read -r stat <"/proc/$pid/stat"; } 2>/dev/null || return 1
     stat=${stat##*) }  # the command name is in parentheses and may hold spaces
     [[ ${stat%% *} != Z ]]
 }
