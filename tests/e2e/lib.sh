@@ -217,7 +217,7 @@ kill_and_reap() {
 # is then killed).
 stop_and_wait() {
     local pid=$1 sig=$2 timeout=$3
-    kill -"$sig" "$pid"
+    kill -"$sig" "$pid" 2>/dev/null || true  # already gone: its exit code still tells how
     if wait_pid_exit "$pid" "$timeout"; then
         reap "$pid"
         STOP_RC=$REAP_RC

@@ -8,7 +8,7 @@
 # usage: memory_guard_test.sh BIN
 # Needs root and a memory cgroup it can create (v1 /sys/fs/cgroup/memory, or
 # v2 with the memory controller enabled); exits 77 (skipped) otherwise.
-# Environment: COROSTORM_SANITIZED=1 for a sanitizer build.
+# Skipped (exit 77) in sanitizer builds (COROSTORM_SANITIZED=1): see below.
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -19,13 +19,18 @@ BIN=$1
 require_tools curl jq awk grep
 
 readonly LIMIT=$((512 * 1024 * 1024))
-# Tasks that must fit under the limit: ~5M lean sleepers at ~90 B; a
-# sanitizer's allocator makes each several times larger and takes its own share.
+# Tasks that must fit under the limit: ~5M lean sleepers at ~90 B.
 # DOWN: the target of the stage that lowers it, well under what fits.
-if [[ ${COROSTORM_SANITIZED:-} == 1 ]]; then MIN_PEAK=100000 DOWN=50000; else MIN_PEAK=1000000 DOWN=1000000; fi
+readonly MIN_PEAK=1000000 DOWN=1000000
 readonly CG_NAME=corostorm-guard-test-$$
 
 # ------------------------------------------------------------ the cgroup ----
+# A sanitizer's allocator holds memory the guard does not see coming (ASan
+# keeps freed blocks in a 256 MiB quarantine, growing with every scrape, and
+# adds shadow memory), so under a tight cgroup it measures the sanitizer,
+# not corostorm; the release build runs this test.
+[[ ${COROSTORM_SANITIZED:-} != 1 ]] ||
+    skip_test "not with sanitizers: their allocator's memory is outside what the guard can hold back"
 (($(id -u) == 0)) || skip_test "needs root to create a memory cgroup"
 if [[ -d /sys/fs/cgroup/memory && -w /sys/fs/cgroup/memory ]]; then
     CG_VERSION=1
@@ -145,11 +150,13 @@ peak=$((held > peak ? held : peak))
 # ---------------------------------------------- lower, then raise again ----
 down_done() { in_stage_and rest '[[ $(sj .tasks.live) == "$DOWN" ]]'; }
 poll_until 30 down_done && ok "down to $DOWN live tasks" || not_ok "live is '$(sj .tasks.live)' in stage rest, want $DOWN"
-again_done() { in_stage_and hold2 'num_cmp "$(sj .tasks.live)" ">=" "$((peak * 98 / 100))"'; }
+again_done() {
+    in_stage_and hold2 'num_cmp "$(sj .tasks.live)" ">=" "$((peak * 98 / 100))" && [[ $(sj .memory_guard.capped) == true ]]'
+}
 if poll_until 40 again_done; then
     ok "spawning resumed: $(sj .tasks.live) live again (peak $peak), capped=$(sj .memory_guard.capped)"
 else
-    not_ok "after stage again live is '$(sj .tasks.live)', want >= 98% of $peak (stage $(sj .stage))"
+    not_ok "after stage again live is '$(sj .tasks.live)', want >= 98% of $peak and capped again (stage $(sj .stage), capped $(sj .memory_guard.capped))"
 fi
 episodes=$(sj .memory_guard.episodes)
 warnings=$(grep -c 'memory guard: spawning held back' "$DAEMON_LOG" || true)
