@@ -94,6 +94,17 @@ case_end() {
     echo "       stderr: $(tail -c 600 "$ERR" | tr '\n' '|')"
 }
 
+# For scripts that report every check with ok/not_ok: the summary line, and
+# exit 1 if any check failed.
+e2e_finish() {
+    echo
+    if ((E2E_FAILED > 0)); then
+        echo "$E2E_FAILED check(s) failed"
+        exit 1
+    fi
+    echo "all checks passed"
+}
+
 # Stops the test: later steps depend on this one.
 die() {
     echo "FAIL - $*" >&2

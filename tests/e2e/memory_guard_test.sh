@@ -192,9 +192,4 @@ slowest=$(awk '$1 == 200 && $2 > m { m = $2 } END { printf "%.0f", m * 1000 }' "
 stop_and_wait "$DAEMON_PID" TERM 60
 [[ $STOP_RC == 0 ]] && ok "SIGTERM: exit 0" || not_ok "exit code $STOP_RC after SIGTERM"
 
-echo
-if ((E2E_FAILED > 0)); then
-    echo "$E2E_FAILED check(s) failed"
-    exit 1
-fi
-echo "all checks passed"
+e2e_finish
