@@ -87,7 +87,6 @@ public:
     // Control thread: measure and hand every worker its ceiling.
     void refresh(std::uint64_t now_ns);
 
-    const memory_limit& limit() const noexcept { return limit_; }
     guard_state state() const noexcept;
 
 private:
