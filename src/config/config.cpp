@@ -329,6 +329,10 @@ std::string_view to_string(workload_kind v) {
             return "spawn_tree";
         case workload_kind::cpu:
             return "cpu";
+        case workload_kind::echo:
+            return "echo";
+        case workload_kind::rpc:
+            return "rpc";
     }
     return "?";
 }

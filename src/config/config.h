@@ -93,10 +93,10 @@ struct scenario_config {
     bool operator==(const scenario_config&) const = default;
 };
 
-enum class workload_kind { sleep, yield, ring, spawn_tree, cpu };
+enum class workload_kind { sleep, yield, ring, spawn_tree, cpu, echo, rpc };
 
 // Each kind's parameters, with their defaults and the ranges loading enforces. A
-// workload_config carries all five sets; only the one of its `kind` is read from YAML,
+// workload_config carries all seven sets; only the one of its `kind` is read from YAML,
 // written by to_yaml and meaningful, the others keep their defaults.
 struct sleep_params {                           // kind: sleep
     duration period = std::chrono::seconds(1);  // 1ms .. 1d
@@ -134,6 +134,23 @@ struct cpu_params {                                   // kind: cpu
     bool operator==(const cpu_params&) const = default;
 };
 
+struct echo_params {                             // kind: echo
+    duration period = std::chrono::seconds(10);  // 1ms .. 1d: one message per connection per period
+    std::uint64_t message = 64;                  // bytes per message, 1 .. 65536 (64KiB)
+
+    bool operator==(const echo_params&) const = default;
+};
+
+struct rpc_params {                             // kind: rpc
+    duration period = std::chrono::seconds(1);  // 1ms .. 1d: one call per caller per period
+    // Bytes per request (and reply), 16 .. 65536: 8 B caller id + 8 B send time + payload.
+    std::uint64_t message = 64;
+    // Shared loopback connections, 1 .. 1024 (split across workers, at least one per worker).
+    std::uint64_t connections = 16;
+
+    bool operator==(const rpc_params&) const = default;
+};
+
 struct workload_config {
     std::string name;
     workload_kind kind = workload_kind::sleep;
@@ -143,6 +160,8 @@ struct workload_config {
     ring_params ring;
     spawn_tree_params spawn_tree;
     cpu_params cpu;
+    echo_params echo;
+    rpc_params rpc;
 
     bool operator==(const workload_config&) const = default;
 };
@@ -189,7 +208,7 @@ std::string to_yaml(const config& c);
 // malformed input (no partial parses, no overflow wrap-around).
 std::optional<std::uint64_t> parse_count(std::string_view text);  // 1000, 1k, 1M, 10M, 2G
 std::optional<duration> parse_duration(std::string_view text);    // 250ms, 30s, 5m, 1h, 500us, 1d
-std::optional<std::uint64_t> parse_size(std::string_view text);   // 512MiB, 8GiB, 1000, 1KB
+std::optional<std::uint64_t> parse_size(std::string_view text);   // 512MiB, 8GiB, 1000, 64B, 1KB
 std::optional<double> parse_percent(std::string_view text);       // 10% -> 0.10
 
 std::string format_count(std::uint64_t n);

@@ -23,6 +23,7 @@ using namespace std::chrono_literals;
 
 constexpr std::string_view count_like = "must be a count like 1000, 10k or 1M";
 constexpr std::string_view duration_like = "must be a duration like 250ms, 30s, 5m";
+constexpr std::string_view size_like = "must be a size like 64B, 1KiB or 64KiB";
 constexpr std::string_view name_rule = "must be 1 to 64 characters from A-Z a-z 0-9 _ . -";
 
 std::string join(const std::vector<std::string_view>& words) {
@@ -192,6 +193,17 @@ duration read_duration(const field& f, duration lo, duration hi) {
         fail(f, "must be between " + format_duration(lo) + " and " + format_duration(hi));
     }
     return d;
+}
+
+std::uint64_t read_size(const field& f, std::uint64_t lo, std::uint64_t hi) {
+    const parsed_number n = parse_size_text(scalar(f, size_like));
+    if (n.status == parse_status::malformed) {
+        fail(f, size_like);
+    }
+    if (n.status == parse_status::out_of_range || n.value < lo || n.value > hi) {
+        fail(f, "must be between " + format_size(lo) + " and " + format_size(hi));
+    }
+    return n.value;
 }
 
 bool read_bool(const field& f) {
@@ -424,8 +436,9 @@ void read_scenario(const field& f, scenario_config& out) {
     }
 }
 
-constexpr std::array all_workload_kinds{workload_kind::sleep, workload_kind::yield, workload_kind::ring,
-                                        workload_kind::spawn_tree, workload_kind::cpu};
+constexpr std::array all_workload_kinds{workload_kind::sleep,      workload_kind::yield, workload_kind::ring,
+                                        workload_kind::spawn_tree, workload_kind::cpu,   workload_kind::echo,
+                                        workload_kind::rpc};
 
 // The keys a workload of `kind` takes besides name, kind and weight.
 std::vector<std::string_view> parameters_of(workload_kind kind) {
@@ -440,6 +453,10 @@ std::vector<std::string_view> parameters_of(workload_kind kind) {
             return {"fanout", "depth"};
         case workload_kind::cpu:
             return {"slice", "rounds"};
+        case workload_kind::echo:
+            return {"period", "message"};
+        case workload_kind::rpc:
+            return {"period", "message", "connections"};
     }
     return {};
 }
@@ -496,9 +513,19 @@ void read_duration_at(const section& s, std::string_view key, duration lo, durat
     }
 }
 
+void read_size_at(const section& s, std::string_view key, std::uint64_t lo, std::uint64_t hi,
+                  std::uint64_t& out) {
+    if (const auto f = s.get(key)) {
+        out = read_size(*f, lo, hi);
+    }
+}
+
 constexpr std::uint64_t max_rounds = 1'000'000'000'000;
 constexpr duration max_work = 1s;
 constexpr std::uint64_t max_tree_tasks = 1'000'000'000;
+constexpr std::uint64_t max_message = 64ULL << 10U;
+// An rpc request carries the caller's id and its send time, 8 bytes each, before any payload.
+constexpr std::uint64_t min_rpc_message = 16;
 
 // 1 + fanout + fanout^2 + ... + fanout^depth, or nullopt when that does not fit 64 bits.
 std::optional<std::uint64_t> tree_tasks(std::uint64_t fanout, std::uint64_t depth) {
@@ -556,6 +583,15 @@ void read_parameters(const section& s, workload_config& w) {
         case workload_kind::cpu:
             read_duration_at(s, "slice", 1us, 1s, w.cpu.slice);
             read_count_at(s, "rounds", 0, max_rounds, w.cpu.rounds);
+            return;
+        case workload_kind::echo:
+            read_duration_at(s, "period", 1ms, 24h, w.echo.period);
+            read_size_at(s, "message", 1, max_message, w.echo.message);
+            return;
+        case workload_kind::rpc:
+            read_duration_at(s, "period", 1ms, 24h, w.rpc.period);
+            read_size_at(s, "message", min_rpc_message, max_message, w.rpc.message);
+            read_count_at(s, "connections", 1, 1024, w.rpc.connections);
             return;
     }
 }

@@ -38,8 +38,10 @@ constexpr std::array duration_units{unit{"d", 86'400 * ns_per_s},
                                     unit{"ms", mega},
                                     unit{"us", kilo},
                                     unit{"ns", 1}};
-constexpr std::array size_units{unit{"TiB", tebi}, unit{"GiB", gibi}, unit{"MiB", mebi}, unit{"KiB", kibi},
-                                unit{"TB", tera},  unit{"GB", giga},  unit{"MB", mega},  unit{"KB", kilo}};
+// "B" last: a size no larger unit divides is written in bytes as 1001B, not a bare 1001.
+constexpr std::array size_units{unit{"TiB", tebi}, unit{"GiB", gibi}, unit{"MiB", mebi},
+                                unit{"KiB", kibi}, unit{"TB", tera},  unit{"GB", giga},
+                                unit{"MB", mega},  unit{"KB", kilo},  unit{"B", 1}};
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 

@@ -59,6 +59,15 @@ void write_parameters(YAML::Node& out, const workload_config& w, parameters whic
             put("slice", w.cpu.slice, fresh.cpu.slice, format_duration);
             put("rounds", w.cpu.rounds, fresh.cpu.rounds, format_count);
             return;
+        case workload_kind::echo:
+            put("period", w.echo.period, fresh.echo.period, format_duration);
+            put("message", w.echo.message, fresh.echo.message, format_size);
+            return;
+        case workload_kind::rpc:
+            put("period", w.rpc.period, fresh.rpc.period, format_duration);
+            put("message", w.rpc.message, fresh.rpc.message, format_size);
+            put("connections", w.rpc.connections, fresh.rpc.connections, format_count);
+            return;
     }
 }
 

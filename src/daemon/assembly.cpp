@@ -1,10 +1,13 @@
 #include "daemon/assembly.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "metrics/probes.h"
 #include "workloads/cpu.h"
+#include "workloads/echo.h"
 #include "workloads/ring.h"
+#include "workloads/rpc.h"
 #include "workloads/sleep.h"
 #include "workloads/spawn_tree.h"
 #include "workloads/yield.h"
@@ -23,6 +26,12 @@ workloads::yield_options yield_options_of(const config::yield_params& p) {
 }
 workloads::cpu_options cpu_options_of(const config::cpu_params& p) {
     return {.slice_ns = to_ns(p.slice), .rounds = p.rounds};
+}
+workloads::echo_options echo_options_of(const config::echo_params& p) {
+    return {.period_ns = to_ns(p.period), .message = p.message};
+}
+workloads::rpc_options rpc_options_of(const config::rpc_params& p) {
+    return {.period_ns = to_ns(p.period), .message = p.message, .connections = p.connections};
 }
 
 // The factory make_workload built for (kind, engine) is of exactly this type.
@@ -62,6 +71,12 @@ std::unique_ptr<runtime::task_factory> make_workload(const config::workload_conf
         case config::workload_kind::cpu:
             return make_for<workloads::cpu_workload, workloads::asio_cpu_workload>(engine,
                                                                                    cpu_options_of(w.cpu));
+        case config::workload_kind::echo:
+            return make_for<workloads::echo_workload, workloads::asio_echo_workload>(engine,
+                                                                                     echo_options_of(w.echo));
+        case config::workload_kind::rpc:
+            return make_for<workloads::rpc_workload, workloads::asio_rpc_workload>(engine,
+                                                                                   rpc_options_of(w.rpc));
     }
     throw std::logic_error("unhandled workload kind");
 }
@@ -80,6 +95,13 @@ void retune_workload(runtime::task_factory& f, const config::workload_config& w,
             retune_as<workloads::cpu_workload, workloads::asio_cpu_workload>(f, engine,
                                                                              cpu_options_of(w.cpu));
             return;
+        case config::workload_kind::echo:
+            // Both engines share the base that holds the options.
+            static_cast<workloads::echo_workload_base&>(f).retune(echo_options_of(w.echo));
+            return;
+        case config::workload_kind::rpc:
+            static_cast<workloads::rpc_workload_base&>(f).retune(rpc_options_of(w.rpc));
+            return;
         case config::workload_kind::ring:
         case config::workload_kind::spawn_tree:
             return;  // their parameters shape the unit: a restart changes them
@@ -96,6 +118,10 @@ scenario::timeline make_timeline(const config::config& cfg, std::uint64_t start_
                               start_total);
 }
 
+bool is_io_workload(config::workload_kind kind) noexcept {
+    return kind == config::workload_kind::echo || kind == config::workload_kind::rpc;
+}
+
 unsigned worker_threads(const config::config& cfg) {
     return cfg.runtime.threads != 0 ? cfg.runtime.threads : metrics::available_cpus();
 }
@@ -103,9 +129,11 @@ unsigned worker_threads(const config::config& cfg) {
 assembly::assembly(const config::config& cfg, std::function<metrics::scenario_view()> scenario,
                    std::optional<std::uint64_t> memory_limit, const metrics::reload_counts* reloads)
     : engine_(cfg.runtime.engine) {
+    std::vector<bool> io_workloads;
     for (const auto& w : cfg.workloads) {
         factories_.push_back(make_workload(w, cfg.runtime.engine));
         workload_names_.push_back(w.name);
+        io_workloads.push_back(is_io_workload(w.kind));
     }
     std::vector<runtime::task_factory*> raw;
     for (auto& f : factories_) raw.push_back(f.get());
@@ -116,17 +144,26 @@ assembly::assembly(const config::config& cfg, std::function<metrics::scenario_vi
                                             layout);
 
     frame_bytes_exact_ = cfg.runtime.engine == config::engine_kind::lean;
+    fd_plan_ =
+        guard::plan_fds(cfg, pool_->size(), guard::raise_fd_limit(), metrics::read_process_stats().open_fds);
+    if (std::any_of(cfg.workloads.begin(), cfg.workloads.end(),
+                    [](const auto& w) { return w.kind == config::workload_kind::echo; })) {
+        for (unsigned i = 0; i < pool_->size(); ++i) pool_->at(i).set_fd_ceiling(fd_plan_.per_worker());
+    }
     // After the pool's own allocations, before the first spawn.
     rss_baseline_ = metrics::resident_bytes();
     heap_baseline_ = metrics::heap_in_use_bytes();
+    kernel_baseline_ = metrics::read_kernel_memory();
     exporter_ = std::make_unique<metrics::runtime_exporter>(metrics::exporter_source{
         .version = COROSTORM_VERSION,
         .engine = std::string(config::to_string(cfg.runtime.engine)),
         .frame_bytes_exact = frame_bytes_exact_,
         .workloads = workload_names_,
+        .io_workloads = io_workloads,
         .shards = shards(),
         .rss_baseline_bytes = rss_baseline_,
         .heap_baseline_bytes = heap_baseline_,
+        .kernel_baseline = kernel_baseline_,
         .scenario = std::move(scenario),
         .memory_limit_bytes = memory_limit,
         .reloads = reloads,
@@ -151,7 +188,7 @@ metrics::runtime_totals assembly::totals() const {
 
 std::optional<metrics::memory_per_task> assembly::memory_per_task(
     const metrics::runtime_totals& totals) const {
-    return metrics::measure_memory_per_task(totals, rss_baseline_, heap_baseline_);
+    return metrics::measure_memory_per_task(totals, rss_baseline_, heap_baseline_, kernel_baseline_);
 }
 
 }  // namespace corostorm::daemon

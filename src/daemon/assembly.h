@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "guard/fd_budget.h"
 #include "metrics/exporter.h"
 #include "runtime/pool.h"
 #include "scenario/timeline.h"
@@ -41,6 +42,9 @@ void retune_workload(runtime::task_factory& f, const config::workload_config& w,
 // stage ramping from `start_total` tasks.
 scenario::timeline make_timeline(const config::config& cfg, std::uint64_t start_ns,
                                  std::uint64_t start_total = 0);
+
+// echo and rpc: the workloads whose tasks do socket I/O.
+bool is_io_workload(config::workload_kind kind) noexcept;
 
 // runtime.threads, or the CPUs the process may use when it is 0.
 unsigned worker_threads(const config::config& cfg);
@@ -69,6 +73,7 @@ public:
 
     std::uint64_t rss_baseline() const noexcept { return rss_baseline_; }
     std::uint64_t heap_baseline() const noexcept { return heap_baseline_; }
+    const std::optional<metrics::kernel_memory>& kernel_baseline() const noexcept { return kernel_baseline_; }
 
     std::vector<const metrics::worker_shard*> shards() const;
     // The workers' shards summed, as the exporter sees them.
@@ -77,6 +82,10 @@ public:
     std::optional<metrics::memory_per_task> memory_per_task(const metrics::runtime_totals& totals) const;
 
     const metrics::runtime_exporter& exporter() const noexcept { return *exporter_; }
+    // The descriptor budget (see guard/fd_budget.h): planned when the
+    // assembly is built, after RLIMIT_NOFILE was raised, and applied to
+    // every worker as its descriptor ceiling when the config has echo units.
+    const guard::fd_plan& fd_plan() const noexcept { return fd_plan_; }
 
 private:
     config::engine_kind engine_;
@@ -86,7 +95,9 @@ private:
     bool frame_bytes_exact_ = true;
     std::uint64_t rss_baseline_ = 0;
     std::uint64_t heap_baseline_ = 0;
+    std::optional<metrics::kernel_memory> kernel_baseline_;
     std::unique_ptr<metrics::runtime_exporter> exporter_;
+    guard::fd_plan fd_plan_;
 };
 
 }  // namespace corostorm::daemon

@@ -1,5 +1,9 @@
 #include "daemon/cli.h"
 
+#include "daemon/assembly.h"
+#include "guard/fd_budget.h"
+#include "metrics/probes.h"
+
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -148,6 +152,12 @@ int main_entry(int argc, char** argv) {
         std::cout << config::to_yaml(cfg);
         std::cerr << "corostorm: " << (file.empty() ? std::string("built-in defaults") : file)
                   << ": config is valid\n";
+        // What `run` would cap, with this process's descriptor limits.
+        const auto plan = guard::plan_fds(cfg, worker_threads(cfg), guard::raise_fd_limit(),
+                                          metrics::read_process_stats().open_fds);
+        if (const auto demand = guard::demand_of(cfg, guard::peak_targets(cfg), plan); demand.capped()) {
+            std::cerr << "corostorm: warning: " << guard::describe_cap(demand, plan) << "\n";
+        }
         return exit_ok;
     }
 

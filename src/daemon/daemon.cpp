@@ -72,6 +72,7 @@ public:
         server_.start();
         spdlog::info("serving /metrics /healthz /readyz /status on {}", server_.local_address());
         log_memory_guard();
+        log_descriptors();
         if (guard_) guard_->refresh(runtime::now_ns());  // ceilings before the first spawn
         parts_->pool().start();
         started_ns_ = runtime::now_ns();
@@ -97,6 +98,11 @@ private:
                 ramps_ = timeline_.ramps();
             }
             parts_->pool().set_targets(timeline_.ramps());
+            {
+                std::vector<std::uint64_t> targets;
+                for (const auto& r : timeline_.ramps()) targets.push_back(r.to);
+                check_descriptors(targets);
+            }
             if (timeline_.finished()) {
                 spdlog::info("scenario finished; holding {} task(s) (repeat: false)",
                              timeline_.total_target_at(now));
@@ -114,6 +120,51 @@ private:
                 if (!ec) on_stage_timer();
             });
         }
+    }
+
+    void log_descriptors() const {
+        const auto& plan = parts_->fd_plan();
+        if (plan.limits.soft != plan.limits.before) {
+            spdlog::info("descriptors: soft limit raised from {} to the hard limit {}", plan.limits.before,
+                         plan.limits.soft);
+        }
+        if (std::none_of(cfg_.workloads.begin(), cfg_.workloads.end(),
+                         [](const auto& w) { return w.kind == config::workload_kind::echo; })) {
+            return;
+        }
+        spdlog::info("descriptors: limit {}, {} open, {} kept aside: echo may hold {} connection(s)",
+                     plan.limits.soft, plan.open_at_start, plan.reserved, plan.max_connections());
+    }
+
+    // Called with each stage's targets: says once per target when echo asks
+    // for more connections than the descriptor budget holds.
+    void check_descriptors(const std::vector<std::uint64_t>& targets) {
+        const auto demand = guard::demand_of(cfg_, targets, parts_->fd_plan());
+        std::lock_guard lock(scenario_mu_);
+        fd_demand_ = demand;
+        if (demand.capped() && demand.asked_connections != fd_warned_for_) {
+            fd_warned_for_ = demand.asked_connections;
+            spdlog::warn("descriptors: {}", guard::describe_cap(demand, parts_->fd_plan()));
+        }
+    }
+
+    nlohmann::json descriptors_json() const {
+        const auto& plan = parts_->fd_plan();
+        guard::fd_demand demand;
+        {
+            std::lock_guard lock(scenario_mu_);
+            demand = fd_demand_;
+        }
+        nlohmann::json out{{"limit", plan.limits.soft},
+                           {"hard_limit", plan.limits.hard},
+                           {"open_at_start", plan.open_at_start},
+                           {"reserved", plan.reserved},
+                           {"echo_connections_max", plan.max_connections()},
+                           {"echo_connections_asked", demand.asked_connections},
+                           {"echo_connections_fit", demand.fits_connections},
+                           {"capped", demand.capped()}};
+        if (demand.capped()) out["message"] = guard::describe_cap(demand, plan);
+        return out;
     }
 
     void log_memory_guard() const {
@@ -329,9 +380,11 @@ private:
     std::unique_ptr<guard::memory_guard> guard_;  // null with memory.limit: none
     scenario::timeline timeline_;
 
-    mutable std::mutex scenario_mu_;  // guards the two fields below (control thread writes, server reads)
+    mutable std::mutex scenario_mu_;  // guards the fields below (control thread writes, server reads)
     std::string stage_name_;
     std::vector<runtime::target_ramp> ramps_;
+    guard::fd_demand fd_demand_;       // what the current stage asks of the descriptor budget
+    std::uint64_t fd_warned_for_ = 0;  // the asked connections last warned about
 
     metrics::process_collector process_;
     std::uint64_t started_ns_ = 0;
@@ -393,15 +446,18 @@ server::response app::status_page() const {
         const auto& t = totals.workloads[w];
         const std::uint64_t target = w < view.targets.size() ? view.targets[w] : 0;
         target_total += target;
+        const auto quantiles = [](const metrics::latency_snapshot& h) {
+            return json{{"count", h.count()},
+                        {"p50", h.quantile(0.5)},
+                        {"p90", h.quantile(0.9)},
+                        {"p99", h.quantile(0.99)},
+                        {"p999", h.quantile(0.999)}};
+        };
+        const bool io = is_io_workload(cfg.workloads[w].kind);
         json latency = json::object();
-        const char* sources[] = {"timer", "ready"};
         for (std::size_t s = 0; s < metrics::latency_source_count; ++s) {
-            const auto& h = t.latency[s];
-            latency[sources[s]] = {{"count", h.count()},
-                                   {"p50", h.quantile(0.5)},
-                                   {"p90", h.quantile(0.9)},
-                                   {"p99", h.quantile(0.99)},
-                                   {"p999", h.quantile(0.999)}};
+            if (static_cast<metrics::latency_source>(s) == metrics::latency_source::io && !io) continue;
+            latency[metrics::latency_source_names[s]] = quantiles(t.latency[s]);
         }
         workloads[workload_names[w]] = {
             {"kind", config::to_string(cfg.workloads[w].kind)},
@@ -414,6 +470,10 @@ server::response app::status_page() const {
             {"frame_bytes", t.frame_bytes},
             {"latency_seconds", latency},
         };
+        if (io) {
+            workloads[workload_names[w]]["connections"] = t.connections;
+            workloads[workload_names[w]]["round_trip_seconds"] = quantiles(t.round_trip);
+        }
     }
     json body{
         {"version", COROSTORM_VERSION},
@@ -437,6 +497,7 @@ server::response app::status_page() const {
         {"tasks", {{"live", totals.live}, {"target", target_total}}},
         {"memory_per_task_bytes", memory_json(mem)},
         {"memory_guard", guard_json()},
+        {"descriptors", descriptors_json()},
         {"workloads", workloads},
     };
     return {200, "application/json", body.dump(2) + "\n"};

@@ -299,6 +299,15 @@ std::vector<std::string> go_peer_prove_args(const config::workload_config& w, st
             add("--fanout", std::to_string(w.spawn_tree.fanout));
             add("--depth", std::to_string(w.spawn_tree.depth));
             break;
+        case config::workload_kind::echo:
+            add("--period", config::format_duration(w.echo.period));
+            add("--message", std::to_string(w.echo.message));
+            break;
+        case config::workload_kind::rpc:
+            add("--period", config::format_duration(w.rpc.period));
+            add("--message", std::to_string(w.rpc.message));
+            add("--connections", std::to_string(w.rpc.connections));
+            break;
         case config::workload_kind::cpu:
             break;  // refused by locate_go_peer
     }

@@ -340,9 +340,9 @@ private:
                     window * static_cast<double>(per_tree) / static_cast<double>(nodes);
             }
         }
-        const std::array<const char*, metrics::latency_source_count> sources{"timer", "ready"};
         for (std::size_t s = 0; s < metrics::latency_source_count; ++s) {
-            if (auto l = summarize(sources[s], difference(a.latency[s], b.latency[s]))) {
+            if (auto l =
+                    summarize(metrics::latency_source_names[s], difference(a.latency[s], b.latency[s]))) {
                 report_.latency.push_back(std::move(*l));
             }
         }

@@ -111,6 +111,7 @@ json base_json(const prove_report& r) {
         if (r.frame_exact) memory["frame"] = number(r.memory->frame);
         memory["heap"] = number(r.memory->heap);
         memory["rss"] = number(r.memory->rss);
+        if (r.memory->kernel) memory["kernel"] = number(*r.memory->kernel);
     }
     json latency = json::object();
     for (const auto& l : r.latency) {
@@ -183,6 +184,10 @@ std::string single_table(const prove_report& r) {
                                  bytes_text(r.memory->heap)));
         line("rss", fmt::format("{:<11} growth of resident memory since before the first spawn",
                                 bytes_text(r.memory->rss)));
+        if (r.memory->kernel) {
+            line("kernel", fmt::format("{:<11} growth of the kernel's memory (sockets, slab) since then",
+                                       bytes_text(*r.memory->kernel)));
+        }
     } else {
         out += "memory per task: no live task to divide by\n";
     }
@@ -257,8 +262,8 @@ const latency_summary* find_latency(const prove_report& r, std::string_view sour
 
 // The figures of one side of the table; nullopt where the report has none.
 struct side_figures {
-    std::optional<double> time_to_target, spawn_rate, frame, heap, rss, window, resumes, cpu_per_resume,
-        per_tree, cpu, peak;
+    std::optional<double> time_to_target, spawn_rate, frame, heap, rss, kernel, window, resumes,
+        cpu_per_resume, per_tree, cpu, peak;
 };
 
 side_figures figures_of(const prove_report* x) {
@@ -273,6 +278,7 @@ side_figures figures_of(const prove_report* x) {
         .frame = x->frame_exact ? memory(&metrics::memory_per_task::frame) : std::nullopt,
         .heap = memory(&metrics::memory_per_task::heap),
         .rss = memory(&metrics::memory_per_task::rss),
+        .kernel = x->memory ? x->memory->kernel : std::nullopt,
         .window = x->measure_seconds,
         .resumes = x->resumes_per_second,
         .cpu_per_resume = x->cpu_ns_per_resume,
@@ -326,13 +332,14 @@ std::string side_by_side_table(const prove_report& r, const go_side& go) {
     if (r.frame_exact) figure("frame", a.frame, b.frame, bytes_text);
     figure("heap", a.heap, b.heap, bytes_text);
     figure("rss", a.rss, b.rss, bytes_text);
+    if (a.kernel || b.kernel) figure("kernel", a.kernel, b.kernel, bytes_text);
 
     out += "\nmeasured after reaching the target\n";
     figure("window", a.window, b.window, [](double v) { return fmt::format("{:.2f} s", v); });
     figure("resumes", a.resumes, b.resumes, rate_text);
     figure("cpu per resume", a.cpu_per_resume, b.cpu_per_resume, ns_text);
     if (a.per_tree || b.per_tree) figure("time per tree", a.per_tree, b.per_tree, latency_text);
-    for (const std::string_view source : {"timer", "ready"}) {
+    for (const std::string_view source : metrics::latency_source_names) {
         const latency_summary* x = find_latency(r, source);
         const latency_summary* y = g != nullptr ? find_latency(*g, source) : nullptr;
         if (x == nullptr && y == nullptr) continue;
@@ -407,12 +414,16 @@ prove_report report_from_json(const json& j) {
             return m.contains(key) && !m.at(key).is_null() ? m.at(key).get<double>() : std::nan("");
         };
         r.frame_exact = m.contains("frame");
-        r.memory =
-            metrics::memory_per_task{.frame = field("frame"), .heap = field("heap"), .rss = field("rss")};
+        r.memory.emplace();
+        r.memory->frame = field("frame");
+        r.memory->heap = field("heap");
+        r.memory->rss = field("rss");
+        if (m.contains("kernel") && !m.at("kernel").is_null())
+            r.memory->kernel = m.at("kernel").get<double>();
     }
     r.measure_seconds = opt("measure_seconds");
     r.resumes_per_second = opt("resumes_per_second");
-    for (const char* source : {"timer", "ready"}) {
+    for (const char* source : metrics::latency_source_names) {
         const json& all = j.at("latency_seconds");
         if (!all.contains(source)) continue;
         const json& l = all.at(source);

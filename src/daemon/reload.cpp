@@ -108,12 +108,30 @@ reload_plan plan_reload(const config::config& running, const config::config& fre
                     fmt::format("{}/{}", now.spawn_tree.fanout, now.spawn_tree.depth)));
                 now.spawn_tree = was.spawn_tree;
             }
+            // Message sizes and connections shape what echo and rpc open at start-up.
+            if (now.echo.message != was.echo.message) {
+                plan.restart_needed.push_back(change(key + ".message", config::format_size(was.echo.message),
+                                                     config::format_size(now.echo.message)));
+                now.echo.message = was.echo.message;
+            }
+            if (now.rpc.message != was.rpc.message) {
+                plan.restart_needed.push_back(change(key + ".message", config::format_size(was.rpc.message),
+                                                     config::format_size(now.rpc.message)));
+                now.rpc.message = was.rpc.message;
+            }
+            if (now.rpc.connections != was.rpc.connections) {
+                plan.restart_needed.push_back(change(key + ".connections",
+                                                     std::to_string(was.rpc.connections),
+                                                     std::to_string(now.rpc.connections)));
+                now.rpc.connections = was.rpc.connections;
+            }
             if (now.weight != was.weight) {
                 plan.applied.push_back(
                     change(key + ".weight", fmt::format("{}", was.weight), fmt::format("{}", now.weight)));
                 plan.scenario_changed = true;
             }
-            if (now.sleep != was.sleep || now.yield != was.yield || now.cpu != was.cpu) {
+            if (now.sleep != was.sleep || now.yield != was.yield || now.cpu != was.cpu ||
+                now.echo != was.echo || now.rpc != was.rpc) {
                 plan.applied.push_back(key + " parameters");
                 plan.params_changed = true;
             }

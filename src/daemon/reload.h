@@ -3,14 +3,15 @@
 // Design note. Some keys shape what was built at start-up and cannot change
 // under it: the listen address, the log format, runtime.* (threads, engine,
 // layout), memory.* (the guard's limit), and the workloads' structure (their
-// count, names and kinds, and the parameters that size a unit: ring_size,
-// fanout, depth). A reload that changes one of those keeps its running
-// value and reports it as needing a restart. Everything else applies live:
-// the scenario (stages, repeat, weights: the scenario starts again from its
-// first stage, ramping from the target in force), the workloads' other
-// parameters (tasks see them at their next wake-up or yield), the latency
-// sampling and the log level. Planning is a pure function, so it is tested
-// without a daemon.
+// count, names and kinds, the parameters that size a unit: ring_size,
+// fanout, depth, and those that shape what a workload opens at start-up:
+// message of echo and rpc, connections of rpc). A reload that changes one of
+// those keeps its running value and reports it as needing a restart.
+// Everything else applies live: the scenario (stages, repeat, weights: the
+// scenario starts again from its first stage, ramping from the target in
+// force), the workloads' other parameters (tasks see them at their next
+// wake-up or yield), the latency sampling and the log level. Planning is a
+// pure function, so it is tested without a daemon.
 #pragma once
 
 #include <string>

@@ -16,7 +16,6 @@ using prometheus::MetricFamily;
 using prometheus::MetricType;
 
 constexpr std::string_view outcome_names[task_outcome_count] = {"ok", "error", "cancelled"};
-constexpr std::string_view source_names[latency_source_count] = {"timer", "ready"};
 
 MetricFamily family(std::string name, std::string help, MetricType type) {
     return MetricFamily{std::move(name), std::move(help), type, {}};
@@ -70,31 +69,46 @@ runtime_totals sum_shards(const std::vector<const worker_shard*>& shards, std::s
             out.frame_bytes += s.frame_bytes.read();
             for (std::size_t o = 0; o < task_outcome_count; ++o) out.completed[o] += s.completed[o].read();
             for (std::size_t src = 0; src < latency_source_count; ++src) out.latency[src].add(s.latency[src]);
+            out.round_trip.add(s.round_trip);
+            out.connections += s.connections.read();
         }
         t.spawn_failures += shard->spawn_failures.read();
         t.spawn_denied_memory += shard->spawn_denied_memory.read();
+        t.spawn_denied_fds += shard->spawn_denied_fds.read();
         t.busy_seconds.push_back(static_cast<double>(shard->busy_ns.read()) / 1e9);
     }
     for (const auto& w : t.workloads) {
         t.live += w.live;
         t.frame_bytes += w.frame_bytes;
+        t.connections += w.connections;
     }
     return t;
 }
 
 std::optional<memory_per_task> measure_memory_per_task(const runtime_totals& totals,
                                                        std::uint64_t rss_baseline,
-                                                       std::uint64_t heap_baseline) {
+                                                       std::uint64_t heap_baseline,
+                                                       std::optional<kernel_memory> kernel_baseline) {
     if (totals.live == 0) return std::nullopt;
     const auto live = static_cast<double>(totals.live);
     const auto growth = [](std::uint64_t now, std::uint64_t base) {
         return now > base ? static_cast<double>(now - base) : 0.0;
     };
-    return memory_per_task{
-        .frame = static_cast<double>(totals.frame_bytes) / live,
-        .heap = growth(heap_in_use_bytes(), heap_baseline) / live,
-        .rss = growth(resident_bytes(), rss_baseline) / live,
-    };
+    memory_per_task m;
+    m.frame_growth = static_cast<double>(totals.frame_bytes);
+    m.heap_growth = growth(heap_in_use_bytes(), heap_baseline);
+    m.rss_growth = growth(resident_bytes(), rss_baseline);
+    m.frame = m.frame_growth / live;
+    m.heap = m.heap_growth / live;
+    m.rss = m.rss_growth / live;
+    if (kernel_baseline) {
+        // A figure from another source than the baseline's is not comparable with it.
+        if (const auto now = read_kernel_memory(); now && now->source == kernel_baseline->source) {
+            m.kernel_growth = growth(now->bytes, kernel_baseline->bytes);
+            m.kernel = *m.kernel_growth / live;
+        }
+    }
+    return m;
 }
 
 std::vector<MetricFamily> runtime_exporter::Collect() const {
@@ -138,9 +152,19 @@ std::vector<MetricFamily> runtime_exporter::Collect() const {
                          MetricType::Gauge);
     auto latency = family("corostorm_schedule_latency_seconds",
                           "Scheduling latency. source=timer: actual wake-up minus the intended deadline "
-                          "(the schedule, not the previous wake, so backlog is not hidden). Buckets double "
-                          "from 1us; use histogram_quantile over rate() of the buckets.",
+                          "(the schedule, not the previous wake, so backlog is not hidden); source=ready: "
+                          "resume minus the moment the task was made runnable (a yield, a message, a join); "
+                          "source=io (echo, rpc): resume minus the socket completion that made it runnable. "
+                          "Buckets double from 1us; use histogram_quantile over rate() of the buckets.",
                           MetricType::Histogram);
+    auto connections = family("corostorm_connections_live",
+                              "Open loopback TCP connections (echo: one per unit, two descriptors each; rpc: "
+                              "the shared connections the callers' requests go over).",
+                              MetricType::Gauge);
+    auto round_trip = family("corostorm_io_round_trip_seconds",
+                             "echo and rpc: message sent to reply received, as the calling task sees it "
+                             "(its own queueing included). Buckets double from 1us.",
+                             MetricType::Histogram);
     for (std::size_t w = 0; w < source_.workloads.size(); ++w) {
         const auto& t = totals.workloads[w];
         const ClientMetric::Label l_engine{"engine", engine};
@@ -157,9 +181,15 @@ std::vector<MetricFamily> runtime_exporter::Collect() const {
         add_counter(resumes, {l_engine, l_workload}, static_cast<double>(t.resumes));
         if (source_.frame_bytes_exact)
             add_gauge(frames, {l_engine, l_workload}, static_cast<double>(t.frame_bytes));
+        const bool io = w < source_.io_workloads.size() && source_.io_workloads[w];
         for (std::size_t src = 0; src < latency_source_count; ++src) {
-            add_histogram(latency, {l_engine, l_workload, {"source", std::string(source_names[src])}},
+            if (static_cast<latency_source>(src) == latency_source::io && !io) continue;
+            add_histogram(latency, {l_engine, l_workload, {"source", latency_source_names[src]}},
                           t.latency[src]);
+        }
+        if (io) {
+            add_gauge(connections, {l_engine, l_workload}, static_cast<double>(t.connections));
+            add_histogram(round_trip, {l_engine, l_workload}, t.round_trip);
         }
     }
     out.push_back(std::move(live));
@@ -169,21 +199,35 @@ std::vector<MetricFamily> runtime_exporter::Collect() const {
     out.push_back(std::move(resumes));
     if (!frames.metric.empty()) out.push_back(std::move(frames));
     out.push_back(std::move(latency));
+    if (!connections.metric.empty()) out.push_back(std::move(connections));
+    if (!round_trip.metric.empty()) out.push_back(std::move(round_trip));
 
-    if (const auto per_task =
-            measure_memory_per_task(totals, source_.rss_baseline_bytes, source_.heap_baseline_bytes)) {
+    if (const auto per_task = measure_memory_per_task(totals, source_.rss_baseline_bytes,
+                                                      source_.heap_baseline_bytes, source_.kernel_baseline)) {
         auto mem = family("corostorm_memory_per_task_bytes",
                           "Memory one live task costs, by method: frame = exact coroutine frame bytes / "
                           "live tasks (lean engine only: Asio allocates its frames itself); heap = growth "
                           "of malloc bytes in use since before the first spawn / live tasks; rss = growth "
-                          "of resident memory since then / live tasks. rss is what the machine pays; "
-                          "absent while no task is alive.",
+                          "of resident memory since then / live tasks; kernel = growth of the kernel's own "
+                          "memory (the memory cgroup's kernel and socket memory, else the machine's slab "
+                          "and socket buffers) / live tasks: a connection's larger share, outside rss. rss "
+                          "+ kernel is what the machine pays; absent while no task is alive.",
                           MetricType::Gauge);
-        if (source_.frame_bytes_exact)
-            add_gauge(mem, {{"engine", engine}, {"method", "frame"}}, per_task->frame);
-        add_gauge(mem, {{"engine", engine}, {"method", "heap"}}, per_task->heap);
-        add_gauge(mem, {{"engine", engine}, {"method", "rss"}}, per_task->rss);
+        auto grown = family("corostorm_memory_growth_bytes",
+                            "The numerator of corostorm_memory_per_task_bytes, by method: bytes grown since "
+                            "before the first spawn (frame: bytes of live frames). A fleet's memory per task "
+                            "is sum(this) / sum(corostorm_tasks_live), never an average of ratios.",
+                            MetricType::Gauge);
+        const auto both = [&](const char* method, double per, double total) {
+            add_gauge(mem, {{"engine", engine}, {"method", method}}, per);
+            add_gauge(grown, {{"engine", engine}, {"method", method}}, total);
+        };
+        if (source_.frame_bytes_exact) both("frame", per_task->frame, per_task->frame_growth);
+        both("heap", per_task->heap, per_task->heap_growth);
+        both("rss", per_task->rss, per_task->rss_growth);
+        if (per_task->kernel) both("kernel", *per_task->kernel, *per_task->kernel_growth);
         out.push_back(std::move(mem));
+        out.push_back(std::move(grown));
     }
 
     auto busy = family("corostorm_worker_busy_seconds_total",
@@ -199,10 +243,12 @@ std::vector<MetricFamily> runtime_exporter::Collect() const {
     auto denied = family("corostorm_spawn_denied_total",
                          "Spawns that did not happen, by reason: allocation = no memory for the frame "
                          "(one per failed spawn); memory = the memory guard held a worker's spawns back "
-                         "(one per worker per 5 ms control turn).",
+                         "(one per worker per 5 ms control turn); fds = the descriptor budget held a "
+                         "worker's spawns of echo units back (one per worker per control turn).",
                          MetricType::Counter);
     add_counter(denied, {{"reason", "allocation"}}, static_cast<double>(totals.spawn_failures));
     add_counter(denied, {{"reason", "memory"}}, static_cast<double>(totals.spawn_denied_memory));
+    add_counter(denied, {{"reason", "fds"}}, static_cast<double>(totals.spawn_denied_fds));
     out.push_back(std::move(denied));
 
     if (source_.reloads != nullptr) {

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "metrics/probes.h"
 #include "metrics/recorder.h"
 
 namespace corostorm::metrics {
@@ -48,9 +49,15 @@ struct exporter_source {
     // neither frame bytes nor memory_per_task{method="frame"} is exported.
     bool frame_bytes_exact = true;
     std::vector<std::string> workloads;
+    // Per workload: true for the I/O workloads (echo, rpc), whose connections,
+    // round trips and io latency are exported.
+    std::vector<bool> io_workloads;
     std::vector<const worker_shard*> shards;  // stable for the exporter's lifetime
     std::uint64_t rss_baseline_bytes = 0;
     std::uint64_t heap_baseline_bytes = 0;
+    // The kernel's memory before the first spawn (read_kernel_memory); without
+    // it, method="kernel" is not exported.
+    std::optional<kernel_memory> kernel_baseline;
     std::function<scenario_view()> scenario;
     // The limit the memory guard enforces; exported as corostorm_memory_limit_bytes.
     std::optional<std::uint64_t> memory_limit_bytes;
@@ -67,25 +74,36 @@ struct runtime_totals {
         std::uint64_t frame_bytes = 0;
         std::array<std::uint64_t, task_outcome_count> completed{};
         std::array<latency_snapshot, latency_source_count> latency{};
+        latency_snapshot round_trip;
+        std::uint64_t connections = 0;
     };
     std::vector<per_workload> workloads;
     std::uint64_t live = 0;
     std::uint64_t frame_bytes = 0;
     std::uint64_t spawn_failures = 0;
     std::uint64_t spawn_denied_memory = 0;
+    std::uint64_t spawn_denied_fds = 0;
+    std::uint64_t connections = 0;
     std::vector<double> busy_seconds;  // per worker
 };
 runtime_totals sum_shards(const std::vector<const worker_shard*>& shards, std::size_t workloads);
 
+// Bytes grown since the baselines, by method (frame: the live frames' bytes),
+// and the same per live task.
 struct memory_per_task {
     double frame = 0;
     double heap = 0;
     double rss = 0;
+    std::optional<double> kernel;  // nullopt: no baseline, or the source changed or cannot be read
+    double frame_growth = 0;
+    double heap_growth = 0;
+    double rss_growth = 0;
+    std::optional<double> kernel_growth;
 };
 // nullopt when no task is alive (there is nothing to divide by).
-std::optional<memory_per_task> measure_memory_per_task(const runtime_totals& totals,
-                                                       std::uint64_t rss_baseline,
-                                                       std::uint64_t heap_baseline);
+std::optional<memory_per_task> measure_memory_per_task(
+    const runtime_totals& totals, std::uint64_t rss_baseline, std::uint64_t heap_baseline,
+    std::optional<kernel_memory> kernel_baseline = std::nullopt);
 
 class runtime_exporter final : public prometheus::Collectable {
 public:

@@ -5,6 +5,7 @@
 #include <malloc.h>
 #include <sched.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -44,9 +45,17 @@ namespace fs = std::filesystem;
 
 // The whole content of a small file, or nullopt if it cannot be opened or read.
 // /proc and /sys files report a size of 0, so read until end of file.
+// Only regular files are read, as every /proc and /sys file is: a FIFO or a device
+// put in a file's place would block a scrape forever. O_NONBLOCK keeps the open of a
+// FIFO without a writer from blocking before it can be refused.
 std::optional<std::string> read_file(const fs::path& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
+        return std::nullopt;
+    }
+    struct stat status {};
+    if (::fstat(fd, &status) != 0 || !S_ISREG(status.st_mode)) {
+        ::close(fd);
         return std::nullopt;
     }
     std::string content;
@@ -230,6 +239,8 @@ enum class cgroup_version { v1, v2 };
 struct cgroup_dir {
     cgroup_version version;
     fs::path dir;  // where the controller's interface files for this process live
+    // /proc/self/cgroup names "/": the hierarchy's root, or that of a cgroup namespace.
+    bool root_path = false;
 };
 
 // The directory holding `controller`'s files for this process. A controller named on a
@@ -258,14 +269,15 @@ std::optional<cgroup_dir> locate_cgroup(const std::string& proc_root, const std:
         if (line.controllers != controller) {
             mounts.push_back(root / std::string(controller));
         }
+        const bool root_path = line.path == "/";
         for (const auto& mount : mounts) {
             if (directory_exists(mount / relative(line.path))) {
-                return cgroup_dir{cgroup_version::v1, mount / relative(line.path)};
+                return cgroup_dir{cgroup_version::v1, mount / relative(line.path), root_path};
             }
         }
         for (const auto& mount : mounts) {
             if (directory_exists(mount)) {
-                return cgroup_dir{cgroup_version::v1, mount};
+                return cgroup_dir{cgroup_version::v1, mount, root_path};
             }
         }
         return std::nullopt;
@@ -273,7 +285,7 @@ std::optional<cgroup_dir> locate_cgroup(const std::string& proc_root, const std:
     for (const auto& line : lines) {
         if (line.hierarchy == "0" && line.controllers.empty()) {
             const auto own = root / relative(line.path);
-            return cgroup_dir{cgroup_version::v2, directory_exists(own) ? own : root};
+            return cgroup_dir{cgroup_version::v2, directory_exists(own) ? own : root, line.path == "/"};
         }
     }
     return std::nullopt;
@@ -285,6 +297,145 @@ bool is_v1_unlimited(std::uint64_t limit) {
     const std::uint64_t page = page_size();
     const auto max = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
     return limit >= max / page * page;
+}
+
+// ---- kernel memory ------------------------------------------------------------------
+
+// `content` up to and including its last newline. The kernel writes these files in
+// whole lines, so a last line without its newline was cut off (a half-written copy, a
+// short read) and its number may be missing digits.
+std::string_view whole_lines(std::string_view content) {
+    const auto last = content.rfind('\n');
+    return last == std::string_view::npos ? std::string_view() : content.substr(0, last + 1);
+}
+
+// A file holding one number on a whole line, e.g. memory.kmem.usage_in_bytes.
+std::optional<std::uint64_t> read_single_value(const fs::path& path) {
+    const auto content = read_file(path);
+    return content ? parse_integer<std::uint64_t>(whole_lines(*content)) : std::nullopt;
+}
+
+// Whether a flat-keyed file ("key value" lines, as memory.stat) has a line for `key`.
+bool has_key(std::string_view content, std::string_view key) {
+    for (const auto line : split_lines(content)) {
+        const auto fields = split(line);
+        if (!fields.empty() && fields[0] == key) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// The value on the first line for `key` in a flat-keyed file; nullopt when absent or
+// not "key number".
+std::optional<std::uint64_t> keyed_value(std::string_view content, std::string_view key) {
+    for (const auto line : split_lines(content)) {
+        const auto fields = split(line);
+        if (!fields.empty() && fields[0] == key) {
+            return fields.size() == 2 ? parse_integer<std::uint64_t>(fields[1]) : std::nullopt;
+        }
+    }
+    return std::nullopt;
+}
+
+// The number after `name` on the line labelled `label` of /proc/net/sockstat, e.g.
+// ("TCP:", "mem") in "TCP: inuse 1 orphan 0 tw 0 alloc 1 mem 30".
+std::optional<std::uint64_t> sockstat_value(std::string_view content, std::string_view label,
+                                            std::string_view name) {
+    for (const auto line : split_lines(content)) {
+        const auto fields = split(line);
+        if (fields.empty() || fields[0] != label) {
+            continue;
+        }
+        // Names and values alternate after the label.
+        for (std::size_t i = 1; i + 1 < fields.size(); i += 2) {
+            if (fields[i] == name) {
+                return parse_integer<std::uint64_t>(fields[i + 1]);
+            }
+        }
+        return std::nullopt;
+    }
+    return std::nullopt;
+}
+
+// Kernel memory charged to a v2 cgroup, from its memory.stat. Every key the sum needs
+// must be there and well formed, or the file is not trusted at all.
+std::optional<std::uint64_t> v2_kernel_bytes(const fs::path& dir) {
+    const auto file = read_file(dir / "memory.stat");
+    if (!file) {
+        return std::nullopt;
+    }
+    const auto content = whole_lines(*file);
+    const auto sock = keyed_value(content, "sock");
+    if (!sock) {
+        return std::nullopt;
+    }
+    std::optional<std::uint64_t> kernel;
+    if (has_key(content, "kernel")) {
+        kernel = keyed_value(content, "kernel");
+    } else {
+        // Before `kernel` (5.18) the kernel's share was only listed by kind; percpu,
+        // which `kernel` includes, is listed by some of these kernels only.
+        const auto slab = keyed_value(content, "slab");
+        const auto kernel_stack = keyed_value(content, "kernel_stack");
+        const auto pagetables = keyed_value(content, "pagetables");
+        const auto percpu =
+            has_key(content, "percpu") ? keyed_value(content, "percpu") : std::optional<std::uint64_t>(0);
+        if (slab && kernel_stack && pagetables && percpu) {
+            kernel = *slab + *kernel_stack + *pagetables + *percpu;
+        }
+    }
+    // 0: kmem accounting is off (cgroup.memory=nokmem), and sock alone would pass
+    // for the whole figure.
+    if (!kernel || *kernel == 0) {
+        return std::nullopt;
+    }
+    return *kernel + *sock;
+}
+
+// Kernel memory charged to a v1 cgroup: kmem, plus TCP buffers, which v1 counts apart.
+std::optional<std::uint64_t> v1_kernel_bytes(const fs::path& dir) {
+    const auto kmem = read_single_value(dir / "memory.kmem.usage_in_bytes");
+    if (!kmem || *kmem == 0) {  // 0: kmem accounting is off (cgroup.memory=nokmem)
+        return std::nullopt;
+    }
+    const fs::path tcp_file = dir / "memory.kmem.tcp.usage_in_bytes";
+    std::error_code ec;
+    if (!fs::exists(tcp_file, ec)) {
+        return kmem;
+    }
+    const auto tcp = read_single_value(tcp_file);
+    if (!tcp) {
+        return std::nullopt;
+    }
+    return *kmem + *tcp;
+}
+
+// Slab plus socket buffers of the whole machine.
+std::optional<std::uint64_t> machine_kernel_bytes(const std::string& proc_root) {
+    const auto meminfo = read_file(proc_root + "/meminfo");
+    if (!meminfo) {
+        return std::nullopt;
+    }
+    // "Slab:             160408 kB"
+    const auto slab_field = find_field(whole_lines(*meminfo), "Slab");
+    const auto slab_fields = slab_field ? split(*slab_field) : std::vector<std::string_view>{};
+    if (slab_fields.size() != 2 || slab_fields[1] != "kB") {
+        return std::nullopt;
+    }
+    const auto slab_kib = parse_integer<std::uint64_t>(slab_fields[0]);
+    if (!slab_kib) {
+        return std::nullopt;
+    }
+    std::uint64_t bytes = *slab_kib * 1024;
+    if (const auto sockstat = read_file(proc_root + "/net/sockstat")) {
+        const auto content = whole_lines(*sockstat);
+        // TCP and UDP count pages, FRAG counts bytes.
+        const std::uint64_t pages = sockstat_value(content, "TCP:", "mem").value_or(0) +
+                                    sockstat_value(content, "UDP:", "mem").value_or(0);
+        bytes += pages * page_size() + sockstat_value(content, "FRAG:", "memory").value_or(0);
+    }
+    return bytes;
 }
 
 }  // namespace
@@ -440,6 +591,40 @@ std::optional<std::uint64_t> machine_memory_in_use(const std::string& meminfo) {
         return std::nullopt;
     }
     return (*total > *available ? *total - *available : 0) * 1024;
+}
+
+std::string_view to_string(kernel_memory_source s) {
+    switch (s) {
+        case kernel_memory_source::cgroup_v2:
+            return "cgroup_v2";
+        case kernel_memory_source::cgroup_v1:
+            return "cgroup_v1";
+        case kernel_memory_source::machine:
+            return "machine";
+    }
+    return "machine";
+}
+
+std::optional<kernel_memory> read_kernel_memory(const std::string& proc_root,
+                                                const std::string& cgroup_root) {
+    if (const auto cgroup = locate_cgroup(proc_root, cgroup_root, "memory")) {
+        const bool v2 = cgroup->version == cgroup_version::v2;
+        // The real v2 root has no memory.current; a cgroup namespace's root, which
+        // /proc/self/cgroup also shows as "/", does.
+        std::error_code ec;
+        const bool root = cgroup->root_path && (!v2 || !fs::exists(cgroup->dir / "memory.current", ec));
+        if (!root) {
+            const auto bytes = v2 ? v2_kernel_bytes(cgroup->dir) : v1_kernel_bytes(cgroup->dir);
+            if (bytes) {
+                return kernel_memory{*bytes,
+                                     v2 ? kernel_memory_source::cgroup_v2 : kernel_memory_source::cgroup_v1};
+            }
+        }
+    }
+    if (const auto bytes = machine_kernel_bytes(proc_root)) {
+        return kernel_memory{*bytes, kernel_memory_source::machine};
+    }
+    return std::nullopt;
 }
 
 std::optional<double> cgroup_cpu_limit(const std::string& proc_root, const std::string& cgroup_root) {

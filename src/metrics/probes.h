@@ -1,7 +1,7 @@
 // Memory, CPU and process probes: what the kernel and the allocator say about
 // this process. Used by the exporter at scrape time and by the daemon at start.
 //
-// Cost: each call reads one or two small files under /proc or /sys (a few
+// Cost: each call reads a few small files under /proc or /sys (a few
 // microseconds); none of them is O(tasks). open_fds() is O(open descriptors).
 // Thread-safety: every function is safe to call from any thread.
 #pragma once
@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace corostorm::metrics {
 
@@ -54,6 +55,59 @@ std::optional<std::uint64_t> machine_memory_in_use(const std::string& meminfo = 
 // Same idea for CPU quota: cores allowed (quota / period), nullopt if unlimited.
 std::optional<double> cgroup_cpu_limit(const std::string& proc_root = "/proc",
                                        const std::string& cgroup_root = "/sys/fs/cgroup");
+
+// Where read_kernel_memory() read its figure.
+enum class kernel_memory_source { cgroup_v2, cgroup_v1, machine };
+std::string_view to_string(kernel_memory_source s);  // "cgroup_v2", "cgroup_v1", "machine"
+struct kernel_memory {
+    std::uint64_t bytes = 0;
+    kernel_memory_source source = kernel_memory_source::machine;
+};
+// The kernel's own memory that the process's sockets and other kernel objects are
+// charged to: the `method="kernel"` figure, divided by the tasks by the caller.
+//
+// - The process's memory cgroup, when it is not the root one:
+//   v2: memory.stat `kernel` + `sock`; kernels before `kernel` existed (< 5.18):
+//       `slab` + `kernel_stack` + `pagetables` (+ `percpu` where listed) + `sock`.
+//   v1: memory.kmem.usage_in_bytes + memory.kmem.tcp.usage_in_bytes (the tcp one
+//       stays 0 unless TCP accounting was switched on for the cgroup by writing its
+//       memory.kmem.tcp.limit_in_bytes; an absent tcp file counts 0).
+//   "Root" is decided on the memory line of /proc/self/cgroup, as locate_cgroup finds
+//   it: a path of "/" is the root, with one exception: a v2 "/" whose directory has
+//   memory.current (the real root has none) is the root of a cgroup namespace, i.e.
+//   a container's own cgroup, and is read. A path that is not "/" but is missing
+//   under the mount (a container without a cgroup namespace) is read at the mount
+//   root, which is then the process's own cgroup, as cgroup_memory_limit does.
+//   The root is skipped: what is charged or summed there is everyone's, not that of
+//   a group the process was put in.
+// - Otherwise, and when the cgroup's files are missing, malformed, or show no kernel
+//   memory at all (0 means kmem accounting is off, cgroup.memory=nokmem: a cgroup
+//   with a running process has at least its open files and page tables charged), the
+//   machine's: /proc/meminfo `Slab` + socket buffers from /proc/net/sockstat:
+//   (`TCP: ... mem P` + `UDP: ... mem P`) pages x page size + `FRAG: ... memory B`.
+//   Slab is required; a sockstat that cannot be read, or a line of it that does not
+//   parse, counts 0.
+//
+// What the figure misses or over-counts:
+// - It is not this process's alone: other processes in the same cgroup, or for the
+//   machine source every process on the machine, move it; only differences taken
+//   while the others are quiet can be divided by this process's tasks.
+// - v1 without TCP accounting misses socket buffers. They hold only data not yet
+//   read (or not yet acknowledged), so they are mostly empty for sockets whose peer
+//   reads promptly; the socket objects themselves are in kmem either way.
+// - Machine source: Slab over-counts with reclaimable dentry and inode caches and
+//   misses kernel stacks, page tables and vmalloc. sockstat's TCP and UDP `mem` are
+//   machine-wide in the kernel (only FRAG is per network namespace), and since 6.0
+//   each CPU holds back up to 1 MiB per protocol before publishing it, so small
+//   changes in socket memory may not show.
+// - Page cache (file data, tmpfs) is not kernel memory here, in either source.
+//
+// Lines without their final newline are treated as cut off and ignored; non-regular
+// files (a FIFO in place of memory.stat) are refused rather than waited on. nullopt
+// when nothing could be read. Costs two or three small file reads (five when the
+// cgroup's files fail and the machine's are read instead).
+std::optional<kernel_memory> read_kernel_memory(const std::string& proc_root = "/proc",
+                                                const std::string& cgroup_root = "/sys/fs/cgroup");
 
 // Machine facts for logs and reports. cpu_model() is empty where /proc/cpuinfo
 // has no "model name" (most ARM kernels).

@@ -91,8 +91,12 @@ struct latency_snapshot {
     double quantile(double q) const noexcept;
 };
 
-enum class latency_source : std::uint8_t { timer, ready };
-inline constexpr std::size_t latency_source_count = 2;
+// timer: actual wake-up - intended deadline; ready: resume - made runnable
+// (a yield, a message, a join); io: resume - the socket completion (Asio's
+// reactor) that made the task runnable.
+enum class latency_source : std::uint8_t { timer, ready, io };
+inline constexpr std::size_t latency_source_count = 3;
+inline constexpr std::array<const char*, latency_source_count> latency_source_names{"timer", "ready", "io"};
 
 enum class task_outcome : std::uint8_t { ok, error, cancelled };
 inline constexpr std::size_t task_outcome_count = 3;
@@ -103,6 +107,9 @@ struct workload_shard {
     owned_value resumes;
     owned_value frame_bytes;  // bytes of live coroutine frames, exact
     std::array<latency_histogram, latency_source_count> latency{};
+    // echo and rpc: message sent to reply received, as the calling task sees it.
+    latency_histogram round_trip;
+    owned_value connections;  // open loopback connections (echo: one per unit; rpc: the shared ones)
 
     std::uint64_t completed_total() const noexcept {
         return completed[0].read() + completed[1].read() + completed[2].read();
@@ -124,10 +131,11 @@ struct alignas(64) worker_shard {
 
     const std::size_t workload_count;
     std::unique_ptr<workload_shard[]> per_workload;
-    owned_value busy_ns;         // CPU time of pool thread <index>, published on control ticks
-    owned_value heartbeat_ns;    // steady-clock time of the last control tick
-    owned_value spawn_failures;  // spawns that failed to get a frame
+    owned_value busy_ns;              // CPU time of pool thread <index>, published on control ticks
+    owned_value heartbeat_ns;         // steady-clock time of the last control tick
+    owned_value spawn_failures;       // spawns that failed to get a frame
     owned_value spawn_denied_memory;  // control turns whose spawns the memory guard held back
+    owned_value spawn_denied_fds;     // control turns whose spawns the descriptor budget held back
 
     workload_shard& workload(std::size_t i) noexcept { return per_workload[i]; }
     const workload_shard& workload(std::size_t i) const noexcept { return per_workload[i]; }

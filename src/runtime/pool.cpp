@@ -18,6 +18,7 @@ void name_thread(unsigned index) {
 pool::pool(unsigned threads, std::vector<task_factory*> workloads, worker_options options,
            runtime::layout l) {
     if (l == runtime::layout::shared) shared_ = std::make_unique<shared_context>(static_cast<int>(threads));
+    for (task_factory* f : workloads) f->prepare(threads);
     workers_.reserve(threads);
     for (unsigned i = 0; i < threads; ++i) {
         workers_.push_back(std::make_unique<worker>(i, threads, workloads, options, shared_.get()));

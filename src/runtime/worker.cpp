@@ -18,18 +18,6 @@ namespace {
 // per_thread, the shard with the thread's index in shared (see bind_busy_slot).
 thread_local metrics::owned_value* tls_busy_slot = nullptr;
 
-// Installs `w` as this thread's worker for a scope.
-class worker_binding {
-public:
-    explicit worker_binding(worker* w) noexcept : previous_(detail::tls_worker) { detail::tls_worker = w; }
-    ~worker_binding() { detail::tls_worker = previous_; }
-    worker_binding(const worker_binding&) = delete;
-    worker_binding& operator=(const worker_binding&) = delete;
-
-private:
-    worker* previous_;
-};
-
 std::uint64_t share_of(std::uint64_t total, unsigned index, unsigned count) noexcept {
     return total / count + (index < total % count ? 1 : 0);
 }
@@ -62,6 +50,7 @@ worker::worker(unsigned index, unsigned count, std::vector<task_factory*> worklo
       scope_(shard_),
       wheel_(now_ns(), options.timer_tick_ns),
       own_ctx_(shared == nullptr ? std::make_unique<boost::asio::io_context>(1) : nullptr),
+      ctx_(shared == nullptr ? own_ctx_.get() : shared),
       executor_(shared == nullptr ? boost::asio::any_io_executor(own_ctx_->get_executor())
                                   : boost::asio::any_io_executor(boost::asio::make_strand(*shared))),
       wake_timer_(executor_),
@@ -75,7 +64,12 @@ worker::worker(unsigned index, unsigned count, std::vector<task_factory*> worklo
     assert(count_ > 0 && index_ < count_ && options_.sample_every > 0);
 }
 
-worker::~worker() { destroy_remaining(); }
+worker::~worker() {
+    destroy_remaining();
+    if (started_) {
+        for (task_factory* f : factories_) f->on_worker_exit(*this);
+    }
+}
 
 void worker::run() {
     assert(own_ctx_ && "a worker of the shared layout runs on the pool's threads");
@@ -108,6 +102,10 @@ void worker::request_stop() {
         if (stopping_) return;
         stopping_ = true;
         std::fill(desired_units_.begin(), desired_units_.end(), 0);
+        if (started_) {
+            worker_binding bind(this);
+            for (task_factory* f : factories_) f->on_worker_stop(*this);
+        }
         flush_on_stop();
     });
 }
@@ -133,7 +131,7 @@ void worker::refresh_clock() noexcept {
 void worker::flush_ready_run() noexcept {
     if (ready_run_.length == 0) return;
     assert(ready_run_.stamp <= clock_ns_);  // an earlier value of the same clock
-    ready_run_.stats->latency[static_cast<std::size_t>(metrics::latency_source::ready)].record(
+    ready_run_.stats->latency[static_cast<std::size_t>(ready_run_.source)].record(
         clock_ns_ - ready_run_.stamp, ready_run_.length);
     ready_run_.length = 0;
 }
@@ -154,34 +152,54 @@ void worker::arm(std::uint64_t due_ns) noexcept {
     });
 }
 
-void worker::make_ready(timer_node& node) noexcept {
+void worker::ready_queue::push(timer_node& node) noexcept {
+    node.next = nullptr;
+    if (tail != nullptr) {
+        tail->next = &node;
+    } else {
+        head = &node;
+    }
+    tail = &node;
+}
+
+void worker::make_ready(timer_node& node, metrics::latency_source source) noexcept {
     // The node's time field holds when the task became runnable, or 0 when
     // this resume is not sampled (the clock is read only for samples).
     node.deadline_ns = sample_latency() ? clock_ns_ : 0;
-    node.next = nullptr;
-    if (ready_tail_ != nullptr) {
-        ready_tail_->next = &node;
-    } else {
-        ready_head_ = &node;
-    }
-    ready_tail_ = &node;
+    (source == metrics::latency_source::io ? io_ready_ : ready_).push(node);
     if (!ready_posted_) {
         ready_posted_ = true;
         boost::asio::post(executor_, [this] { run_ready(); });
     }
 }
 
-void worker::run_ready() {
-    worker_binding bind(this);
-    refresh_clock();
-    ready_posted_ = false;
+void worker::resume_io(task_handle h, std::uint64_t completion_ns) noexcept {
+    auto& stats = shard_.workload(h.promise().workload);
+    stats.resumes.add(1);
+    if (sample_latency()) {
+        stats.latency[static_cast<std::size_t>(metrics::latency_source::io)].record(
+            clock_ns_ > completion_ns ? clock_ns_ - completion_ns : 0);
+    }
+    h.resume();
+    tick_clock();
+}
+
+void worker::complete_io(timer_node& node) {
+    if (own_ctx_) {
+        make_ready(node, metrics::latency_source::io);
+        return;
+    }
+    boost::asio::post(executor_, [this, &node] { make_ready(node, metrics::latency_source::io); });
+}
+
+std::size_t worker::run_queue(ready_queue& q, metrics::latency_source source, std::size_t budget) {
     // Only what is queued now runs in this turn: a task that yields again
     // goes behind, into the next turn, so timers and control get theirs.
-    timer_node* batch = ready_head_;
-    timer_node* const batch_tail = ready_tail_;
-    ready_head_ = ready_tail_ = nullptr;
-    const std::size_t budget = options_.resume_batch;
-    for (std::size_t n = 0; n < budget && batch != nullptr; ++n) {
+    timer_node* batch = q.head;
+    timer_node* const batch_tail = q.tail;
+    q.head = q.tail = nullptr;
+    std::size_t n = 0;
+    for (; n < budget && batch != nullptr; ++n) {
         timer_node* node = batch;
         batch = node->next;
         node->next = nullptr;
@@ -189,24 +207,34 @@ void worker::run_ready() {
         auto& stats = shard_.workload(promise.workload);
         stats.resumes.add(1);
         if (const std::uint64_t stamp = node->deadline_ns; stamp != 0) {
-            if (stamp == ready_run_.stamp && &stats == ready_run_.stats) [[likely]] {
+            if (stamp == ready_run_.stamp && &stats == ready_run_.stats && source == ready_run_.source)
+                [[likely]] {
                 ++ready_run_.length;
             } else {
                 flush_ready_run();
-                ready_run_ = {stamp, &stats, 1};
+                ready_run_ = {stamp, &stats, 1, source};
             }
         }
         task_handle::from_promise(promise).resume();
         tick_clock();
     }
-    flush_ready_run();
     if (batch != nullptr) {
         // Over budget: the rest goes back in front of what was queued meanwhile.
-        batch_tail->next = ready_head_;
-        if (ready_head_ == nullptr) ready_tail_ = batch_tail;
-        ready_head_ = batch;
+        batch_tail->next = q.head;
+        if (q.head == nullptr) q.tail = batch_tail;
+        q.head = batch;
     }
-    if (ready_head_ != nullptr && !ready_posted_) {
+    return n;
+}
+
+void worker::run_ready() {
+    worker_binding bind(this);
+    refresh_clock();
+    ready_posted_ = false;
+    const std::size_t ran = run_queue(io_ready_, metrics::latency_source::io, options_.resume_batch);
+    run_queue(ready_, metrics::latency_source::ready, options_.resume_batch - ran);
+    flush_ready_run();
+    if ((ready_.head != nullptr || io_ready_.head != nullptr) && !ready_posted_) {
         ready_posted_ = true;
         boost::asio::post(executor_, [this] { run_ready(); });
     }
@@ -269,17 +297,32 @@ void worker::on_control() {
         schedule_control(false);
         return;
     }
+    if (!started_) {
+        started_ = true;
+        for (task_factory* f : factories_) f->on_worker_start(*this);
+    }
     std::size_t budget = options_.spawn_batch;
     const std::uint64_t ceiling = task_ceiling_.load(std::memory_order_relaxed);
+    const std::uint64_t fd_ceiling = fd_ceiling_.load(std::memory_order_relaxed);
+    std::uint64_t fds = 0;
+    for (std::uint32_t w = 0; w < factories_.size(); ++w)
+        fds += scope_.units(w) * factories_[w]->fds_per_unit();
     bool held_back = false;
+    bool held_back_fds = false;
     for (std::uint32_t w = 0; w < factories_.size(); ++w) {
         const std::uint64_t unit = factories_[w]->tasks_per_unit();
+        const std::uint64_t unit_fds = factories_[w]->fds_per_unit();
         desired_units_[w] = share_of(targets_[w].at(now) / unit, index_, count_);
         while (budget > 0 && scope_.units(w) < desired_units_[w]) {
             if (scope_.live_total() + unit > ceiling) {
                 held_back = true;
                 break;
             }
+            if (unit_fds != 0 && fds + unit_fds > fd_ceiling) {
+                held_back_fds = true;
+                break;
+            }
+            fds += unit_fds;
             budget -= std::min<std::size_t>(budget, unit);
             try {
                 tick_clock();
@@ -292,6 +335,7 @@ void worker::on_control() {
         }
     }
     if (held_back) shard_.spawn_denied_memory.add(1);
+    if (held_back_fds) shard_.spawn_denied_fds.add(1);
     schedule_control(budget == 0);
 }
 
@@ -325,11 +369,13 @@ void worker::destroy_remaining() noexcept {
         task_handle::from_promise(task::promise_type::of(n)).destroy();
     };
     wheel_.drain(SIZE_MAX, destroy);
-    while (timer_node* n = ready_head_) {
-        ready_head_ = n->next;
-        destroy(n);
+    for (ready_queue* q : {&ready_, &io_ready_}) {
+        while (timer_node* n = q->head) {
+            q->head = n->next;
+            destroy(n);
+        }
+        q->tail = nullptr;
     }
-    ready_tail_ = nullptr;
 }
 
 }  // namespace corostorm::runtime

@@ -75,6 +75,20 @@ public:
     virtual void spawn(task_env env, worker& w) = 0;
     // How many tasks of the target one unit stands for (a ring: its size).
     virtual std::uint64_t tasks_per_unit() const noexcept { return 1; }
+    // File descriptors one unit holds while it lives (echo: its connection's two ends).
+    virtual std::uint64_t fds_per_unit() const noexcept { return 0; }
+    // Workloads with per-worker state (listeners, shared connections) set it up
+    // here. prepare(): control thread, once, before any worker runs;
+    // on_worker_start(): the worker's thread, before its first spawn;
+    // on_worker_stop(): the worker's thread, when it begins to drain. Work
+    // done here is the workload's infrastructure, not tasks: it is not counted
+    // in the spawn scope, and it must not keep the worker from draining.
+    virtual void prepare(unsigned /*workers*/) {}
+    virtual void on_worker_start(worker&) {}
+    virtual void on_worker_stop(worker&) {}
+    // The worker is being destroyed (after a drain, or aborted): release what
+    // on_worker_start made for it while its io_context still exists.
+    virtual void on_worker_exit(worker&) noexcept {}
 };
 
 struct worker_options {
@@ -114,6 +128,14 @@ public:
     void set_task_ceiling(std::uint64_t tasks) noexcept {
         task_ceiling_.store(tasks, std::memory_order_relaxed);  // relaxed: a limit, not a handshake
     }
+    // Any thread: the most file descriptors this worker's units may hold
+    // (sum of units x fds_per_unit). Spawning stops short of it and each
+    // control turn held back counts once in shard().spawn_denied_fds. The
+    // descriptor budget's lever; no ceiling by default.
+    void set_fd_ceiling(std::uint64_t fds) noexcept {
+        fd_ceiling_.store(fds, std::memory_order_relaxed);  // relaxed: a limit, not a handshake
+    }
+    std::uint64_t fd_ceiling() const noexcept { return fd_ceiling_.load(std::memory_order_relaxed); }
     // Any thread: record 1 in `every` (>= 1) latencies from the next sample on.
     void set_sample_every(std::uint64_t every);
     std::uint64_t task_ceiling() const noexcept { return task_ceiling_.load(std::memory_order_relaxed); }
@@ -131,8 +153,20 @@ public:
 
     // ---- owner thread only: the task-facing side ----
     void schedule(timer_node& node) noexcept;
-    // Queues a suspended lean task to run; its ready latency is measured from now.
-    void make_ready(timer_node& node) noexcept;
+    // Queues a suspended lean task to run; its latency (source ready, or io
+    // for a task woken by a socket completion) is measured from now.
+    void make_ready(timer_node& node,
+                    metrics::latency_source source = metrics::latency_source::ready) noexcept;
+    // Resumes a lean task at once from a handler of this worker that is not a
+    // task (an rpc connection delivering replies), recording its io latency
+    // against `completion_ns`, the worker clock when the completion arrived.
+    void resume_io(task_handle h, std::uint64_t completion_ns) noexcept;
+    // Any thread of the worker's io_context: a socket operation of the task
+    // whose node this is completed. per_thread: the task is made ready (source
+    // io) at once; shared: the wake-up is posted to the worker's strand.
+    void complete_io(timer_node& node);
+    // The io_context this worker's handlers run on (its own, or the shared one).
+    boost::asio::io_context& context() noexcept { return *ctx_; }
     // True when this worker has more units of `workload` than its target, or stops.
     bool should_retire(std::uint32_t workload) const noexcept {
         return scope_.units(workload) > desired_units_[workload];
@@ -148,6 +182,11 @@ public:
         shard_.workload(workload).latency[static_cast<std::size_t>(source)].record(ns);
     }
     void count_resume(std::uint32_t workload) noexcept { shard_.workload(workload).resumes.add(1); }
+    // A task that could not be started (no memory for its frame).
+    void count_spawn_failure() noexcept { shard_.spawn_failures.add(1); }
+    // The shard of one workload, for what workloads record themselves
+    // (round trips, connections).
+    metrics::workload_shard& stats(std::uint32_t workload) noexcept { return shard_.workload(workload); }
     // Where this worker's handlers and tasks run: its own io_context, or its
     // strand of the shared one.
     const boost::asio::any_io_executor& executor() const noexcept { return executor_; }
@@ -191,6 +230,7 @@ private:
     timer_wheel wheel_;
 
     std::unique_ptr<boost::asio::io_context> own_ctx_;  // per_thread layout only
+    boost::asio::io_context* ctx_;                      // own_ctx_, or the shared one
     boost::asio::any_io_executor executor_;
     boost::asio::steady_timer wake_timer_;
     boost::asio::steady_timer control_timer_;
@@ -208,17 +248,27 @@ private:
         std::uint64_t stamp = 0;
         metrics::workload_shard* stats = nullptr;
         std::uint64_t length = 0;
+        metrics::latency_source source = metrics::latency_source::ready;
     };
     ready_run ready_run_;
 
-    // Ready queue: intrusive FIFO through the promises' nodes.
-    timer_node* ready_head_ = nullptr;
-    timer_node* ready_tail_ = nullptr;
+    // Ready queues: intrusive FIFOs through the promises' nodes, one per
+    // latency source a wake-up is recorded under (ready, io).
+    struct ready_queue {
+        timer_node* head = nullptr;
+        timer_node* tail = nullptr;
+        void push(timer_node& node) noexcept;
+    };
+    ready_queue ready_;
+    ready_queue io_ready_;
     bool ready_posted_ = false;
+    std::size_t run_queue(ready_queue& q, metrics::latency_source source, std::size_t budget);
 
     std::vector<target_ramp> targets_;
     std::vector<std::uint64_t> desired_units_;
     std::atomic<std::uint64_t> task_ceiling_{UINT64_MAX};
+    std::atomic<std::uint64_t> fd_ceiling_{UINT64_MAX};
+    bool started_ = false;  // factories' on_worker_start done
     bool stopping_ = false;
     std::atomic<bool> finished_{false};
     std::uint64_t sample_every_;  // options_.sample_every until set_sample_every()
@@ -242,6 +292,20 @@ inline worker& this_worker() noexcept {
 }
 // The same, or null on a thread that is not running a worker.
 inline worker* current_worker() noexcept { return detail::tls_worker; }
+
+// Installs `w` as this thread's worker for a scope: every handler of a
+// worker that may start or resume lean tasks opens one (in the shared layout
+// a strand's handler runs on any pool thread).
+class worker_binding {
+public:
+    explicit worker_binding(worker* w) noexcept : previous_(detail::tls_worker) { detail::tls_worker = w; }
+    ~worker_binding() { detail::tls_worker = previous_; }
+    worker_binding(const worker_binding&) = delete;
+    worker_binding& operator=(const worker_binding&) = delete;
+
+private:
+    worker* previous_;
+};
 
 // co_await sleep_until{deadline_ns}: suspend the task until the steady-clock
 // time `deadline_ns` (never earlier). Needs no allocation: the timer node is

@@ -73,10 +73,34 @@ TEST(Defaults, each_kind_has_the_documented_parameters) {
     EXPECT_EQ(w.ring, (ring_params{100}));
     EXPECT_EQ(w.spawn_tree, (spawn_tree_params{10, 6}));
     EXPECT_EQ(w.cpu, (cpu_params{100us, 0}));
+    EXPECT_EQ(w.echo, (echo_params{10s, 64}));
+    EXPECT_EQ(w.rpc, (rpc_params{1s, 64, 16}));
 }
 
 TEST(Defaults, the_shipped_config_file_documents_exactly_the_defaults) {
     EXPECT_EQ(load_file(COROSTORM_SHIPPED_CONFIG), defaults());
+}
+
+TEST(Defaults, the_commented_out_workloads_of_the_shipped_config_load_as_the_defaults_of_their_kinds) {
+    std::ifstream in(COROSTORM_SHIPPED_CONFIG, std::ios::binary);
+    std::string text;
+    std::string line;
+    while (std::getline(in, line)) {
+        // An example workload's lines: "  # - name: ..." and "  #   key: ...".
+        if (line.starts_with("  # -") || line.starts_with("  #   ")) {
+            line.erase(2, 2);
+        }
+        text += line + "\n";
+    }
+    const config c = load_string(text);
+    ASSERT_EQ(c.workloads.size(), 3U) << text;
+    EXPECT_EQ(c.workloads[0], defaults().workloads[0]);
+    EXPECT_EQ(c.workloads[1].name, "conns");
+    EXPECT_EQ(c.workloads[1].kind, workload_kind::echo);
+    EXPECT_EQ(c.workloads[1].echo, echo_params{});
+    EXPECT_EQ(c.workloads[2].name, "calls");
+    EXPECT_EQ(c.workloads[2].kind, workload_kind::rpc);
+    EXPECT_EQ(c.workloads[2].rpc, rpc_params{});
 }
 
 TEST(Load, a_section_with_every_key_commented_out_is_empty) {
@@ -108,6 +132,8 @@ workloads:
   - { name: token, kind: ring, ring_size: 1k }
   - { name: skynet, kind: spawn_tree, fanout: 4, depth: 12 }
   - { name: crunch, kind: cpu, weight: 0.25, slice: 1ms, rounds: 500 }
+  - { name: conns, kind: echo, weight: 2, period: 250ms, message: 1KiB }
+  - { name: calls, kind: rpc, weight: 0.5, period: 10ms, message: 100B, connections: 64 }
 )";
 
 TEST(Load, a_full_file_sets_every_field) {
@@ -129,7 +155,7 @@ TEST(Load, a_full_file_sets_every_field) {
     EXPECT_EQ(c.scenario.stages[0], (stage_config{"warm-up", 1'500'000U, 500ms}));
     EXPECT_EQ(c.scenario.stages[1], (stage_config{"hold_1", std::nullopt, 1h}));
     EXPECT_EQ(c.scenario.stages[2], (stage_config{"v2.drain", 0U, 0s}));
-    ASSERT_EQ(c.workloads.size(), 6U);
+    ASSERT_EQ(c.workloads.size(), 8U);
     EXPECT_EQ(c.workloads[0].name, "idle");
     EXPECT_EQ(c.workloads[0].weight, 3.0);
     EXPECT_EQ(c.workloads[0].sleep, (sleep_params{250ms, 10'000, 20us}));
@@ -148,6 +174,12 @@ TEST(Load, a_full_file_sets_every_field) {
     EXPECT_EQ(c.workloads[5].kind, workload_kind::cpu);
     EXPECT_EQ(c.workloads[5].weight, 0.25);
     EXPECT_EQ(c.workloads[5].cpu, (cpu_params{1ms, 500}));
+    EXPECT_EQ(c.workloads[6].kind, workload_kind::echo);
+    EXPECT_EQ(c.workloads[6].weight, 2.0);
+    EXPECT_EQ(c.workloads[6].echo, (echo_params{250ms, 1024}));
+    EXPECT_EQ(c.workloads[7].kind, workload_kind::rpc);
+    EXPECT_EQ(c.workloads[7].weight, 0.5);
+    EXPECT_EQ(c.workloads[7].rpc, (rpc_params{10ms, 100, 64}));
     // The parameters of the other kinds keep their defaults.
     const workload_config fresh;
     for (const workload_config& w : c.workloads) {
@@ -157,6 +189,8 @@ TEST(Load, a_full_file_sets_every_field) {
         EXPECT_EQ(w.kind == workload_kind::spawn_tree ? fresh.spawn_tree : w.spawn_tree, fresh.spawn_tree)
             << w.name;
         EXPECT_EQ(w.kind == workload_kind::cpu ? fresh.cpu : w.cpu, fresh.cpu) << w.name;
+        EXPECT_EQ(w.kind == workload_kind::echo ? fresh.echo : w.echo, fresh.echo) << w.name;
+        EXPECT_EQ(w.kind == workload_kind::rpc ? fresh.rpc : w.rpc, fresh.rpc) << w.name;
     }
 }
 
@@ -178,11 +212,14 @@ TEST(Load, a_workload_of_each_kind_takes_its_defaults_when_only_named) {
   - { name: r, kind: ring }
   - { name: t, kind: spawn_tree }
   - { name: c, kind: cpu }
+  - { name: e, kind: echo }
+  - { name: p, kind: rpc }
 )");
-    ASSERT_EQ(c.workloads.size(), 5U);
-    const workload_kind kinds[] = {workload_kind::sleep, workload_kind::yield, workload_kind::ring,
-                                   workload_kind::spawn_tree, workload_kind::cpu};
-    for (std::size_t i = 0; i < 5; ++i) {
+    ASSERT_EQ(c.workloads.size(), 7U);
+    const workload_kind kinds[] = {workload_kind::sleep,      workload_kind::yield, workload_kind::ring,
+                                   workload_kind::spawn_tree, workload_kind::cpu,   workload_kind::echo,
+                                   workload_kind::rpc};
+    for (std::size_t i = 0; i < 7; ++i) {
         workload_config expected;
         expected.name = c.workloads[i].name;
         expected.kind = kinds[i];
@@ -210,6 +247,8 @@ workload_config tree(spawn_tree_params p) {
     return workload_w(workload_kind::spawn_tree, &workload_config::spawn_tree, p);
 }
 workload_config cruncher(cpu_params p) { return workload_w(workload_kind::cpu, &workload_config::cpu, p); }
+workload_config echoer(echo_params p) { return workload_w(workload_kind::echo, &workload_config::echo, p); }
+workload_config caller(rpc_params p) { return workload_w(workload_kind::rpc, &workload_config::rpc, p); }
 
 TEST(Load, workload_parameters_accept_the_ends_of_their_ranges) {
     struct good_case {
@@ -238,6 +277,16 @@ TEST(Load, workload_parameters_accept_the_ends_of_their_ranges) {
         {"{name: w, kind: spawn_tree, fanout: 31}", tree({31, 6})},
         {"{name: w, kind: cpu, slice: 1us, rounds: 0}", cruncher({1us, 0})},
         {"{name: w, kind: cpu, slice: 1s, rounds: 1000G}", cruncher({1s, most_rounds})},
+        {"{name: w, kind: echo, period: 1ms, message: 1}", echoer({1ms, 1})},
+        {"{name: w, kind: echo, period: 1d, message: 64KiB}", echoer({24h, 65536})},
+        {"{name: w, kind: echo, message: 1B}", echoer({10s, 1})},
+        {"{name: w, kind: echo, message: 65536}", echoer({10s, 65536})},
+        {"{name: w, kind: echo, message: 1.5KiB}", echoer({10s, 1536})},
+        {"{name: w, kind: echo, message: 64KB}", echoer({10s, 64'000})},
+        {"{name: w, kind: rpc, period: 1ms, message: 16B, connections: 1}", caller({1ms, 16, 1})},
+        {"{name: w, kind: rpc, period: 1d, message: 64KiB, connections: 1024}", caller({24h, 65536, 1024})},
+        {"{name: w, kind: rpc, message: 16}", caller({1s, 16, 16})},
+        {"{name: w, kind: rpc, connections: 1k}", caller({1s, 64, 1000})},
     };
     for (const good_case& c : cases) {
         const config loaded = load_string(std::string("workloads: [") + c.yaml + "]");
@@ -475,8 +524,30 @@ TEST(Overrides, the_kind_of_a_default_workload_can_be_changed) {
     EXPECT_EQ(c.workloads[0].ring.ring_size, 50U);
     EXPECT_EQ(load_defaults(sets({"workloads[0].kind=cpu"})).workloads[0].cpu, cpu_params{});
     EXPECT_EQ(error_of("{}", sets({"workloads[0].period=2s", "workloads[0].kind=cpu"})),
-              "workloads[0].period: not a parameter of kind cpu (it belongs to sleep); allowed: slice, "
-              "rounds (from --set workloads[0].period=2s)");
+              "workloads[0].period: not a parameter of kind cpu (it belongs to sleep, echo, rpc); allowed: "
+              "slice, rounds (from --set workloads[0].period=2s)");
+}
+
+TEST(Overrides, echo_and_rpc_workloads_can_be_appended_and_set) {
+    const config c =
+        load_string(mixed_yaml, sets({"workloads[2]={name: e, kind: echo}", "workloads[2].message=4KiB",
+                                      "workloads[3]={name: p, kind: rpc, period: 5ms}",
+                                      "workloads[3].connections=2", "workloads[3].message=16"}));
+    ASSERT_EQ(c.workloads.size(), 4U);
+    EXPECT_EQ(c.workloads[2].kind, workload_kind::echo);
+    EXPECT_EQ(c.workloads[2].echo, (echo_params{10s, 4096}));
+    EXPECT_EQ(c.workloads[3].kind, workload_kind::rpc);
+    EXPECT_EQ(c.workloads[3].rpc, (rpc_params{5ms, 16, 2}));
+    // The default sleeper's period is at its default, so it is not carried over to the new kind.
+    EXPECT_EQ(load_defaults(sets({"workloads[0].kind=rpc"})).workloads[0].rpc, rpc_params{});
+    EXPECT_EQ(load_defaults(sets({"workloads[0].kind=echo", "workloads[0].period=1m"})).workloads[0].echo,
+              (echo_params{1min, 64}));
+    EXPECT_EQ(error_of("{}", sets({"workloads[0].kind=echo", "workloads[0].connections=4"})),
+              "workloads[0].connections: not a parameter of kind echo (it belongs to rpc); allowed: period, "
+              "message (from --set workloads[0].connections=4)");
+    EXPECT_EQ(error_of("{}", sets({"workloads[1]={name: p, kind: rpc}", "workloads[1].message=8B"})),
+              "workloads[1].message: must be between 16B and 64KiB, got 8B (from --set "
+              "workloads[1].message=8B)");
 }
 
 TEST(Overrides, a_parameter_of_another_kind_is_refused) {
@@ -616,6 +687,8 @@ TEST(ToYaml, each_workload_is_written_with_exactly_the_parameters_of_its_kind) {
   - { name: r, kind: ring, ring_size: 5 }
   - { name: t, kind: spawn_tree, depth: 2 }
   - { name: c, kind: cpu }
+  - { name: e, kind: echo, message: 100 }
+  - { name: p, kind: rpc, period: 20ms }
 )"));
     EXPECT_THAT(yaml, HasSubstr(R"(workloads:
   - name: y
@@ -637,6 +710,17 @@ TEST(ToYaml, each_workload_is_written_with_exactly_the_parameters_of_its_kind) {
     weight: 1
     slice: 100us
     rounds: 0
+  - name: e
+    kind: echo
+    weight: 1
+    period: 10s
+    message: 100B
+  - name: p
+    kind: rpc
+    weight: 1
+    period: 20ms
+    message: 64B
+    connections: 16
 )")) << yaml;
 }
 
@@ -650,6 +734,8 @@ TEST(ToYaml, engines_layouts_and_workload_kinds_have_their_yaml_names) {
     EXPECT_EQ(to_string(workload_kind::ring), "ring");
     EXPECT_EQ(to_string(workload_kind::spawn_tree), "spawn_tree");
     EXPECT_EQ(to_string(workload_kind::cpu), "cpu");
+    EXPECT_EQ(to_string(workload_kind::echo), "echo");
+    EXPECT_EQ(to_string(workload_kind::rpc), "rpc");
 }
 
 TEST(ToYaml, loading_the_output_gives_back_the_same_config) {
@@ -690,12 +776,33 @@ TEST(ToYaml, a_mix_of_every_kind_engine_and_layout_survives_the_round_trip) {
             mixed.workloads[3].ring.ring_size = 1'000'000;
             mixed.workloads[4].spawn_tree = {1, 20};
             mixed.workloads[5].cpu = {1us, 1'000'000'000'000};
+            mixed.workloads[6].echo = {24h, 65536};
+            mixed.workloads[7].rpc = {1500us, 1000, 1024};
             const std::string yaml = to_yaml(mixed);
             EXPECT_EQ(load_string(yaml), mixed) << yaml;
         }
     }
     EXPECT_EQ(load_string(to_yaml(load_defaults(sets({"workloads[0].kind=spawn_tree"})))),
               load_defaults(sets({"workloads[0].kind=spawn_tree"})));
+}
+
+TEST(ToYaml, message_sizes_are_written_as_a_user_would_and_read_back) {
+    for (const std::uint64_t bytes :
+         {1ULL, 16ULL, 64ULL, 1000ULL, 1001ULL, 1024ULL, 1536ULL, 65535ULL, 65536ULL}) {
+        config c = defaults();
+        c.workloads.push_back(echoer({10s, bytes}));
+        c.workloads.push_back(caller({1s, std::max<std::uint64_t>(bytes, 16), 16}));
+        c.workloads[1].name = "e";
+        c.workloads[2].name = "p";
+        const std::string yaml = to_yaml(c);
+        EXPECT_EQ(load_string(yaml), c) << yaml;
+        EXPECT_THAT(yaml, HasSubstr("message: " + format_size(bytes) + "\n")) << yaml;
+    }
+    config c = defaults();
+    c.workloads.push_back(echoer({10s, 100}));
+    EXPECT_THAT(to_yaml(c), HasSubstr("message: 100B\n"));
+    c.workloads[1].echo.message = 2048;
+    EXPECT_THAT(to_yaml(c), HasSubstr("message: 2KiB\n"));
 }
 
 // A bad config and a part of the message it must produce; the part always includes the
@@ -787,15 +894,16 @@ const bad_case bad_cases[] = {
     {"workload that is a list", "workloads: [[a]]",
      "workloads[0]: must be a map with keys name, kind, weight, got a list of 1 item"},
     {"workload kind unknown", "workloads: [{name: a, kind: nap}]",
-     R"(workloads[0].kind: must be one of sleep, yield, ring, spawn_tree, cpu, got "nap")"},
+     R"(workloads[0].kind: must be one of sleep, yield, ring, spawn_tree, cpu, echo, rpc, got "nap")"},
     {"workload kind fibers", "workloads: [{name: a, kind: fibers}]",
-     R"(workloads[0].kind: must be one of sleep, yield, ring, spawn_tree, cpu, got "fibers")"},
+     R"(workloads[0].kind: must be one of sleep, yield, ring, spawn_tree, cpu, echo, rpc, got "fibers")"},
     {"workload kind in capitals", "workloads: [{name: a}, {name: b, kind: Ring}]",
-     R"(workloads[1].kind: must be one of sleep, yield, ring, spawn_tree, cpu, got "Ring")"},
+     R"(workloads[1].kind: must be one of sleep, yield, ring, spawn_tree, cpu, echo, rpc, got "Ring")"},
     {"workload kind a list", "workloads: [{name: a, kind: [ring]}]",
-     "workloads[0].kind: must be one of sleep, yield, ring, spawn_tree, cpu, got a list of 1 item"},
+     "workloads[0].kind: must be one of sleep, yield, ring, spawn_tree, cpu, echo, rpc, got a list of 1 "
+     "item"},
     {"workload kind null", "workloads: [{name: a, kind: ~}]",
-     "workloads[0].kind: must be one of sleep, yield, ring, spawn_tree, cpu, got null"},
+     "workloads[0].kind: must be one of sleep, yield, ring, spawn_tree, cpu, echo, rpc, got null"},
     {"engine unknown", "runtime: {engine: fibers}",
      R"(runtime.engine: must be one of lean, asio, got "fibers")"},
     {"engine in capitals", "runtime: {engine: Asio}",
@@ -868,7 +976,8 @@ const bad_case bad_cases[] = {
     {"yield work a list", "workloads: [{name: a, kind: yield, work: [1ms]}]",
      "workloads[0].work: must be a duration like 250ms, 30s, 5m, got a list of 1 item"},
     {"yield takes no period", "workloads: [{name: a, kind: yield, period: 1s}]",
-     "workloads[0].period: not a parameter of kind yield (it belongs to sleep); allowed: rounds, work"},
+     "workloads[0].period: not a parameter of kind yield (it belongs to sleep, echo, rpc); allowed: rounds, "
+     "work"},
     {"unknown yield key", "workloads: [{name: a, kind: yield, wrok: 1ms}]",
      R"(workloads[0].wrok: unknown key for kind yield; did you mean "work"? allowed: name, kind, weight, )"
      "rounds, work"},
@@ -925,8 +1034,8 @@ const bad_case bad_cases[] = {
      "workloads[0].rounds: not a parameter of kind spawn_tree (it belongs to sleep, yield, cpu); allowed: "
      "fanout, depth"},
     {"spawn_tree takes no period", "workloads: [{name: a, kind: spawn_tree, period: 1s}]",
-     "workloads[0].period: not a parameter of kind spawn_tree (it belongs to sleep); allowed: fanout, "
-     "depth"},
+     "workloads[0].period: not a parameter of kind spawn_tree (it belongs to sleep, echo, rpc); allowed: "
+     "fanout, depth"},
     // cpu
     {"slice 0s", "workloads: [{name: a, kind: cpu, slice: 0s}]",
      "workloads[0].slice: must be between 1us and 1s, got 0s"},
@@ -944,6 +1053,86 @@ const bad_case bad_cases[] = {
      "workloads[0].work: not a parameter of kind cpu (it belongs to sleep, yield); allowed: slice, rounds"},
     {"cpu takes no depth", "workloads: [{name: a, kind: cpu, depth: 2}]",
      "workloads[0].depth: not a parameter of kind cpu (it belongs to spawn_tree); allowed: slice, rounds"},
+    // echo
+    {"echo period too short", "workloads: [{name: a, kind: echo, period: 500us}]",
+     "workloads[0].period: must be between 1ms and 1d, got 500us"},
+    {"echo period too long", "workloads: [{name: a, kind: echo, period: 2d}]",
+     "workloads[0].period: must be between 1ms and 1d, got 2d"},
+    {"echo period without a unit", "workloads: [{name: a, kind: echo, period: 10}]",
+     "workloads[0].period: must be a duration with a unit (ns, us, ms, s, m, h, d)"},
+    {"echo message 0", "workloads: [{name: a, kind: echo, message: 0}]",
+     "workloads[0].message: must be between 1B and 64KiB, got 0"},
+    {"echo message 0B", "workloads: [{name: a, kind: echo, message: 0B}]",
+     "workloads[0].message: must be between 1B and 64KiB, got 0B"},
+    {"echo message too large", "workloads: [{name: a, kind: echo, message: 65537}]",
+     "workloads[0].message: must be between 1B and 64KiB, got 65537"},
+    {"echo message too large in MiB", "workloads: [{name: a, kind: echo, message: 1MiB}]",
+     "workloads[0].message: must be between 1B and 64KiB, got 1MiB"},
+    {"echo message negative", "workloads: [{name: a, kind: echo, message: -1}]",
+     "workloads[0].message: must be between 1B and 64KiB, got -1"},
+    {"echo message a duration", "workloads: [{name: a, kind: echo, message: 10s}]",
+     "workloads[0].message: must be a size like 64B, 1KiB or 64KiB, got 10s"},
+    {"echo message with a lowercase unit", "workloads: [{name: a, kind: echo, message: 64kib}]",
+     "workloads[0].message: must be a size like 64B, 1KiB or 64KiB, got 64kib"},
+    {"echo message a fraction of a byte", "workloads: [{name: a, kind: echo, message: 1.5B}]",
+     "workloads[0].message: must be a size like 64B, 1KiB or 64KiB, got 1.5B"},
+    {"echo message a list", "workloads: [{name: a, kind: echo, message: [64]}]",
+     "workloads[0].message: must be a size like 64B, 1KiB or 64KiB, got a list of 1 item"},
+    {"echo message a bool", "workloads: [{name: a, kind: echo, message: true}]",
+     "workloads[0].message: must be a size like 64B, 1KiB or 64KiB, got true"},
+    {"echo takes no connections", "workloads: [{name: a, kind: echo, connections: 4}]",
+     "workloads[0].connections: not a parameter of kind echo (it belongs to rpc); allowed: period, message"},
+    {"echo takes no rounds", "workloads: [{name: a, kind: echo, rounds: 4}]",
+     "workloads[0].rounds: not a parameter of kind echo (it belongs to sleep, yield, cpu); allowed: period, "
+     "message"},
+    {"unknown echo key", "workloads: [{name: a, kind: echo, mesage: 64}]",
+     R"(workloads[0].mesage: unknown key for kind echo; did you mean "message"? allowed: name, kind, )"
+     "weight, period, message"},
+    // rpc
+    {"rpc period 0s", "workloads: [{name: a, kind: rpc, period: 0s}]",
+     "workloads[0].period: must be between 1ms and 1d, got 0s"},
+    {"rpc period too long", "workloads: [{name: a, kind: rpc, period: 25h}]",
+     "workloads[0].period: must be between 1ms and 1d, got 25h"},
+    {"rpc period a word", "workloads: [{name: a, kind: rpc, period: often}]",
+     R"(workloads[0].period: must be a duration like 250ms, 30s, 5m, got "often")"},
+    {"rpc message too small", "workloads: [{name: a, kind: rpc, message: 8B}]",
+     "workloads[0].message: must be between 16B and 64KiB, got 8B"},
+    {"rpc message just too small", "workloads: [{name: a, kind: rpc, message: 15}]",
+     "workloads[0].message: must be between 16B and 64KiB, got 15"},
+    {"rpc message too large", "workloads: [{name: a, kind: rpc, message: 65KiB}]",
+     "workloads[0].message: must be between 16B and 64KiB, got 65KiB"},
+    {"rpc message beyond 64 bits", "workloads: [{name: a, kind: rpc, message: 99999999999999999999}]",
+     "workloads[0].message: must be between 16B and 64KiB, got 99999999999999999999"},
+    {"rpc message a count", "workloads: [{name: a, kind: rpc, message: 1k}]",
+     "workloads[0].message: must be a size like 64B, 1KiB or 64KiB, got 1k"},
+    {"rpc message a map", "workloads: [{name: a, kind: rpc, message: {bytes: 64}}]",
+     "workloads[0].message: must be a size like 64B, 1KiB or 64KiB, got a map"},
+    {"rpc connections 0", "workloads: [{name: a, kind: rpc, connections: 0}]",
+     "workloads[0].connections: must be between 1 and 1024, got 0"},
+    {"rpc connections too many", "workloads: [{name: a, kind: rpc, connections: 1025}]",
+     "workloads[0].connections: must be between 1 and 1024, got 1025"},
+    {"rpc connections negative", "workloads: [{name: a, kind: rpc, connections: -1}]",
+     "workloads[0].connections: must be between 1 and 1024, got -1"},
+    {"rpc connections a size", "workloads: [{name: a, kind: rpc, connections: 16B}]",
+     "workloads[0].connections: must be a count like 1000, 10k or 1M, got 16B"},
+    {"rpc connections a fraction", "workloads: [{name: a, kind: rpc, connections: 1.5}]",
+     "workloads[0].connections: must be a count like 1000, 10k or 1M, got 1.5"},
+    {"rpc takes no work", "workloads: [{name: a, kind: rpc, work: 1ms}]",
+     "workloads[0].work: not a parameter of kind rpc (it belongs to sleep, yield); allowed: period, message, "
+     "connections"},
+    {"rpc takes no ring_size", "workloads: [{name: a, kind: rpc, ring_size: 10}]",
+     "workloads[0].ring_size: not a parameter of kind rpc (it belongs to ring); allowed: period, message, "
+     "connections"},
+    {"unknown rpc key", "workloads: [{name: a, kind: rpc, conections: 4}]",
+     R"(workloads[0].conections: unknown key for kind rpc; did you mean "connections"? allowed: name, )"
+     "kind, weight, period, message, connections"},
+    {"sleep takes no message", "workloads: [{name: a, message: 64B}]",
+     "workloads[0].message: not a parameter of kind sleep (it belongs to echo, rpc); allowed: period, "
+     "rounds, work"},
+    {"cpu takes no connections", "workloads: [{name: a, kind: cpu, connections: 4}]",
+     "workloads[0].connections: not a parameter of kind cpu (it belongs to rpc); allowed: slice, rounds"},
+    {"typo of rpc's parameter on a sleeper", "workloads: [{name: a, connection: 4}]",
+     R"(workloads[0].connection: unknown key for kind sleep; did you mean "connections"?)"},
     // wrong types at every depth
     {"list where the top-level sections go", "[server, log]", "<string>: the top level must be a map"},
     {"list where a section goes", "server: [listen]",

@@ -113,6 +113,16 @@ TEST(ParseSize, accepts_bytes_decimal_and_binary_units) {
     }
 }
 
+TEST(ParseSize, accepts_bytes_written_with_a_b) {
+    EXPECT_EQ(parse_size("64B"), 64U);
+    EXPECT_EQ(parse_size("0B"), 0U);
+    EXPECT_EQ(parse_size("65536B"), 65536U);
+    EXPECT_EQ(parse_size("1.0B"), 1U);
+    for (const char* text : {"64b", "64 B", "B", "1BB", "1.5B", "-1B"}) {
+        EXPECT_EQ(parse_size(text), std::nullopt) << '"' << text << '"';
+    }
+}
+
 TEST(ParseSize, refuses_other_spellings_and_overflow) {
     const char* const cases[] = {
         "",
@@ -177,7 +187,9 @@ TEST(FormatDuration, uses_the_largest_unit_that_divides_exactly) {
 
 TEST(FormatSize, prefers_binary_units_then_decimal_then_bytes) {
     EXPECT_EQ(format_size(0), "0");
-    EXPECT_EQ(format_size(1001), "1001");
+    EXPECT_EQ(format_size(1001), "1001B");
+    EXPECT_EQ(format_size(16), "16B");
+    EXPECT_EQ(format_size(65536), "64KiB");
     EXPECT_EQ(format_size(1000), "1KB");
     EXPECT_EQ(format_size(1024), "1KiB");
     EXPECT_EQ(format_size(512ULL << 20U), "512MiB");

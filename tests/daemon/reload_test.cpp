@@ -30,7 +30,8 @@ TEST(PlanReload, the_same_config_changes_nothing) {
     const auto plan = plan_reload(running(), running());
     EXPECT_THAT(plan.applied, IsEmpty());
     EXPECT_THAT(plan.restart_needed, IsEmpty());
-    EXPECT_FALSE(plan.scenario_changed || plan.params_changed || plan.sampling_changed || plan.log_level_changed);
+    EXPECT_FALSE(plan.scenario_changed || plan.params_changed || plan.sampling_changed ||
+                 plan.log_level_changed);
     EXPECT_EQ(plan.effective, running());
 }
 
@@ -47,8 +48,9 @@ TEST(PlanReload, live_keys_apply) {
     EXPECT_TRUE(plan.sampling_changed);
     EXPECT_TRUE(plan.log_level_changed);
     EXPECT_EQ(plan.effective, fresh);
-    EXPECT_THAT(plan.applied, ElementsAre("workloads[0] (idle) parameters", "scenario (1 stage(s), repeat false)",
-                                          "latency.sample_every (1 -> 10)", "log.level (info -> warn)"));
+    EXPECT_THAT(plan.applied,
+                ElementsAre("workloads[0] (idle) parameters", "scenario (1 stage(s), repeat false)",
+                            "latency.sample_every (1 -> 10)", "log.level (info -> warn)"));
 }
 
 TEST(PlanReload, a_weight_restarts_the_scenario_without_touching_parameters) {
@@ -100,6 +102,63 @@ TEST(PlanReload, another_set_of_workloads_needs_a_restart_and_the_running_ones_s
     auto rekinded = running();
     rekinded.workloads[0].kind = config::workload_kind::yield;
     EXPECT_THAT(plan_reload(running(), rekinded).restart_needed, ::testing::SizeIs(1));
+}
+
+config::config running_io() {
+    return config::load_string(R"(
+workloads:
+  - { name: conns, kind: echo, period: 10s, message: 64B }
+  - { name: calls, kind: rpc, period: 1s, message: 1KiB, connections: 16 }
+)");
+}
+
+TEST(PlanReload, the_periods_of_echo_and_rpc_apply_live) {
+    auto fresh = running_io();
+    fresh.workloads[0].echo.period = std::chrono::seconds(1);
+    fresh.workloads[1].rpc.period = std::chrono::milliseconds(100);
+    const auto plan = plan_reload(running_io(), fresh);
+    EXPECT_THAT(plan.restart_needed, IsEmpty());
+    EXPECT_TRUE(plan.params_changed);
+    EXPECT_FALSE(plan.scenario_changed);
+    EXPECT_EQ(plan.effective, fresh);
+    EXPECT_THAT(plan.applied,
+                ElementsAre("workloads[0] (conns) parameters", "workloads[1] (calls) parameters"));
+}
+
+TEST(PlanReload, message_sizes_and_connections_wait_for_a_restart) {
+    auto fresh = running_io();
+    fresh.workloads[0].echo.message = 4096;
+    fresh.workloads[1].rpc.message = 100;
+    fresh.workloads[1].rpc.connections = 64;
+    const auto plan = plan_reload(running_io(), fresh);
+    EXPECT_THAT(plan.restart_needed, ElementsAre("workloads[0] (conns).message (64B -> 4KiB)",
+                                                 "workloads[1] (calls).message (1KiB -> 100B)",
+                                                 "workloads[1] (calls).connections (16 -> 64)"));
+    EXPECT_THAT(plan.applied, IsEmpty());
+    EXPECT_FALSE(plan.params_changed);
+    EXPECT_EQ(plan.effective, running_io());
+}
+
+TEST(PlanReload, a_live_period_applies_while_the_message_size_keeps_its_running_value) {
+    auto fresh = running_io();
+    fresh.workloads[1].rpc = {std::chrono::milliseconds(5), 32, 8};
+    const auto plan = plan_reload(running_io(), fresh);
+    EXPECT_THAT(plan.restart_needed, ElementsAre("workloads[1] (calls).message (1KiB -> 32B)",
+                                                 "workloads[1] (calls).connections (16 -> 8)"));
+    EXPECT_TRUE(plan.params_changed);
+    EXPECT_THAT(plan.applied, ElementsAre("workloads[1] (calls) parameters"));
+    auto want = running_io();
+    want.workloads[1].rpc.period = std::chrono::milliseconds(5);
+    EXPECT_EQ(plan.effective, want);
+}
+
+TEST(PlanReload, turning_an_echo_workload_into_rpc_needs_a_restart) {
+    auto fresh = running_io();
+    fresh.workloads[0].kind = config::workload_kind::rpc;
+    const auto plan = plan_reload(running_io(), fresh);
+    EXPECT_THAT(plan.restart_needed,
+                ElementsAre("workloads (conns (echo), calls (rpc) -> conns (rpc), calls (rpc))"));
+    EXPECT_EQ(plan.effective.workloads, running_io().workloads);
 }
 
 }  // namespace

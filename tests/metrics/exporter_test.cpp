@@ -32,6 +32,12 @@ struct two_workers {
         b.workload(1).spawned.add(3);
         b.workload(1).completed[1].add(1);
         b.workload(1).frame_bytes.add(2 * 200);
+        // "busy" is an I/O workload: 3 connections, two round trips, an io wake-up.
+        b.workload(1).connections.add(3);
+        b.workload(1).round_trip.record(100'000);
+        b.workload(1).round_trip.record(300'000);
+        b.workload(1).latency[2].record(500);
+        b.spawn_denied_fds.add(4);
         a.workload(0).latency[0].record(1'500);
         b.workload(0).latency[0].record(3'000'000);
         a.busy_ns.add(2'500'000'000);
@@ -46,9 +52,12 @@ struct two_workers {
             .version = "1.2.3",
             .engine = "lean",
             .workloads = {"idle", "busy"},
+            .io_workloads = {false, true},
             .shards = {&a, &b},
             .rss_baseline_bytes = 0,
             .heap_baseline_bytes = 0,
+            // From zero: the kernel's whole figure counts as growth.
+            .kernel_baseline = kernel_memory{0, read_kernel_memory().value_or(kernel_memory{}).source},
             .scenario =
                 [] {
                     return scenario_view{"ramp", {1000, 5}};
@@ -93,18 +102,61 @@ TEST(RuntimeExporter, sums_shards_per_workload) {
     EXPECT_EQ(series_value(text, "corostorm_memory_limit_bytes"), "536870912");
     EXPECT_EQ(series_value(text, R"(corostorm_config_reloads_total{result="success"})"), "3");
     EXPECT_EQ(series_value(text, R"(corostorm_config_reloads_total{result="failure"})"), "1");
+    EXPECT_EQ(series_value(text, R"(corostorm_spawn_denied_total{reason="fds"})"), "4");
+}
+
+TEST(RuntimeExporter, io_workloads_export_connections_round_trips_and_io_latency) {
+    two_workers w;
+    runtime_exporter exporter(w.source());
+    const std::string text = serialize({&exporter});
+    EXPECT_EQ(series_value(text, R"(corostorm_connections_live{engine="lean",workload="busy"})"), "3");
+    EXPECT_EQ(series_value(text, R"(corostorm_io_round_trip_seconds_count{engine="lean",workload="busy"})"),
+              "2");
+    EXPECT_EQ(series_value(text, R"(corostorm_io_round_trip_seconds_sum{engine="lean",workload="busy"})"),
+              "0.0004");
+    EXPECT_EQ(
+        series_value(
+            text, R"(corostorm_schedule_latency_seconds_count{engine="lean",workload="busy",source="io"})"),
+        "1");
+    // Not for the workload that does no I/O.
+    EXPECT_EQ(text.find(R"(corostorm_connections_live{engine="lean",workload="idle"})"), std::string::npos);
+    EXPECT_EQ(text.find(R"(workload="idle",source="io")"), std::string::npos);
+}
+
+TEST(RuntimeExporter, memory_growth_is_the_numerator_of_memory_per_task) {
+    two_workers w;
+    runtime_exporter exporter(w.source());
+    const std::string text = serialize({&exporter});
+    const double live = 1102;
+    for (const char* method : {"frame", "rss", "heap", "kernel"}) {
+        const std::string per = series_value(
+            text, std::string(R"(corostorm_memory_per_task_bytes{engine="lean",method=")") + method + "\"}");
+        const std::string grown = series_value(
+            text, std::string(R"(corostorm_memory_growth_bytes{engine="lean",method=")") + method + "\"}");
+        ASSERT_FALSE(per.empty()) << method;
+        ASSERT_FALSE(grown.empty()) << method;
+        // Two probe reads apart (rss, heap and kernel move a little between them).
+        EXPECT_NEAR(std::stod(per) * live, std::stod(grown), std::stod(grown) * 0.05 + 1e5) << method;
+    }
+    EXPECT_EQ(series_value(text, R"(corostorm_memory_growth_bytes{engine="lean",method="frame"})"),
+              std::to_string(1100 * 104 + 400));
+    EXPECT_GT(
+        std::stod(series_value(text, R"(corostorm_memory_growth_bytes{engine="lean",method="kernel"})")), 0);
 }
 
 TEST(RuntimeExporter, memory_per_task_is_absent_without_live_tasks) {
     worker_shard empty{1};
-    runtime_exporter exporter(exporter_source{
-        .version = "1",
-        .engine = "lean",
-        .workloads = {"idle"},
-        .shards = {&empty},
-        .scenario = {},
-        .memory_limit_bytes = std::nullopt,
-        .reloads = nullptr});
+    runtime_exporter exporter(exporter_source{.version = "1",
+                                              .engine = "lean",
+                                              .workloads = {"idle"},
+                                              .io_workloads = {false},
+                                              .shards = {&empty},
+                                              .rss_baseline_bytes = 0,
+                                              .heap_baseline_bytes = 0,
+                                              .kernel_baseline = std::nullopt,
+                                              .scenario = {},
+                                              .memory_limit_bytes = std::nullopt,
+                                              .reloads = nullptr});
     const std::string text = serialize({&exporter});
     EXPECT_EQ(text.find("corostorm_memory_per_task_bytes"), std::string::npos);
     // No limit, no guard: no limit series (the denied counter stays, at 0).
@@ -133,6 +185,9 @@ TEST(RuntimeExporter, exports_the_golden_list_of_metric_names) {
         "corostorm_coroutine_frame_bytes",
         "corostorm_schedule_latency_seconds",
         "corostorm_memory_per_task_bytes",
+        "corostorm_memory_growth_bytes",
+        "corostorm_connections_live",
+        "corostorm_io_round_trip_seconds",
         "corostorm_worker_busy_seconds_total",
         "corostorm_spawn_denied_total",
         "corostorm_memory_limit_bytes",

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include <latch>
 #include <memory>
 #include <optional>
+#include <semaphore>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -60,6 +62,16 @@ public:
         out << content;
     }
     void make_directory(const std::string& relative) const { fs::create_directories(root_ / relative); }
+    // A FIFO nobody writes to, where a probe expects a file: opening it for reading
+    // blocks until a writer comes.
+    fs::path make_fifo(const std::string& relative) const {
+        const fs::path path = root_ / relative;
+        fs::create_directories(path.parent_path());
+        if (::mkfifo(path.c_str(), 0600) != 0) {
+            throw std::system_error(errno, std::generic_category(), "mkfifo " + path.string());
+        }
+        return path;
+    }
 
     std::optional<std::uint64_t> memory_limit() const {
         return cgroup_memory_limit(proc_root(), cgroup_root());
@@ -71,6 +83,7 @@ public:
     std::optional<std::uint64_t> machine_in_use(const std::string& relative) const {
         return machine_memory_in_use((root_ / relative).string());
     }
+    std::optional<kernel_memory> kernel() const { return read_kernel_memory(proc_root(), cgroup_root()); }
 
 private:
     std::string proc_root() const { return (root_ / "proc").string(); }
@@ -127,6 +140,351 @@ TEST(MemoryInUse, this_machine_reports_something_plausible) {
     ASSERT_TRUE(in_use.has_value());
     EXPECT_GT(*in_use, 0U);
     EXPECT_LT(*in_use, total_memory_bytes());
+}
+
+// ---- kernel memory -------------------------------------------------------------------
+
+std::uint64_t page_bytes() { return static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)); }
+
+// A machine whose /proc says: Slab 160408 kB, TCP 30 pages, UDP 5 pages, FRAG 1024 bytes.
+constexpr std::string_view meminfo_content =
+    "MemTotal:       24684096 kB\nMemFree:         1000000 kB\nSlab:             160408 kB\n"
+    "SReclaimable:     133760 kB\nSUnreclaim:        26648 kB\nKernelStack:        1468 kB\n";
+constexpr std::string_view sockstat_content =
+    "sockets: used 12\nTCP: inuse 1 orphan 0 tw 0 alloc 1 mem 30\nUDP: inuse 2 mem 5\n"
+    "UDPLITE: inuse 0\nRAW: inuse 0\nFRAG: inuse 1 memory 1024\n";
+const std::uint64_t slab_bytes = 160408ULL * 1024;
+const std::uint64_t machine_bytes = slab_bytes + (30 + 5) * page_bytes() + 1024;
+
+void write_machine(const fake_system& sys) {
+    sys.write("proc/meminfo", meminfo_content);
+    sys.write("proc/net/sockstat", sockstat_content);
+}
+
+std::optional<std::uint64_t> bytes_of(const std::optional<kernel_memory>& memory) {
+    return memory ? std::optional<std::uint64_t>(memory->bytes) : std::nullopt;
+}
+
+bool from(const std::optional<kernel_memory>& memory, kernel_memory_source source) {
+    return memory && memory->source == source;
+}
+
+TEST(KernelMemory, source_names) {
+    EXPECT_EQ(to_string(kernel_memory_source::cgroup_v2), "cgroup_v2");
+    EXPECT_EQ(to_string(kernel_memory_source::cgroup_v1), "cgroup_v1");
+    EXPECT_EQ(to_string(kernel_memory_source::machine), "machine");
+}
+
+TEST(KernelMemory, cgroup_v2_is_kernel_plus_sock) {
+    fake_system sys;
+    write_machine(sys);
+    sys.write("proc/self/cgroup", "0::/kubepods/pod1/ctr\n");
+    sys.write("sys/fs/cgroup/kubepods/pod1/ctr/memory.current", "500000000\n");
+    // `kernel` already holds slab, kernel_stack, pagetables and percpu: not added again.
+    sys.write("sys/fs/cgroup/kubepods/pod1/ctr/memory.stat",
+              "anon 300000000\nfile 200000000\nkernel 5000000\nkernel_stack 1000000\n"
+              "pagetables 500000\npercpu 100000\nsock 40960\nshmem 0\nslab 3000000\n");
+    const auto memory = sys.kernel();
+
+    EXPECT_TRUE(from(memory, kernel_memory_source::cgroup_v2));
+    EXPECT_EQ(bytes_of(memory), std::optional<std::uint64_t>(5000000 + 40960));
+}
+
+TEST(KernelMemory, cgroup_v2_before_the_kernel_key_sums_its_kinds) {
+    fake_system sys;
+    write_machine(sys);
+    sys.write("proc/self/cgroup", "0::/a\n");
+    sys.write("sys/fs/cgroup/a/memory.stat",
+              "anon 1000\nfile 2000\nkernel_stack 16384\nslab 300000\nsock 8192\n"
+              "pagetables 40960\nslab_reclaimable 200000\nslab_unreclaimable 100000\n");
+    EXPECT_TRUE(from(sys.kernel(), kernel_memory_source::cgroup_v2));
+    EXPECT_EQ(bytes_of(sys.kernel()), std::optional<std::uint64_t>(16384 + 300000 + 8192 + 40960));
+
+    // 5.7 to 5.17 also list percpu, which `kernel` later includes.
+    sys.write("sys/fs/cgroup/a/memory.stat",
+              "kernel_stack 16384\npagetables 40960\npercpu 4096\nsock 8192\nslab 300000\n");
+    EXPECT_EQ(bytes_of(sys.kernel()), std::optional<std::uint64_t>(16384 + 40960 + 4096 + 8192 + 300000));
+}
+
+TEST(KernelMemory, cgroup_v1_is_kmem_plus_tcp) {
+    fake_system sys;
+    write_machine(sys);
+    // Hybrid: the memory controller is on a v1 line, so the unified hierarchy is not read.
+    sys.write("proc/self/cgroup", "9:name=systemd:/\n4:memory:/process_api/8ec7\n1:cpu:/\n0::/\n");
+    sys.write("sys/fs/cgroup/memory/process_api/8ec7/memory.kmem.usage_in_bytes", "991232\n");
+    sys.write("sys/fs/cgroup/memory/process_api/8ec7/memory.kmem.tcp.usage_in_bytes", "65536\n");
+    sys.write("sys/fs/cgroup/memory.stat", "kernel 1\nsock 1\n");
+    const auto memory = sys.kernel();
+
+    EXPECT_TRUE(from(memory, kernel_memory_source::cgroup_v1));
+    EXPECT_EQ(bytes_of(memory), std::optional<std::uint64_t>(991232 + 65536));
+
+    // With TCP accounting off the tcp file reads 0, and kmem is all.
+    sys.write("sys/fs/cgroup/memory/process_api/8ec7/memory.kmem.tcp.usage_in_bytes", "0\n");
+    EXPECT_EQ(bytes_of(sys.kernel()), std::optional<std::uint64_t>(991232));
+}
+
+TEST(KernelMemory, cgroup_v1_without_the_tcp_file_is_kmem_alone) {
+    fake_system sys;
+    sys.write("proc/self/cgroup", "4:memory:/a\n");
+    sys.write("sys/fs/cgroup/memory/a/memory.kmem.usage_in_bytes", "991232\n");
+    const auto memory = sys.kernel();
+
+    EXPECT_TRUE(from(memory, kernel_memory_source::cgroup_v1));
+    EXPECT_EQ(bytes_of(memory), std::optional<std::uint64_t>(991232));
+}
+
+TEST(KernelMemory, v1_root_path_falls_back_to_the_machine) {
+    fake_system sys;
+    write_machine(sys);
+    sys.write("proc/self/cgroup", "4:memory:/\n0::/\n");
+    // The root's counters are the whole hierarchy's, not a group of this process.
+    sys.write("sys/fs/cgroup/memory/memory.kmem.usage_in_bytes", "124297216\n");
+    sys.write("sys/fs/cgroup/memory/memory.kmem.tcp.usage_in_bytes", "0\n");
+    const auto memory = sys.kernel();
+
+    EXPECT_TRUE(from(memory, kernel_memory_source::machine));
+    EXPECT_EQ(bytes_of(memory), std::optional<std::uint64_t>(machine_bytes));
+}
+
+TEST(KernelMemory, v2_root_falls_back_to_the_machine_but_a_namespace_root_is_read) {
+    fake_system sys;
+    write_machine(sys);
+    sys.write("proc/self/cgroup", "0::/\n");
+    // Newer kernels give the real root a memory.stat summing everyone, but no memory.current.
+    sys.write("sys/fs/cgroup/memory.stat", "kernel 900000000\nsock 1000000\n");
+    EXPECT_TRUE(from(sys.kernel(), kernel_memory_source::machine));
+    EXPECT_EQ(bytes_of(sys.kernel()), std::optional<std::uint64_t>(machine_bytes));
+
+    // Inside a cgroup namespace (a container) "/" is the container's own cgroup.
+    sys.write("sys/fs/cgroup/memory.current", "1200000000\n");
+    EXPECT_TRUE(from(sys.kernel(), kernel_memory_source::cgroup_v2));
+    EXPECT_EQ(bytes_of(sys.kernel()), std::optional<std::uint64_t>(901000000));
+}
+
+TEST(KernelMemory, container_without_cgroup_namespace_reads_the_mount_root) {
+    // As for the limits: the host path is missing under the mount, whose root is the
+    // container's own cgroup.
+    fake_system v1;
+    write_machine(v1);
+    v1.write("proc/self/cgroup", "12:memory:/docker/abc\n");
+    v1.write("sys/fs/cgroup/memory/memory.kmem.usage_in_bytes", "2000000\n");
+    v1.write("sys/fs/cgroup/memory/memory.kmem.tcp.usage_in_bytes", "4096\n");
+    EXPECT_TRUE(from(v1.kernel(), kernel_memory_source::cgroup_v1));
+    EXPECT_EQ(bytes_of(v1.kernel()), std::optional<std::uint64_t>(2004096));
+
+    fake_system v2;
+    write_machine(v2);
+    v2.write("proc/self/cgroup", "0::/system.slice/docker-0123abcd.scope\n");
+    v2.write("sys/fs/cgroup/memory.stat", "kernel 3000000\nsock 8192\n");
+    EXPECT_TRUE(from(v2.kernel(), kernel_memory_source::cgroup_v2));
+    EXPECT_EQ(bytes_of(v2.kernel()), std::optional<std::uint64_t>(3008192));
+}
+
+TEST(KernelMemory, missing_cgroup_files_fall_back_to_the_machine) {
+    fake_system v1;
+    write_machine(v1);
+    v1.write("proc/self/cgroup", "4:memory:/a\n");
+    // A kernel without kmem accounting has the memory files but no kmem ones.
+    v1.write("sys/fs/cgroup/memory/a/memory.usage_in_bytes", "4000000\n");
+    v1.write("sys/fs/cgroup/memory/a/memory.kmem.tcp.usage_in_bytes", "4096\n");
+    EXPECT_TRUE(from(v1.kernel(), kernel_memory_source::machine));
+    EXPECT_EQ(bytes_of(v1.kernel()), std::optional<std::uint64_t>(machine_bytes));
+
+    fake_system v2;
+    write_machine(v2);
+    v2.write("proc/self/cgroup", "0::/a\n");
+    v2.write("sys/fs/cgroup/a/memory.current", "4000000\n");
+    EXPECT_TRUE(from(v2.kernel(), kernel_memory_source::machine));
+    EXPECT_EQ(bytes_of(v2.kernel()), std::optional<std::uint64_t>(machine_bytes));
+
+    // No memory controller listed at all.
+    fake_system none;
+    write_machine(none);
+    none.write("proc/self/cgroup", "1:cpu:/a\n");
+    EXPECT_TRUE(from(none.kernel(), kernel_memory_source::machine));
+}
+
+TEST(KernelMemory, zero_kernel_memory_means_no_kmem_accounting_and_falls_back) {
+    fake_system v1;
+    write_machine(v1);
+    v1.write("proc/self/cgroup", "4:memory:/a\n");
+    v1.write("sys/fs/cgroup/memory/a/memory.kmem.usage_in_bytes", "0\n");
+    v1.write("sys/fs/cgroup/memory/a/memory.kmem.tcp.usage_in_bytes", "0\n");
+    EXPECT_TRUE(from(v1.kernel(), kernel_memory_source::machine));
+
+    fake_system v2;
+    write_machine(v2);
+    v2.write("proc/self/cgroup", "0::/a\n");
+    v2.write("sys/fs/cgroup/a/memory.stat", "kernel 0\nsock 40960\n");
+    EXPECT_TRUE(from(v2.kernel(), kernel_memory_source::machine));
+}
+
+TEST(KernelMemory, machine_is_slab_plus_socket_pages_plus_fragment_bytes) {
+    fake_system sys;
+    write_machine(sys);
+    const auto memory = sys.kernel();
+
+    EXPECT_TRUE(from(memory, kernel_memory_source::machine));
+    EXPECT_EQ(bytes_of(memory), std::optional<std::uint64_t>(slab_bytes + 35 * page_bytes() + 1024));
+    EXPECT_EQ(bytes_of(memory), std::optional<std::uint64_t>(164258816 + 35 * page_bytes()));
+}
+
+TEST(KernelMemory, machine_without_usable_sockstat_is_slab_alone) {
+    fake_system sys;
+    sys.write("proc/meminfo", meminfo_content);
+    EXPECT_EQ(bytes_of(sys.kernel()), std::optional<std::uint64_t>(slab_bytes));
+
+    // A line that does not parse counts 0; the others still count.
+    sys.write("proc/net/sockstat",
+              "sockets: used 12\nTCP: inuse 1 orphan 0 tw 0 alloc 1 mem lots\nUDP: inuse 2 mem 5\n"
+              "FRAG: inuse 1 memory -3\n");
+    EXPECT_EQ(bytes_of(sys.kernel()), std::optional<std::uint64_t>(slab_bytes + 5 * page_bytes()));
+
+    // A last line cut off mid-number is not read: "mem 3" may have been "mem 30".
+    sys.write("proc/net/sockstat", "sockets: used 12\nUDP: inuse 2 mem 5\nTCP: inuse 1 mem 3");
+    EXPECT_EQ(bytes_of(sys.kernel()), std::optional<std::uint64_t>(slab_bytes + 5 * page_bytes()));
+}
+
+TEST(KernelMemory, malformed_or_truncated_cgroup_files_fall_back_to_the_machine) {
+    for (const std::string_view stat :
+         {"", "\n", "kernel 5000000\nsock 4096", "kernel 5000000\nsock", "kernel 5000000\n",
+          "kernel five\nsock 4096\n", "kernel 5000000 kB\nsock 4096\n", "kernel -5\nsock 4096\n",
+          "kernel 5000000\nsock 0x10\n", "sock 4096\n", "slab 300000\nkernel_stack 16384\nsock 8192\n",
+          "slab 300000\nkernel_stack 16384\npagetables 40960\npercpu ?\nsock 8192\n",
+          "kernel 99999999999999999999999\nsock 1\n"}) {
+        SCOPED_TRACE(testing::Message() << "memory.stat: '" << stat << "'");
+        fake_system sys;
+        write_machine(sys);
+        sys.write("proc/self/cgroup", "0::/a\n");
+        sys.write("sys/fs/cgroup/a/memory.stat", stat);
+        EXPECT_TRUE(from(sys.kernel(), kernel_memory_source::machine));
+        EXPECT_EQ(bytes_of(sys.kernel()), std::optional<std::uint64_t>(machine_bytes));
+    }
+    const std::array<std::array<std::string_view, 2>, 7> v1_cases{{
+        {"", "0\n"},
+        {"991232", "0\n"},  // cut off: perhaps 9912320
+        {"abc\n", "0\n"},
+        {"-1\n", "0\n"},
+        {"991232\n", "65"},
+        {"991232\n", "\n"},
+        {"991232 4096\n", "0\n"},
+    }};
+    for (const auto& [kmem, tcp] : v1_cases) {
+        SCOPED_TRACE(testing::Message() << "kmem '" << kmem << "' tcp '" << tcp << "'");
+        fake_system sys;
+        write_machine(sys);
+        sys.write("proc/self/cgroup", "4:memory:/a\n");
+        sys.write("sys/fs/cgroup/memory/a/memory.kmem.usage_in_bytes", kmem);
+        sys.write("sys/fs/cgroup/memory/a/memory.kmem.tcp.usage_in_bytes", tcp);
+        EXPECT_TRUE(from(sys.kernel(), kernel_memory_source::machine));
+    }
+}
+
+TEST(KernelMemory, malformed_or_truncated_meminfo_is_nullopt) {
+    for (const std::string_view meminfo :
+         {"", "MemTotal:       24684096 kB\n", "Slab:             160408 kB", "Slab:             1604",
+          "Slab:             lots kB\n", "Slab:             160408\n", "Slab:             160408 MB\n",
+          "SlabTotal:        160408 kB\n"}) {
+        SCOPED_TRACE(testing::Message() << "meminfo: '" << meminfo << "'");
+        fake_system sys;
+        sys.write("proc/meminfo", meminfo);
+        sys.write("proc/net/sockstat", sockstat_content);
+        EXPECT_EQ(sys.kernel(), std::nullopt);
+    }
+}
+
+TEST(KernelMemory, nothing_readable_is_nullopt) {
+    fake_system empty;
+    EXPECT_EQ(empty.kernel(), std::nullopt);
+
+    // A cgroup without its files, and no /proc/meminfo.
+    fake_system sys;
+    sys.write("proc/self/cgroup", "4:memory:/a\n");
+    sys.make_directory("sys/fs/cgroup/memory/a");
+    sys.write("proc/net/sockstat", sockstat_content);
+    EXPECT_EQ(sys.kernel(), std::nullopt);
+}
+
+// Unblocks any reader stuck opening or reading `fifos` once `patience` has passed, so
+// that a probe which waits on a FIFO fails the test instead of hanging it.
+class fifo_watchdog {
+public:
+    fifo_watchdog(std::vector<fs::path> fifos, std::chrono::milliseconds patience)
+        : thread_([this, fifos = std::move(fifos), patience] {
+              if (done_.try_acquire_for(patience)) return;
+              do {
+                  // A writer that opens and closes at once lets a blocked reader's open
+                  // return and its read see end of file.
+                  for (const auto& fifo : fifos) {
+                      const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+                      if (fd >= 0) ::close(fd);
+                  }
+              } while (!done_.try_acquire_for(std::chrono::milliseconds(10)));
+          }) {}
+    ~fifo_watchdog() {
+        done_.release();
+        thread_.join();
+    }
+    fifo_watchdog(const fifo_watchdog&) = delete;
+    fifo_watchdog& operator=(const fifo_watchdog&) = delete;
+
+private:
+    std::binary_semaphore done_{0};
+    std::thread thread_;
+};
+
+TEST(KernelMemory, fifo_in_place_of_a_file_is_refused_not_waited_on) {
+    using clock = std::chrono::steady_clock;
+    fake_system v2;
+    write_machine(v2);
+    v2.write("proc/self/cgroup", "0::/a\n");
+    fake_system v1;
+    write_machine(v1);
+    v1.write("proc/self/cgroup", "4:memory:/a\n");
+    v1.write("sys/fs/cgroup/memory/a/memory.kmem.usage_in_bytes", "991232\n");
+    fake_system machine;
+    fake_system sockets;
+    sockets.write("proc/meminfo", meminfo_content);
+    fake_system limits;
+    limits.write("proc/self/cgroup", "0::/a\n");
+    const std::vector<fs::path> fifos{
+        v2.make_fifo("sys/fs/cgroup/a/memory.stat"),
+        v1.make_fifo("sys/fs/cgroup/memory/a/memory.kmem.tcp.usage_in_bytes"),
+        machine.make_fifo("proc/meminfo"),
+        sockets.make_fifo("proc/net/sockstat"),
+        limits.make_fifo("sys/fs/cgroup/a/memory.max"),
+    };
+
+    const auto start = clock::now();
+    std::optional<kernel_memory> from_v2;
+    std::optional<kernel_memory> from_v1;
+    std::optional<kernel_memory> from_machine;
+    std::optional<kernel_memory> from_sockets;
+    std::optional<std::uint64_t> limit;
+    {
+        const fifo_watchdog watchdog(fifos, std::chrono::seconds(5));
+        from_v2 = v2.kernel();
+        from_v1 = v1.kernel();
+        from_machine = machine.kernel();
+        from_sockets = sockets.kernel();
+        limit = limits.memory_limit();
+    }
+    const auto elapsed = clock::now() - start;
+
+    EXPECT_LT(elapsed, std::chrono::seconds(2)) << "a probe waited on a FIFO";
+    EXPECT_TRUE(from(from_v2, kernel_memory_source::machine));
+    EXPECT_EQ(bytes_of(from_v2), std::optional<std::uint64_t>(machine_bytes));
+    EXPECT_TRUE(from(from_v1, kernel_memory_source::machine));
+    EXPECT_EQ(from_machine, std::nullopt);
+    EXPECT_EQ(bytes_of(from_sockets), std::optional<std::uint64_t>(slab_bytes));
+    EXPECT_EQ(limit, std::nullopt);
+}
+
+TEST(KernelMemory, this_machine_reports_some) {
+    const auto memory = read_kernel_memory();
+    ASSERT_TRUE(memory.has_value());
+    EXPECT_GT(memory->bytes, 0U) << "source " << to_string(memory->source);
 }
 
 // ---- cgroup v2 --------------------------------------------------------------------
