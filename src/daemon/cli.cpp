@@ -71,7 +71,8 @@ int main_entry(int argc, char** argv) {
         ->required()
         ->type_name("COUNT");
     prove_cmd
-        ->add_option("--workload", pflags.workload, "What the tasks do: sleep, yield, ring, spawn_tree, cpu")
+        ->add_option("--workload", pflags.workload,
+                     "What the tasks do: sleep, yield, ring, spawn_tree, cpu, echo, rpc")
         ->capture_default_str()
         ->type_name("KIND");
     prove_cmd->add_option("--engine", pflags.engine, "lean or asio (default: runtime.engine of the config)")

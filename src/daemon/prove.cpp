@@ -41,8 +41,9 @@ constexpr std::uint64_t plain_progress_ns = 2'000'000'000;  // one line every 2 
 constexpr std::uint64_t stall_ns = 1'000'000'000;
 
 constexpr std::array all_workloads{config::workload_kind::sleep, config::workload_kind::yield,
-                                   config::workload_kind::ring, config::workload_kind::spawn_tree,
-                                   config::workload_kind::cpu};
+                                   config::workload_kind::ring,  config::workload_kind::spawn_tree,
+                                   config::workload_kind::cpu,   config::workload_kind::echo,
+                                   config::workload_kind::rpc};
 constexpr std::array all_engines{config::engine_kind::lean, config::engine_kind::asio};
 
 std::uint64_t to_ns(config::duration d) { return static_cast<std::uint64_t>(d.count()); }
@@ -345,6 +346,13 @@ private:
                     summarize(metrics::latency_source_names[s], difference(a.latency[s], b.latency[s]))) {
                 report_.latency.push_back(std::move(*l));
             }
+        }
+        if (is_io_workload(cfg_.workloads.front().kind)) {
+            report_.connections = a.connections;
+            const auto round_trips = difference(a.round_trip, b.round_trip);
+            report_.io_round_trip = summarize("io_round_trip", round_trips);
+            if (window > 0)
+                report_.round_trips_per_second = static_cast<double>(round_trips.count()) / window;
         }
         return after;
     }

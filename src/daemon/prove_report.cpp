@@ -113,11 +113,12 @@ json base_json(const prove_report& r) {
         memory["rss"] = number(r.memory->rss);
         if (r.memory->kernel) memory["kernel"] = number(*r.memory->kernel);
     }
+    const auto quantiles = [](const latency_summary& l) {
+        return json{{"count", l.count},     {"p50", number(l.p50)},   {"p90", number(l.p90)},
+                    {"p99", number(l.p99)}, {"p999", number(l.p999)}, {"max", number(l.max)}};
+    };
     json latency = json::object();
-    for (const auto& l : r.latency) {
-        latency[l.source] = {{"count", l.count},     {"p50", number(l.p50)},   {"p90", number(l.p90)},
-                             {"p99", number(l.p99)}, {"p999", number(l.p999)}, {"max", number(l.max)}};
-    }
+    for (const auto& l : r.latency) latency[l.source] = quantiles(l);
     const machine_facts& m = r.machine;
     return json{
         {"reached", r.reached},
@@ -135,6 +136,9 @@ json base_json(const prove_report& r) {
         {"measure_seconds", number(r.measure_seconds)},
         {"resumes_per_second", number(r.resumes_per_second)},
         {"latency_seconds", latency},
+        {"connections", r.connections},
+        {"io_round_trip", r.io_round_trip ? quantiles(*r.io_round_trip) : json(nullptr)},
+        {"round_trips_per_second", number(r.round_trips_per_second)},
         {"cpu_seconds", number(r.cpu_seconds)},
         {"measure_cpu_seconds", number(r.measure_cpu_seconds)},
         {"cpu_ns_per_resume", number(r.cpu_ns_per_resume)},
@@ -166,6 +170,7 @@ std::string single_table(const prove_report& r) {
                    : fmt::format("no, {} of {} {}", group_digits(r.tasks), group_digits(r.target), counted));
     if (r.reason) line("stopped", *r.reason);
     if (r.time_to_target_seconds) line("time to reach", fmt::format("{:.3f} s", *r.time_to_target_seconds));
+    if (r.connections > 0) line("connections", group_digits(r.connections) + " live (loopback TCP)");
     if (r.spawn_rate_per_second) line("spawn rate", grouped(*r.spawn_rate_per_second) + " tasks/s");
     if (r.counts_spawned) {
         out +=
@@ -211,13 +216,22 @@ std::string single_table(const prove_report& r) {
         } else {
             out += fmt::format("  {:<8} {:>14} {:>11} {:>11} {:>11} {:>11} {:>11}\n", "latency", "samples",
                                "p50", "p90", "p99", "p99.9", "max*");
-            for (const auto& l : r.latency) {
+            std::vector<latency_summary> rows = r.latency;
+            if (r.io_round_trip) {
+                rows.push_back(*r.io_round_trip);
+                rows.back().source = "rtt";  // message sent to reply received
+            }
+            for (const auto& l : rows) {
                 overflow = overflow || l.max_overflows;
                 out += fmt::format("    {:<6} {:>14} {:>11} {:>11} {:>11} {:>11} {:>11}\n", l.source,
                                    group_digits(l.count), latency_text(l.p50), latency_text(l.p90),
                                    latency_text(l.p99), latency_text(l.p999),
                                    fmt::format("{}{}", l.max_overflows ? ">" : "", latency_text(l.max)));
             }
+        }
+        if (r.round_trips_per_second) {
+            line("round trips",
+                 grouped(*r.round_trips_per_second) + " /s (rtt: message sent to reply received)");
         }
     } else {
         out += "not measured: the target was not reached\n";
@@ -339,9 +353,25 @@ std::string side_by_side_table(const prove_report& r, const go_side& go) {
     figure("resumes", a.resumes, b.resumes, rate_text);
     figure("cpu per resume", a.cpu_per_resume, b.cpu_per_resume, ns_text);
     if (a.per_tree || b.per_tree) figure("time per tree", a.per_tree, b.per_tree, latency_text);
-    for (const std::string_view source : metrics::latency_source_names) {
-        const latency_summary* x = find_latency(r, source);
-        const latency_summary* y = g != nullptr ? find_latency(*g, source) : nullptr;
+    if (r.connections > 0 || (g != nullptr && g->connections > 0)) {
+        row("connections", group_digits(r.connections),
+            both([](const prove_report& x) { return group_digits(x.connections); }));
+    }
+    if (r.round_trips_per_second || (g != nullptr && g->round_trips_per_second)) {
+        figure("round trips", r.round_trips_per_second,
+               g != nullptr ? g->round_trips_per_second : std::nullopt, rate_text);
+    }
+    // The sources, then the round trip (rtt) as one more row group.
+    std::vector<std::string_view> groups(metrics::latency_source_names.begin(),
+                                         metrics::latency_source_names.end());
+    groups.push_back("rtt");
+    for (const std::string_view source : groups) {
+        const auto pick = [source](const prove_report& p) -> const latency_summary* {
+            if (source == "rtt") return p.io_round_trip ? &*p.io_round_trip : nullptr;
+            return find_latency(p, source);
+        };
+        const latency_summary* x = pick(r);
+        const latency_summary* y = g != nullptr ? pick(*g) : nullptr;
         if (x == nullptr && y == nullptr) continue;
         row(fmt::format("{} samples", source), x != nullptr ? group_digits(x->count) : "-",
             y != nullptr ? group_digits(y->count) : "-");
@@ -438,6 +468,22 @@ prove_report report_from_json(const json& j) {
                                             .p999 = q("p999"),
                                             .max = q("max")});
     }
+    // The I/O keys: absent from reports of peers that predate them.
+    if (j.contains("connections")) r.connections = j.at("connections").get<std::uint64_t>();
+    if (j.contains("io_round_trip") && !j.at("io_round_trip").is_null()) {
+        const json& l = j.at("io_round_trip");
+        const auto q = [&l](const char* key) {
+            return l.at(key).is_null() ? std::nan("") : l.at(key).get<double>();
+        };
+        r.io_round_trip = latency_summary{.source = "rtt",
+                                          .count = l.at("count").get<std::uint64_t>(),
+                                          .p50 = q("p50"),
+                                          .p90 = q("p90"),
+                                          .p99 = q("p99"),
+                                          .p999 = q("p999"),
+                                          .max = q("max")};
+    }
+    if (j.contains("round_trips_per_second")) r.round_trips_per_second = opt("round_trips_per_second");
     r.cpu_seconds = j.at("cpu_seconds").is_null() ? 0.0 : j.at("cpu_seconds").get<double>();
     r.measure_cpu_seconds = opt("measure_cpu_seconds");
     r.cpu_ns_per_resume = opt("cpu_ns_per_resume");

@@ -79,7 +79,13 @@ struct prove_report {
     std::optional<double> measure_seconds;           // the window after reaching the target
     std::optional<double> resumes_per_second;
     std::vector<latency_summary> latency;  // sources with samples in the window
-    double cpu_seconds = 0;                // process user + system, spawning and window
+    // echo and rpc: connections open at the end of the window, and the round
+    // trips (message sent to reply received) recorded in it; 0 and nullopt
+    // for the other workloads.
+    std::uint64_t connections = 0;
+    std::optional<latency_summary> io_round_trip;
+    std::optional<double> round_trips_per_second;
+    double cpu_seconds = 0;  // process user + system, spawning and window
     // Over the window only: process CPU time, and that divided by its resumes.
     std::optional<double> measure_cpu_seconds;
     std::optional<double> cpu_ns_per_resume;

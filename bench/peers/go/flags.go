@@ -160,18 +160,20 @@ object with the keys of "corostorm prove --json"), then exits.
 
 options:
   --tasks N          tasks to reach, 1 .. 10G, like 100k or 10M (required)
-  --workload KIND    sleep (default), yield, ring, spawn_tree
+  --workload KIND    sleep (default), yield, ring, spawn_tree, echo, rpc
   --threads N        GOMAXPROCS, 0 .. 1024; 0 = the CPUs available (default)
   --listen HOST:PORT serve mode: where to serve (default 127.0.0.1:9465; port 0 = any free port)
   --ramp DURATION    serve mode: reach --tasks linearly over this, 0s .. 1d (default 0s)
   --prove            one-shot run and report instead of serving
   --json             prove: the report as one JSON object
   --duration D       prove: time limit to reach the target and measure, 1s .. 1d (default 30s)
-  --period D         sleep: period, 1ms .. 1d (default 1s)
+  --period D         sleep, echo, rpc: period, 1ms .. 1d (default 1s; echo 10s)
   --rounds N         sleep, yield: wake-ups before a task ends, 0 = forever (default 0)
   --ring-size N      ring: goroutines per ring, 2 .. 1M (default 100)
   --fanout N         spawn_tree: children per node, 1 .. 1000 (default 10)
   --depth N          spawn_tree: levels below the root, 1 .. 20 (default 6)
+  --message N        echo, rpc: bytes per request, echo 1 .. 65536, rpc 16 .. 65536 (default 64)
+  --connections N    rpc: shared loopback connections, 1 .. 1024 (default 16)
   --version          print the version and exit
 
 Exit codes: 0 ok (prove: target reached and measured), 1 not reached or a
@@ -189,6 +191,7 @@ func parseOptions(args []string) (options, error) {
 		tasks, threads, workloadName    string
 		ramp, duration, period          string
 		rounds, ringSize, fanout, depth string
+		message, connections            string
 		showVersion                     bool
 	)
 	fs.BoolVar(&o.prove, "prove", false, "")
@@ -200,11 +203,13 @@ func parseOptions(args []string) (options, error) {
 	fs.StringVar(&threads, "threads", "0", "")
 	fs.StringVar(&ramp, "ramp", "0s", "")
 	fs.StringVar(&duration, "duration", "30s", "")
-	fs.StringVar(&period, "period", "1s", "")
+	fs.StringVar(&period, "period", "", "") // the default depends on the workload
 	fs.StringVar(&rounds, "rounds", "0", "")
 	fs.StringVar(&ringSize, "ring-size", "100", "")
 	fs.StringVar(&fanout, "fanout", "10", "")
 	fs.StringVar(&depth, "depth", "6", "")
+	fs.StringVar(&message, "message", "64", "")
+	fs.StringVar(&connections, "connections", "16", "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, errHelp
@@ -238,7 +243,8 @@ func parseOptions(args []string) (options, error) {
 	if o.duration, err = durationFlag("--duration", duration, time.Second, day, "30s or 5m"); err != nil {
 		return o, err
 	}
-	if o.work, err = parseWorkload(workloadName, period, rounds, ringSize, fanout, depth); err != nil {
+	if o.work, err = parseWorkload(workloadName, workloadFlags{period, rounds, ringSize, fanout, depth,
+		message, connections}); err != nil {
 		return o, err
 	}
 	if unit := o.work.tasksPerUnit(); o.tasks%unit != 0 {
@@ -257,41 +263,86 @@ func parseOptions(args []string) (options, error) {
 	return o, nil
 }
 
-func parseWorkload(name, period, rounds, ringSize, fanout, depth string) (workload, error) {
-	roundsN, err := countFlag("--rounds", rounds, 0, 1_000_000_000_000, "0 or 100k")
-	if err != nil && name != "ring" && name != "spawn_tree" {
+// workloadFlags: the workload flags as given; each workload reads its own.
+type workloadFlags struct {
+	period, rounds, ringSize, fanout, depth, message, connections string
+}
+
+const (
+	maxMessage     = 65536
+	minRPCMessage  = rpcHeader // a request carries its call id and send time
+	maxConnections = 1024
+)
+
+func parseWorkload(name string, f workloadFlags) (workload, error) {
+	roundsN, err := countFlag("--rounds", f.rounds, 0, 1_000_000_000_000, "0 or 100k")
+	if err != nil && (name == "sleep" || name == "yield") {
 		return nil, err
+	}
+	// --period: echo's round trips are rarer by default, as a connection that
+	// is mostly idle is what a server holds millions of.
+	periodFlag := func(byDefault string) (int64, error) {
+		text := f.period
+		if text == "" {
+			text = byDefault
+		}
+		p, err := durationFlag("--period", text, time.Millisecond, day, "250ms or 1s")
+		return int64(p), err
 	}
 	switch name {
 	case "sleep":
-		p, err := durationFlag("--period", period, time.Millisecond, day, "250ms or 1s")
+		p, err := periodFlag("1s")
 		if err != nil {
 			return nil, err
 		}
-		return &sleepWorkload{periodNs: int64(p), rounds: roundsN}, nil
+		return &sleepWorkload{periodNs: p, rounds: roundsN}, nil
 	case "yield":
 		return &yieldWorkload{rounds: roundsN}, nil
+	case "echo":
+		p, err := periodFlag("10s")
+		if err != nil {
+			return nil, err
+		}
+		size, err := countFlag("--message", f.message, 1, maxMessage, "64")
+		if err != nil {
+			return nil, err
+		}
+		return newEchoWorkload(p, int(size)), nil
+	case "rpc":
+		p, err := periodFlag("1s")
+		if err != nil {
+			return nil, err
+		}
+		size, err := countFlag("--message", f.message, minRPCMessage, maxMessage, "64")
+		if err != nil {
+			return nil, err
+		}
+		conns, err := countFlag("--connections", f.connections, 1, maxConnections, "16")
+		if err != nil {
+			return nil, err
+		}
+		return newRPCWorkload(p, int(size), int(conns)), nil
 	case "ring":
-		size, err := countFlag("--ring-size", ringSize, 2, 1_000_000, "100")
+		size, err := countFlag("--ring-size", f.ringSize, 2, 1_000_000, "100")
 		if err != nil {
 			return nil, err
 		}
 		return &ringWorkload{size: size}, nil
 	case "spawn_tree":
-		f, err := countFlag("--fanout", fanout, 1, 1000, "10")
+		fan, err := countFlag("--fanout", f.fanout, 1, 1000, "10")
 		if err != nil {
 			return nil, err
 		}
-		d, err := countFlag("--depth", depth, 1, 20, "6")
+		d, err := countFlag("--depth", f.depth, 1, 20, "6")
 		if err != nil {
 			return nil, err
 		}
-		if treeTooBig(f, d) {
-			return nil, badFlag("--depth: a tree of fanout %d and depth %d has more than 1G tasks; lower --depth or --fanout", f, d)
+		if treeTooBig(fan, d) {
+			return nil, badFlag("--depth: a tree of fanout %d and depth %d has more than 1G tasks; lower --depth or --fanout", fan, d)
 		}
-		return newTreeWorkload(f, d), nil
+		return newTreeWorkload(fan, d), nil
 	}
-	return nil, badFlag("--workload: must be one of sleep, yield, ring, spawn_tree, got %q", name)
+	return nil, badFlag("--workload: must be one of sleep, yield, ring, spawn_tree, echo, rpc, got %q", name)
 }
 
 func treeTooBig(fanout, depth uint64) bool {

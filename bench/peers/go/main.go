@@ -1,13 +1,13 @@
-// corostorm-go-peer: corostorm's workloads (sleep, yield, ring, spawn_tree)
-// as goroutines, with the same parameters and the same figures, so that a
-// table can put a goroutine beside corostorm's lean and asio coroutines.
+// corostorm-go-peer: corostorm's workloads (sleep, yield, ring, spawn_tree,
+// echo, rpc) as goroutines, with the same parameters and the same figures, so
+// that a table can put a goroutine beside corostorm's lean and asio coroutines.
 // `corostorm prove --against-go` and bench/compare run it; it also serves
 // corostorm's metrics with engine="go" for a dashboard. See README.md here.
 //
-// Files: flags.go (command line), workloads.go (the goroutines), spawn.go
-// (spawners and ramp), recorder.go (lock-free sharded recording), memory.go
-// and process.go (probes), metrics.go (/metrics), serve.go, prove.go and
-// report.go (the two modes).
+// Files: flags.go (command line), workloads.go and network.go (the
+// goroutines), spawn.go (spawners and ramp), recorder.go (lock-free sharded
+// recording), memory.go and process.go (probes), metrics.go (/metrics),
+// serve.go, prove.go and report.go (the two modes).
 package main
 
 import (

@@ -74,6 +74,7 @@ func (x exposition) histogram(name string, labels []label, s *latencySnapshot) {
 type metricsSource struct {
 	rec       *recorder
 	kind      string
+	network   bool // echo, rpc: connections, round trips and source="io"
 	base      baselines
 	targetNow func() uint64
 }
@@ -101,32 +102,61 @@ func writeMetrics(out io.Writer, src *metricsSource) error {
 		"Goroutines started since the process started; rate() is the spawn rate.")
 	x.sample("corostorm_tasks_spawned_total", ew, formatUint(t.spawned))
 	x.family("corostorm_tasks_completed_total", "counter",
-		"Goroutines finished, by outcome: ok (ran to its end), error (a ring lost its token or a tree "+
-			"summed wrong), cancelled (retired at shutdown).")
+		"Goroutines finished, by outcome: ok (ran to its end), error (a ring lost its token, a tree "+
+			"summed wrong, or a dial, accept, read or write failed), cancelled (retired at shutdown).")
 	for o, name := range outcomeNames {
 		x.sample("corostorm_tasks_completed_total", with(ew, label{"outcome", name}), formatUint(t.completed[o]))
 	}
 	x.family("corostorm_task_resumes_total", "counter",
-		"Goroutine wake-ups the workload sees (timer fired, Gosched returned, token or join received); "+
-			"rate() is resumes per second.")
+		"Goroutine wake-ups the workload sees (timer fired, Gosched returned, token, join or rpc reply "+
+			"received); rate() is resumes per second.")
 	x.sample("corostorm_task_resumes_total", ew, formatUint(t.resumes))
 	x.family("corostorm_schedule_latency_seconds", "histogram",
 		"Scheduling latency. source=timer: actual wake-up minus the intended deadline (the schedule, not "+
 			"the previous wake, so backlog is not hidden); source=ready: resume minus the moment the goroutine "+
-			"was made runnable (Gosched, channel send, last child done). Buckets double from 1us as "+
-			"corostorm's; use histogram_quantile over rate() of the buckets.")
-	for src, name := range sourceNames {
-		x.histogram("corostorm_schedule_latency_seconds", with(ew, label{"source", name}), &t.latency[src])
+			"was made runnable (Gosched, channel send, last child done); source=io: resume minus the moment "+
+			"a reply was delivered to it (rpc: the connection's reader sent the call on its done channel). "+
+			"Buckets double from 1us as corostorm's; use histogram_quantile over rate() of the buckets.")
+	for i, name := range sourceNames {
+		if i == sourceIO && !src.network {
+			continue
+		}
+		x.histogram("corostorm_schedule_latency_seconds", with(ew, label{"source", name}), &t.latency[i])
+	}
+	if src.network {
+		// As corostorm: only a workload that uses sockets has these series.
+		x.family("corostorm_connections_live", "gauge",
+			"Loopback TCP connections open now: echo, one per unit (its client's end); rpc, the shared "+
+				"connections its callers use.")
+		x.sample("corostorm_connections_live", ew, formatUint(t.connections))
+		x.family("corostorm_io_round_trip_seconds", "histogram",
+			"Round trips over loopback TCP: echo, the request written to the reply read and checked; rpc, "+
+				"the request stamped to the reply received by its caller (the queue on the shared connection "+
+				"included). Buckets as corostorm_schedule_latency_seconds.")
+		x.histogram("corostorm_io_round_trip_seconds", ew, &t.roundTrip)
 	}
 
-	if per, ok := src.base.perTask(t.live()); ok {
+	if live := t.live(); live > 0 {
+		growth := src.base.growth()
+		per, _ := growth.perTask(live)
 		x.family("corostorm_memory_per_task_bytes", "gauge",
 			"Memory one live goroutine costs, by method: heap = growth of the Go heap's objects plus "+
 				"goroutine stacks (runtime.MemStats HeapAlloc + StackInuse; a goroutine's frames live on its "+
 				"stack) since before the first spawn / live goroutines; rss = growth of resident memory since "+
-				"then / live goroutines. rss is what the machine pays; absent while no goroutine is alive.")
-		x.sample("corostorm_memory_per_task_bytes", []label{engine, {"method", "heap"}}, formatFloat(per.heap))
-		x.sample("corostorm_memory_per_task_bytes", []label{engine, {"method", "rss"}}, formatFloat(per.rss))
+				"then / live goroutines; kernel = growth of kernel memory (the memory cgroup's kernel and socket "+
+				"memory, or outside a cgroup the machine's slab and socket buffers) / live goroutines: what "+
+				"sockets cost outside the process, moved by anything else in that cgroup or machine. rss is "+
+				"what the process pays; absent while no goroutine is alive.")
+		for _, m := range per.byMethod() {
+			x.sample("corostorm_memory_per_task_bytes", []label{engine, {"method", m.name}}, formatFloat(m.value))
+		}
+		x.family("corostorm_memory_growth_bytes", "gauge",
+			"The numerator of corostorm_memory_per_task_bytes, by method: bytes grown since before the "+
+				"first spawn (floored at 0). A fleet's memory per task is sum(this) / "+
+				"sum(corostorm_tasks_live), never an average of ratios.")
+		for _, m := range growth.byMethod() {
+			x.sample("corostorm_memory_growth_bytes", []label{engine, {"method", m.name}}, formatFloat(m.value))
+		}
 	}
 
 	p := readProcessStats()

@@ -43,14 +43,21 @@ func readProcessStats() processStats {
 		startTimeSeconds: startTimeSeconds(),
 		threads:          statusField("Threads"),
 	}
-	if entries, err := os.ReadDir("/proc/self/fd"); err == nil {
-		s.openFDs = uint64(len(entries))
-	}
+	s.openFDs = openFDs()
 	var lim syscall.Rlimit
 	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil {
 		s.maxFDs = lim.Cur
 	}
 	return s
+}
+
+// openFDs counts /proc/self/fd (the directory's own descriptor included).
+func openFDs() uint64 {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return 0
+	}
+	return uint64(len(entries))
 }
 
 // startTimeSeconds: boot time plus the process's start in clock ticks

@@ -6,8 +6,9 @@
 //     (tasks alive; for spawn_tree tasks spawned, as corostorm counts it), the
 //     time limit (--duration) passes, or SIGINT/SIGTERM arrives;
 //  2. measuring (only when reached): min(5 s, time left); resumes, latency and
-//     CPU time are differences of two snapshots, so they cover the window only;
-//     memory per task is read at its end;
+//     CPU time (and echo's and rpc's round trips) are differences of two
+//     snapshots, so they cover the window only; memory per task and the live
+//     connections are read at its end;
 //  3. the report goes to stdout and the process exits without draining (a
 //     drain would measure nothing; corostorm's drains because its pool must
 //     stop cleanly). Exit 0 when reached and measured, 1 otherwise.
@@ -56,6 +57,13 @@ func prove(o options) int {
 		countsSpawned: o.work.kind() == "spawn_tree",
 	}
 	p.rec = newRecorder(o.threads)
+	if s, ok := o.work.(starter); ok {
+		if err := s.start(p.rec); err != nil {
+			fmt.Fprintf(os.Stderr, "corostorm-go-peer: %v\n", err)
+			return 1
+		}
+	}
+	warnDescriptors(o.work, o.tasks)
 	p.base = takeBaselines()
 	p.start = time.Now()
 	p.deadline = p.start.Add(o.duration)
@@ -66,8 +74,13 @@ func prove(o options) int {
 		end = p.measure(end)
 	}
 	p.r.LiveTasks = end.live()
-	if per, ok := p.base.perTask(p.r.LiveTasks); ok {
+	p.r.Connections = end.connections
+	if p.r.LiveTasks > 0 {
+		per, _ := p.base.growth().perTask(p.r.LiveTasks)
 		p.r.Memory = &memoryJSON{Heap: num(per.heap), Rss: num(per.rss)}
+		if per.hasKernel {
+			p.r.Memory.Kernel = num(per.kernel)
+		}
 	}
 	p.r.CPUSeconds = cpuSeconds()
 	p.r.PeakResidentBytes = peakResidentBytes()
@@ -203,6 +216,10 @@ func (p *prover) measure(reached totals) totals {
 		if l, ok := summarize(&d); ok {
 			p.r.Latency[name] = l
 		}
+	}
+	d := after.roundTrip.minus(before.roundTrip)
+	if l, ok := summarize(&d); ok {
+		p.r.IORoundTrip = &l
 	}
 	return after
 }

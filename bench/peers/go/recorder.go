@@ -31,10 +31,11 @@ const (
 const (
 	sourceTimer = iota // actual wake-up minus the intended deadline
 	sourceReady        // resume minus the moment the goroutine was made runnable
+	sourceIO           // resume minus the moment a reply was delivered to the goroutine
 	sourceCount
 )
 
-var sourceNames = [sourceCount]string{"timer", "ready"}
+var sourceNames = [sourceCount]string{"timer", "ready", "io"}
 
 // Task outcomes, as corostorm's `outcome` label.
 type outcome int
@@ -91,12 +92,17 @@ type shard struct {
 	resumes   atomic.Uint64
 	completed [outcomeCount]atomic.Uint64
 	latency   [sourceCount]histogram
-	_         [64]byte // keeps the next shard's counters off this one's last cache line
+	roundTrip histogram // echo, rpc: request written to reply read
+	_         [64]byte  // keeps the next shard's counters off this one's last cache line
 }
 
 type recorder struct {
 	shards []shard
 	mask   uint32
+	// connections is the live loopback connections of the echo and rpc
+	// workloads. One shared counter: a connection opens and closes once per
+	// unit (echo) or once per run (rpc), far off any hot path.
+	connections atomic.Int64
 }
 
 func newRecorder(threads int) *recorder {
@@ -186,6 +192,9 @@ type totals struct {
 	resumes   uint64
 	completed [outcomeCount]uint64
 	latency   [sourceCount]latencySnapshot
+	roundTrip latencySnapshot
+	// connections is read after the shards, so it can be a moment newer.
+	connections uint64
 }
 
 func (t *totals) completedTotal() uint64 {
@@ -215,12 +224,19 @@ func (r *recorder) totals() totals {
 		t.spawned += s.spawned.Load()
 		t.resumes += s.resumes.Load()
 		for src := range t.latency {
-			h := &s.latency[src]
-			for b := range h.buckets {
-				t.latency[src].buckets[b] += h.buckets[b].Load()
-			}
-			t.latency[src].sumNs += h.sumNs.Load()
+			t.latency[src].add(&s.latency[src])
 		}
+		t.roundTrip.add(&s.roundTrip)
+	}
+	if c := r.connections.Load(); c > 0 {
+		t.connections = uint64(c)
 	}
 	return t
+}
+
+func (s *latencySnapshot) add(h *histogram) {
+	for b := range h.buckets {
+		s.buckets[b] += h.buckets[b].Load()
+	}
+	s.sumNs += h.sumNs.Load()
 }

@@ -19,8 +19,9 @@ type latencyJSON struct {
 }
 
 type memoryJSON struct {
-	Heap *float64 `json:"heap"`
-	Rss  *float64 `json:"rss"`
+	Heap   *float64 `json:"heap"`
+	Rss    *float64 `json:"rss"`
+	Kernel *float64 `json:"kernel"`
 }
 
 // report has the keys of `corostorm prove --json`; nil pointers are null.
@@ -30,6 +31,7 @@ type report struct {
 	Target            uint64                 `json:"target"`
 	Tasks             uint64                 `json:"tasks"`
 	LiveTasks         uint64                 `json:"live_tasks"`
+	Connections       uint64                 `json:"connections"`
 	Workload          string                 `json:"workload"`
 	Engine            string                 `json:"engine"`
 	Layout            string                 `json:"layout"`
@@ -40,6 +42,7 @@ type report struct {
 	MeasureSeconds    *float64               `json:"measure_seconds"`
 	ResumesPerSecond  *float64               `json:"resumes_per_second"`
 	Latency           map[string]latencyJSON `json:"latency_seconds"`
+	IORoundTrip       *latencyJSON           `json:"io_round_trip"`
 	CPUSeconds        float64                `json:"cpu_seconds"`
 	MeasureCPUSeconds *float64               `json:"measure_cpu_seconds"`
 	CPUNsPerResume    *float64               `json:"cpu_ns_per_resume"`
@@ -125,10 +128,14 @@ func (r *report) table() string {
 	}
 	line("time to reach", figure(r.TimeToTarget, "%.3f s"))
 	line("spawn rate", rate(r.SpawnRate, "tasks/s"))
+	if r.Connections > 0 {
+		line("connections", groupDigits(r.Connections)+" live (loopback TCP)")
+	}
 	if r.Memory != nil {
 		fmt.Fprintf(&b, "\nmemory per task (%s live goroutines)\n", groupDigits(r.LiveTasks))
 		line("heap", figure(r.Memory.Heap, "%.1f B")+"  growth of Go heap objects + goroutine stacks")
 		line("rss", figure(r.Memory.Rss, "%.1f B")+"  growth of resident memory")
+		line("kernel", figure(r.Memory.Kernel, "%.1f B")+"  growth of kernel memory (cgroup's, else the machine's)")
 	}
 	if r.MeasureSeconds != nil {
 		fmt.Fprintf(&b, "\nmeasured over %.2f s after reaching the target\n", *r.MeasureSeconds)
@@ -137,11 +144,17 @@ func (r *report) table() string {
 		if r.SecondsPerTree != nil {
 			line("time per tree", latencyText(r.SecondsPerTree))
 		}
+		quantiles := func(label string, l latencyJSON) {
+			line(label, fmt.Sprintf("%s samples  p50 %s  p99 %s  p99.9 %s  max* %s", groupDigits(l.Count),
+				latencyText(l.P50), latencyText(l.P99), latencyText(l.P999), latencyText(l.Max)))
+		}
 		for _, src := range sourceNames {
 			if l, ok := r.Latency[src]; ok {
-				line(src, fmt.Sprintf("%s samples  p50 %s  p99 %s  p99.9 %s  max* %s", groupDigits(l.Count),
-					latencyText(l.P50), latencyText(l.P99), latencyText(l.P999), latencyText(l.Max)))
+				quantiles(src, l)
 			}
+		}
+		if r.IORoundTrip != nil {
+			quantiles("io round trip", *r.IORoundTrip)
 		}
 	}
 	line("cpu time", fmt.Sprintf("%.2f s (process user + system)", r.CPUSeconds))

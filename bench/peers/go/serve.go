@@ -2,12 +2,15 @@
 // serve GET /metrics and /healthz on --listen meanwhile.
 //
 // Design note (lifetime). The listener is bound before the first spawn, so a
-// bad address fails fast; the memory baselines are taken after it and before
-// the first spawn. The HTTP server runs on goroutines like everything else:
-// Go has no thread of its own to give it, so a busy scheduler delays scrapes.
-// Shutdown: the first signal sets `retiring` and the target to 0; every
-// goroutine ends at its next wake-up and the process exits 0 once none is
-// alive (at most 30 s, then 1). A second signal exits 1 at once.
+// bad address fails fast; then the workload's infrastructure is set up (echo's
+// listeners, rpc's connections), and the memory baselines are taken after
+// both and before the first spawn. The HTTP server runs on goroutines like
+// everything else: Go has no thread of its own to give it, so a busy
+// scheduler delays scrapes.
+// Shutdown: the first signal sets `retiring` and the target to 0 (and closes
+// echo's listeners); every goroutine ends at its next wake-up (an rpc caller
+// after its reply) and the process exits 0 once none is alive (at most 30 s,
+// then 1). A second signal exits 1 at once.
 package main
 
 import (
@@ -36,7 +39,15 @@ func serve(o options) int {
 		return 1
 	}
 	rec := newRecorder(o.threads)
+	if s, ok := o.work.(starter); ok {
+		if err := s.start(rec); err != nil {
+			fmt.Fprintf(os.Stderr, "corostorm-go-peer: %v\n", err)
+			return 1
+		}
+	}
+	warnDescriptors(o.work, o.tasks)
 	base := takeBaselines()
+	fdsBefore := openFDs()
 	start := time.Now()
 	units := o.tasks / o.work.tasksPerUnit()
 	targetNow := func() uint64 {
@@ -45,7 +56,8 @@ func serve(o options) int {
 		}
 		return rampTarget(units, time.Since(start), o.ramp) * o.work.tasksPerUnit()
 	}
-	src := &metricsSource{rec: rec, kind: o.work.kind(), base: base, targetNow: targetNow}
+	src := &metricsSource{rec: rec, kind: o.work.kind(), network: usesSockets(o.work), base: base,
+		targetNow: targetNow}
 
 	// The heartbeat is a goroutine like the workload's: /healthz fails when
 	// the scheduler stops running goroutines for healthyWithin.
@@ -80,6 +92,9 @@ func serve(o options) int {
 		os.Exit(1)
 	}()
 	retiring.Store(true)
+	if s, ok := o.work.(stopper); ok {
+		s.stop()
+	}
 	deadline := time.Now().Add(drainTimeout)
 	code := 0
 	for {
@@ -97,7 +112,8 @@ func serve(o options) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = server.Shutdown(ctx)
-	fmt.Fprintln(os.Stderr, "corostorm-go-peer: drained")
+	// The descriptors say whether the workload closed everything it opened.
+	fmt.Fprintf(os.Stderr, "corostorm-go-peer: drained; %d fds open, %d before the first spawn\n", openFDs(), fdsBefore)
 	return code
 }
 
