@@ -30,6 +30,26 @@ ENGINE_OF = ('* on (job, instance) group_left (engine) '
              'max by (job, instance, engine) (corostorm_build_info{' + JIE + '})')
 
 
+def per_task(growth_matcher=""):
+    """Bytes per live task over every selected instance of an engine.
+
+    The sum of the instances' growth over the sum of their live tasks: an
+    average of per-instance ratios would weigh a 1k-task instance like a
+    1M-task one. Live tasks of every workload, as the growth has no workload
+    label.
+    """
+    return (f"sum by (engine, method) (corostorm_memory_growth_bytes{{{JIE}{growth_matcher}}})"
+            f" / on (engine) group_left sum by (engine) (corostorm_tasks_live{{{JIE}}})")
+
+
+# How to read the methods, shared by the panels that show them all.
+METHODS = ("frame: exact frame bytes (lean only); heap: allocator bytes in use; rss: resident growth "
+           "(user space; frame and heap are part of it); kernel: the kernel's own growth outside rss "
+           "(socket buffers plus the memory cgroup's kernel memory, else the machine's slab). "
+           "A task costs the machine rss + kernel; for echo and rpc the kernel share is the larger one "
+           "(a connection's socket buffers), so never read rss alone for I/O workloads.")
+
+
 def templating():
     def query_var(name, label, query):
         return {
@@ -92,8 +112,9 @@ def overview():
             (f"sum by (engine, workload) (rate(corostorm_tasks_spawned_total{{{JIEW}}}[{RI}]))", "{{engine}}/{{workload}}"),
         ], 12, 0, desc="Tasks spawned per second."),
         panel(3, "Memory per task by method", "bytes", [
-            (f"corostorm_memory_per_task_bytes{{{JIE}}}", "{{engine}} {{method}} ({{instance}})"),
-        ], 0, 8, desc="frame: exact frame bytes (lean only); heap: allocator bytes in use per live task; rss: resident growth per live task."),
+            (per_task(), "{{engine}} {{method}}"),
+        ], 0, 8, desc="Bytes per live task over all selected instances of an engine: their summed growth over "
+                      "their summed live tasks (all workloads; the workload variable does not apply). " + METHODS),
         panel(4, "Process RSS vs memory limit", "bytes", [
             (f"process_resident_memory_bytes{{{JI}}} {ENGINE_OF}", "rss {{engine}} ({{instance}})"),
             (f"corostorm_memory_limit_bytes{{{JI}}} {ENGINE_OF}", "limit {{engine}} ({{instance}})"),
@@ -123,10 +144,22 @@ def overview():
             (f"sum by (instance, result) (increase(corostorm_config_reloads_total{{{JI}}}[{RI}]))",
              "{{result}} ({{instance}})"),
         ], 12, 29, h=6, desc="SIGHUP reloads: success (live keys applied) or failure (invalid file; the running config stayed)."),
-    ], "Tasks, spawn rate, memory per task, resumes and worker load, per engine and workload.")
+        panel(11, "Connections", "short", [
+            (f"sum by (engine, workload) (corostorm_connections_live{{{JIEW}}})", "{{engine}}/{{workload}}"),
+        ], 0, 35, desc="Open loopback TCP connections of the echo and rpc workloads. echo: one per unit of two "
+                       "tasks (client and server handler), two descriptors each, so half its live tasks; "
+                       "rpc: the connections its callers share (the configured count, at least one per worker)."),
+        panel(12, "Spawns held back by the descriptor budget", "ops", [
+            (f"sum by (job, instance) (rate(corostorm_spawn_denied_total{{{JI},reason=\"fds\"}}[{RI}])) {ENGINE_OF}",
+             "{{engine}} ({{instance}})"),
+        ], 12, 35, desc="Worker control turns whose echo spawns the file descriptor budget held back (RLIMIT_NOFILE "
+                        "minus descriptors open and a reserve): above 0, the echo target needs more descriptors "
+                        "than the process may open; raise the limit (ulimit -n, LimitNOFILE) or lower the target."),
+    ], "Tasks, spawn rate, memory per task, resumes, worker load and connections, per engine and workload.")
 
 
 LAT = f"corostorm_schedule_latency_seconds_bucket{{{JIEW}}}"
+RTT = f"corostorm_io_round_trip_seconds_bucket{{{JIEW}}}"
 
 
 def latency():
@@ -137,7 +170,9 @@ def latency():
             (f"histogram_quantile({q}, sum by (engine, workload, source, le) (rate({LAT}[{RI}])))",
              "{{engine}}/{{workload}} {{source}}"),
         ], 12 * (i % 2), 8 * (i // 2),
-            desc=f"{name} of timer lateness (wake-up minus deadline) and ready-queue delay (resume minus runnable). "
+            desc=f"{name} per source. timer: lateness (wake-up minus deadline); ready: ready-queue delay "
+                 "(resume minus made runnable); io (echo, rpc): resume minus the socket completion that made the "
+                 "task runnable, the scheduler's share of an I/O wait, not the network's. "
                  "Empty (NaN) where a workload records no sample of that source."))
     panels.append(panel(5, "Schedule latency heatmap", "s", [], 0, 16, w=24, h=9, kind="heatmap",
         desc="Samples per second in each latency bucket, all selected engines, workloads and sources.",
@@ -148,23 +183,37 @@ def latency():
                         "rowsFrame": {"layout": "auto"}, "tooltip": {"show": True, "yHistogram": True},
                         "legend": {"show": True}},
         }))
-    panels.append(panel(6, "Samples per second: ready vs timer", "ops", [
+    panels.append(panel(6, "Samples per second by source", "ops", [
         (f"sum by (engine, source) (rate(corostorm_schedule_latency_seconds_count{{{JIEW}}}[{RI}]))", "{{engine}} {{source}}"),
-    ], 0, 25, desc="How many latency samples each source records (1 in latency.sample_every resumes)."))
-    panels.append(panel(7, "Mean latency: ready vs timer", "s", [
+    ], 0, 25, desc="How many latency samples each source (timer, ready, io) records (1 in latency.sample_every resumes)."))
+    panels.append(panel(7, "Mean latency by source", "s", [
         (f"sum by (engine, source) (rate(corostorm_schedule_latency_seconds_sum{{{JIEW}}}[{RI}]))"
          f" / sum by (engine, source) (rate(corostorm_schedule_latency_seconds_count{{{JIEW}}}[{RI}]))",
          "{{engine}} {{source}}"),
-    ], 12, 25, desc="Sum over count of the histogram; NaN for a source without samples."))
+    ], 12, 25, desc="Sum over count of the histogram (timer, ready, io); NaN for a source without samples."))
+    panels.append(panel(8, "I/O round trip p50 / p90 / p99", "s", [
+        (f"histogram_quantile({q}, sum by (engine, workload, le) (rate({RTT}[{RI}])))",
+         f"{name} {{{{engine}}}}/{{{{workload}}}}")
+        for name, q in quantiles[:3]
+    ], 0, 33, desc="echo and rpc: message sent to reply received, as the calling task sees it. It includes the "
+                   "loopback trip, the peer's scheduling (source io above) and the caller's own queueing "
+                   "(an rpc call waits behind the other callers of its connection). Empty for other workloads."))
+    panels.append(panel(9, "I/O round trips per second", "ops", [
+        (f"sum by (engine, workload) (rate(corostorm_io_round_trip_seconds_count{{{JIEW}}}[{RI}]))",
+         "{{engine}}/{{workload}}"),
+    ], 12, 33, desc="Replies received per second: about tasks / period for rpc and units / period for echo; "
+                    "lower means callers fall behind their period."))
     return dashboard("corostorm-latency", "corostorm / latency", panels,
-                     "Scheduling latency from the corostorm_schedule_latency_seconds histogram, per engine, workload and source.")
+                     "Scheduling latency from the corostorm_schedule_latency_seconds histogram, per engine, workload "
+                     "and source, and the I/O round trip of the echo and rpc workloads.")
 
 
 def memory():
     return dashboard("corostorm-memory", "corostorm / memory", [
         panel(1, "Bytes per task by method", "bytes", [
             (f"corostorm_memory_per_task_bytes{{{JIE}}}", "{{engine}} {{method}} ({{instance}})"),
-        ], 0, 0, desc="frame (exact, lean only), heap (allocator bytes in use / live tasks), rss (resident growth / live tasks)."),
+        ], 0, 0, desc="Each instance's own figure (growth / its live tasks); the fleet figure is in "
+                      "\"Kernel vs user space per task\". " + METHODS),
         panel(2, "Frame bytes per workload", "bytes", [
             (f"sum by (engine, workload) (corostorm_coroutine_frame_bytes{{{JIEW}}})", "{{engine}}/{{workload}}"),
         ], 12, 0, desc="Bytes held by live coroutine frames (exact; the lean engine only)."),
@@ -191,7 +240,26 @@ def memory():
         panel(8, "Memory limit", "bytes", [
             (f"corostorm_memory_limit_bytes{{{JI}}} {ENGINE_OF}", "{{engine}} ({{instance}})"),
         ], 12, 24, desc="The limit the memory guard enforces: the cgroup's, the machine's or memory.limit."),
-    ], "Memory per task by method, frame bytes per workload, heap and resident memory growth, the memory guard.")
+        panel(9, "Kernel vs user space per task", "bytes", [
+            (per_task(',method="rss"'), "{{engine}} user space (rss)"),
+            (per_task(',method="kernel"'), "{{engine}} kernel"),
+            # Both methods or nothing: rss alone labelled as a total would hide the kernel's share.
+            (f"(sum by (engine) (corostorm_memory_growth_bytes{{{JIE},method=\"rss\"}})"
+             f" + on (engine) sum by (engine) (corostorm_memory_growth_bytes{{{JIE},method=\"kernel\"}}))"
+             f" / on (engine) sum by (engine) (corostorm_tasks_live{{{JIE}}})", "{{engine}} total"),
+        ], 0, 32, desc="What one live task costs the machine, split: resident growth of the process (user space) "
+                       "and the kernel's own growth (socket buffers, kernel memory of the memory cgroup, else the "
+                       "machine's slab), each summed over the selected instances of an engine and divided by their "
+                       "summed live tasks; total = the two added. For echo and rpc the kernel share is the larger "
+                       "(a few KB per connection against a few hundred bytes of frame and heap)."),
+        panel(10, "Memory growth by method", "bytes", [
+            (f"sum by (engine, method) (corostorm_memory_growth_bytes{{{JIE}}})", "{{engine}} {{method}}"),
+        ], 12, 32, desc="Bytes grown since before the first spawn, per method, summed over the selected instances "
+                        "(frame: bytes of live frames): the numerators of memory per task. It should follow the "
+                        "live tasks; growth at a flat task count is a leak or a fragmenting allocator. "
+                        "kernel is outside rss, the others are part of it."),
+    ], "Memory per task by method (user space and kernel), frame bytes per workload, heap and resident memory growth, "
+       "the memory guard.")
 
 
 DASHBOARDS = {"overview.json": overview, "latency.json": latency, "memory.json": memory}

@@ -264,6 +264,16 @@ asio::awaitable<runtime::task_outcome> asio_echo_handler(runtime::task_env env, 
     }
 }
 
+// The listeners are on 127.0.0.1 only, but any local process may connect:
+// a handler beyond one per client (and a little slack for connections
+// whose client has just ended) is refused, so foreign connections cannot
+// take the descriptors the budget planned for units.
+bool room_for_handler(echo_worker& ew) {
+    const auto& scope = ew.worker.scope();
+    const std::uint64_t clients = scope.units(ew.workload);
+    return scope.live(ew.workload) - clients < clients + 64;
+}
+
 }  // namespace
 
 echo_workload_base::echo_workload_base(echo_options options) : options_(options) {}
@@ -289,8 +299,9 @@ void echo_workload_base::on_worker_exit(runtime::worker& w) noexcept { workers_[
 
 void echo_workload::spawn(runtime::task_env env, runtime::worker& w) {
     echo_worker& ew = at(w, env.workload);
-    ew.listeners.start(
-        [&ew, env](runtime::lean_socket accepted) { echo_handler(env.child(), std::move(accepted), &ew); });
+    ew.listeners.start([&ew, env](runtime::lean_socket accepted) {
+        if (room_for_handler(ew)) echo_handler(env.child(), std::move(accepted), &ew);
+    });
     echo_client(env, &ew, &options_);
 }
 
@@ -298,6 +309,7 @@ void asio_echo_workload::spawn(runtime::task_env env, runtime::worker& w) {
     echo_worker& ew = at(w, env.workload);
     const std::size_t message = options_.message;
     ew.listeners.start([&ew, env, message](runtime::lean_socket accepted) {
+        if (!room_for_handler(ew)) return;
         runtime::asio_spawn(
             ew.worker, env.child(),
             asio_echo_handler(env.child(), runtime::rebind(std::move(accepted), ew.worker.executor()), &ew,

@@ -333,6 +333,10 @@ rpc_worker::rpc_worker(runtime::worker& w, std::uint16_t workload_index, std::si
     : worker(w), workload(workload_index), message(message_bytes), listener(w, 1) {
     listener.start([this](runtime::lean_socket accepted) {
         std::erase_if(streams, [](const auto& s) { return s->finished(); });
+        // Any local process may connect to 127.0.0.1: beyond the worker's own
+        // connections (and slack for reconnects) a connection is refused, so
+        // foreign clients cannot grow the server side's 64 KiB buffers.
+        if (streams.size() >= connections.size() + 16) return;
         streams.push_back(
             std::make_unique<echo_stream>(runtime::rebind(std::move(accepted), worker.executor())));
         streams.back()->start();

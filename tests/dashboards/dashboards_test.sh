@@ -5,7 +5,8 @@
 # and the ${datasource} datasource, every variable a query uses is defined.
 # Then every panel query and every variable query, with the variables
 # substituted as Grafana would, must parse and return at least one series
-# while a mixed scenario (sleep + yield + ring) runs.
+# while a mixed scenario (sleep + yield + ring + echo + rpc) runs; the panels
+# that split by source, method or workload must show the I/O series too.
 #
 # usage: dashboards_test.sh BIN SRC_DIR
 # Exits 77 (skipped) when the prometheus binary is not installed.
@@ -77,16 +78,20 @@ done
 ((E2E_FAILED == 0)) || die "$E2E_FAILED structural check(s) failed"
 
 # ------------------------------------------------------------ the daemon ----
-# A mixed scenario: timer (sleep) and ready (yield, ring) latency samples,
-# several workloads, two workers.
+# A mixed scenario: timer (sleep), ready (yield, ring) and io (echo, rpc)
+# latency samples, several workloads, two workers. The weights split 20k
+# tasks as 5900 + 5900 + 6000 + 200 echo tasks (100 connections) + 2000 rpc
+# callers: enough I/O for every connection panel, few descriptors.
 start_daemon "$BIN" run \
     --set server.listen=127.0.0.1:0 \
     --set runtime.threads=2 \
     --set "scenario.stages[0].tasks=20k" \
     --set "scenario.stages[0].over=1s" \
-    --set 'workloads[0]={name: idle, kind: sleep, period: 100ms}' \
-    --set 'workloads[1]={name: spin, kind: yield}' \
-    --set 'workloads[2]={name: ring, kind: ring, ring_size: 100}'
+    --set 'workloads[0]={name: idle, kind: sleep, weight: 59, period: 100ms}' \
+    --set 'workloads[1]={name: spin, kind: yield, weight: 59}' \
+    --set 'workloads[2]={name: ring, kind: ring, weight: 60, ring_size: 100}' \
+    --set 'workloads[3]={name: conns, kind: echo, weight: 2, period: 100ms, message: 64B}' \
+    --set 'workloads[4]={name: calls, kind: rpc, weight: 20, period: 100ms, message: 64B, connections: 2}'
 readonly TARGET=127.0.0.1:$PORT
 ok "corostorm listening on $TARGET (pid $DAEMON_PID)"
 
@@ -158,7 +163,7 @@ PASS_NAMES=(all picked)
 PASS_JOB=('.*' corostorm)
 PASS_INSTANCE=('.*' "$TARGET")
 PASS_ENGINE=('.*' lean)
-PASS_WORKLOAD=('.*' '(idle|spin|ring)')
+PASS_WORKLOAD=('.*' '(idle|spin|ring|conns|calls)')
 QUERIES=0
 for name in overview latency memory; do
     file=$DASH/$name.json
@@ -175,6 +180,47 @@ for name in overview latency memory; do
         done < <(jq -r '.templating.list[] | select(.type == "query") | [.name, .definition] | @tsv' "$file")
     done
 done
+
+# ------------------------------------------------------- what must show ----
+# A query that answers with timer and ready series alone still passes the
+# loop above; these panels must also show the I/O side of the scenario.
+
+# has_value LABEL VALUE EXPR: EXPR answers a series with LABEL=VALUE whose
+# value is a number (NaN: the histogram had no sample in the window).
+has_value() {
+    query "$3" && jq -e --arg l "$1" --arg v "$2" \
+        'any(.data.result[]; .metric[$l] == $v and .value[1] != "NaN")' "$E2E_TMP/query.json" >/dev/null
+}
+
+# check_labels DASHBOARD PANEL_ID REF_ID LABEL VALUE...: the panel's query
+# (variables on All) has a series with a number for LABEL=VALUE, each VALUE.
+check_labels() {
+    local name=$1 id=$2 ref=$3 label=$4 expr value missing=""
+    shift 4
+    expr=$(jq -r --argjson id "$id" --arg ref "$ref" \
+        '.panels[] | select(.id == $id) | .targets[] | select(.refId == $ref) | .expr' "$DASH/$name.json")
+    QUERIES=$((QUERIES + 1))
+    [[ -n $expr ]] || { not_ok "$name panel $id [$ref]: no such query"; return; }
+    expr=$(substitute "$expr" '.*' '.*' '.*' '.*')
+    for value in "$@"; do
+        poll_until 10 has_value "$label" "$value" "$expr" || missing+=" $value"
+    done
+    if [[ -z $missing ]]; then
+        ok "$name panel $id [$ref]: $label $*"
+    else
+        not_ok "$name panel $id [$ref]: no number for $label =$missing: $expr"
+    fi
+}
+check_labels latency 1 A source timer ready io
+check_labels latency 7 A source timer ready io
+check_labels latency 8 A workload conns calls
+check_labels latency 8 C workload conns calls
+check_labels latency 9 A workload conns calls
+check_labels overview 3 A method frame heap rss kernel
+check_labels overview 11 A workload conns calls
+check_labels memory 1 A method rss kernel
+check_labels memory 9 C engine lean
+check_labels memory 10 A method rss kernel
 
 # ------------------------------------------------------------ shut down ----
 stop_and_wait "$PROM_PID" TERM 30

@@ -71,12 +71,18 @@ mapfile -t RECORDS < <(awk '$1 == "-" && $2 == "record:" { print $3 }' "${RULE_F
 RULE_COUNT=$(awk '$1 == "-" && ($2 == "record:" || $2 == "alert:")' "${RULE_FILES[@]}" | wc -l)
 
 # ---------------------------------------------------------- the daemon ----
+# Sleepers and the two I/O workloads, without which the round trip rules
+# would have nothing to record: by weight, 17800 sleepers, 200 echo tasks
+# (100 connections) and 2000 rpc callers.
 start_daemon "$BIN" run \
     --set server.listen=127.0.0.1:0 \
     --set runtime.threads=2 \
     --set "scenario.stages[0].tasks=20k" \
     --set "scenario.stages[0].over=1s" \
-    --set "workloads[0].period=100ms"
+    --set "workloads[0].period=100ms" \
+    --set "workloads[0].weight=89" \
+    --set 'workloads[1]={name: conns, kind: echo, weight: 1, period: 100ms, message: 64B}' \
+    --set 'workloads[2]={name: calls, kind: rpc, weight: 10, period: 100ms, message: 64B, connections: 2}'
 readonly TARGET=127.0.0.1:$PORT
 ok "corostorm listening on $TARGET (pid $DAEMON_PID)"
 
@@ -106,6 +112,22 @@ for rec in "${RECORDS[@]}"; do
         ok "recording rule $rec: $COUNT series"
     else
         not_ok "recording rule $rec: no series in ${TIMEOUT}s"
+    fi
+done
+
+# A series alone may be NaN (a quantile without samples) or one workload of
+# two: the I/O rules must hold numbers for both I/O workloads, and the fleet
+# memory per task must show the kernel's share beside rss (> -Inf: only NaN
+# is out, as the machine's slab may shrink and make the kernel's growth < 0).
+for expr in \
+    'engine_workload:corostorm_io_round_trip_seconds:p50_rate1m{workload="conns"} > 0' \
+    'engine_workload:corostorm_io_round_trip_seconds:p999_rate1m{workload="calls"} > 0' \
+    'engine_method:corostorm_memory_per_task_bytes:ratio_sum{method="rss"} > 0' \
+    'engine_method:corostorm_memory_per_task_bytes:ratio_sum{method="kernel"} > -Inf'; do
+    if poll_until "$TIMEOUT" has_series "$expr"; then
+        ok "$expr"
+    else
+        not_ok "$expr: no series in ${TIMEOUT}s"
     fi
 done
 

@@ -226,6 +226,34 @@ TEST_P(Echo, the_descriptor_ceiling_caps_the_units_a_worker_spawns) {
     EXPECT_TRUE(p.stop(10s));
 }
 
+TEST_P(Echo, foreign_connections_beyond_the_slack_are_refused) {
+    auto echo = make_echo(GetParam(), {.period_ns = 100'000'000, .message = 64});
+    runtime::pool p(1, {echo.get()}, {}, layout_of(GetParam()));
+    p.start();
+    p.set_targets({runtime::target_ramp{0, 20, runtime::now_ns(), 0}});  // 10 clients
+    ASSERT_TRUE(wait_for([&] { return sum(p).connections == 10; }));
+    const auto ports = loopback_listen_ports();
+    ASSERT_FALSE(ports.empty());
+    std::vector<int> foreign;
+    for (std::size_t i = 0; i < 150; ++i) foreign.push_back(connect_loopback(ports[i % ports.size()]));
+    // 10 clients, their 10 handlers and at most 10 + 64 foreign handlers; the
+    // rest are accepted and closed at once (the peer reads the end of the stream).
+    ASSERT_TRUE(wait_for([&] {
+        std::size_t closed = 0;
+        for (const int fd : foreign) {
+            char c;
+            if (::recv(fd, &c, 1, MSG_DONTWAIT) == 0) ++closed;
+        }
+        return closed >= 150 - 74;
+    }));
+    EXPECT_LE(sum(p).live, 20u + 74u);
+    for (const int fd : foreign) ::close(fd);
+    const std::uint64_t before = sum(p).round_trips;
+    ASSERT_TRUE(wait_for([&] { return sum(p).round_trips >= before + 50; }));
+    EXPECT_EQ(sum(p).error, 0u);
+    EXPECT_TRUE(p.stop(10s));
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, Echo, all_cases, name_of);
 
 TEST(EchoFrames, a_lean_connection_costs_two_small_frames) {
