@@ -352,7 +352,7 @@ private:
             const auto round_trips = difference(a.round_trip, b.round_trip);
             report_.io_round_trip = summarize("io_round_trip", round_trips);
             if (window > 0)
-                report_.round_trips_per_second = static_cast<double>(round_trips.count()) / window;
+                report_.round_trips_per_second = static_cast<double>(a.round_trips - b.round_trips) / window;
         }
         return after;
     }

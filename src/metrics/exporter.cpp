@@ -70,6 +70,7 @@ runtime_totals sum_shards(const std::vector<const worker_shard*>& shards, std::s
             for (std::size_t o = 0; o < task_outcome_count; ++o) out.completed[o] += s.completed[o].read();
             for (std::size_t src = 0; src < latency_source_count; ++src) out.latency[src].add(s.latency[src]);
             out.round_trip.add(s.round_trip);
+            out.round_trips += s.round_trips.read();
             out.connections += s.connections.read();
         }
         t.spawn_failures += shard->spawn_failures.read();
@@ -163,7 +164,8 @@ std::vector<MetricFamily> runtime_exporter::Collect() const {
                               MetricType::Gauge);
     auto round_trip = family("corostorm_io_round_trip_seconds",
                              "echo and rpc: message sent to reply received, as the calling task sees it "
-                             "(its own queueing included). Buckets double from 1us.",
+                             "(its own queueing included); 1 in latency.sample_every round trips is "
+                             "recorded. Buckets double from 1us.",
                              MetricType::Histogram);
     for (std::size_t w = 0; w < source_.workloads.size(); ++w) {
         const auto& t = totals.workloads[w];

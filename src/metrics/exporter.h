@@ -75,6 +75,7 @@ struct runtime_totals {
         std::array<std::uint64_t, task_outcome_count> completed{};
         std::array<latency_snapshot, latency_source_count> latency{};
         latency_snapshot round_trip;
+        std::uint64_t round_trips = 0;
         std::uint64_t connections = 0;
     };
     std::vector<per_workload> workloads;

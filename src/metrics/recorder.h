@@ -77,6 +77,36 @@ private:
     owned_value sum_ns_;
 };
 
+// Records into a histogram with one update per run of equal values: a batch
+// of completions stamped by one cached clock mostly carries the same value.
+// Flushes when the value changes and when it goes out of scope.
+class latency_run {
+public:
+    explicit latency_run(latency_histogram& h) noexcept : h_(h) {}
+    ~latency_run() { flush(); }
+    latency_run(const latency_run&) = delete;
+    latency_run& operator=(const latency_run&) = delete;
+
+    void record(std::uint64_t ns) noexcept {
+        if (ns == value_ && count_ != 0) [[likely]] {
+            ++count_;
+            return;
+        }
+        flush();
+        value_ = ns;
+        count_ = 1;
+    }
+    void flush() noexcept {
+        if (count_ != 0) h_.record(value_, count_);
+        count_ = 0;
+    }
+
+private:
+    latency_histogram& h_;
+    std::uint64_t value_ = 0;
+    std::uint64_t count_ = 0;
+};
+
 // A histogram summed over workers at one instant, for quantiles in /status,
 // reports and benchmarks (Prometheus computes its own with histogram_quantile).
 struct latency_snapshot {
@@ -107,8 +137,11 @@ struct workload_shard {
     owned_value resumes;
     owned_value frame_bytes;  // bytes of live coroutine frames, exact
     std::array<latency_histogram, latency_source_count> latency{};
-    // echo and rpc: message sent to reply received, as the calling task sees it.
+    // echo and rpc: message sent to reply received, as the calling task sees
+    // it; sampled 1 in latency.sample_every like the latencies, while
+    // round_trips counts every one.
     latency_histogram round_trip;
+    owned_value round_trips;
     owned_value connections;  // open loopback connections (echo: one per unit; rpc: the shared ones)
 
     std::uint64_t completed_total() const noexcept {

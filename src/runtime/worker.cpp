@@ -177,8 +177,16 @@ void worker::resume_io(task_handle h, std::uint64_t completion_ns) noexcept {
     auto& stats = shard_.workload(h.promise().workload);
     stats.resumes.add(1);
     if (sample_latency()) {
-        stats.latency[static_cast<std::size_t>(metrics::latency_source::io)].record(
-            clock_ns_ > completion_ns ? clock_ns_ - completion_ns : 0);
+        // Replies parsed from one read share their completion stamp and, until
+        // the clock moves, their resume time: recorded as a run, like ready.
+        const std::uint64_t stamp = std::min(completion_ns, clock_ns_);
+        if (stamp == ready_run_.stamp && &stats == ready_run_.stats &&
+            ready_run_.source == metrics::latency_source::io) [[likely]] {
+            ++ready_run_.length;
+        } else {
+            flush_ready_run();
+            ready_run_ = {stamp, &stats, 1, metrics::latency_source::io};
+        }
     }
     h.resume();
     tick_clock();

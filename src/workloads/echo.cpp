@@ -62,6 +62,12 @@ runtime::task_outcome ended(const echo_worker& ew, runtime::task_outcome o) noex
     return ew.draining ? runtime::task_outcome::cancelled : o;
 }
 
+void record_round_trip(runtime::worker& w, std::uint16_t workload, std::uint64_t sent_ns) noexcept {
+    auto& stats = w.stats(workload);
+    stats.round_trips.add(1);
+    if (w.sample_latency()) stats.round_trip.record(runtime::now_ns() - sent_ns);
+}
+
 // Counts the connection of a unit in its workload's gauge while it is open.
 class connection_count {
 public:
@@ -184,7 +190,7 @@ runtime::task echo_client(runtime::task_env env, echo_worker* ew, const echo_opt
                 socket, p == progress::wait_read ? tcp::socket::wait_read : tcp::socket::wait_write);
             if (error != 0) co_return ended(*ew, outcome_of_errno(error));
         }
-        ew->worker.stats(env.workload).round_trip.record(runtime::now_ns() - sent_ns);
+        record_round_trip(ew->worker, env.workload, sent_ns);
         deadline += options->period_ns;
     }
 }
@@ -242,7 +248,7 @@ asio::awaitable<runtime::task_outcome> asio_echo_client(runtime::task_env env, e
         if (read_ec) co_return ended(*ew, outcome_of(read_ec));
         w.count_resume(env.workload);
         if (!all_pattern(in.data(), n)) co_return runtime::task_outcome::error;
-        w.stats(env.workload).round_trip.record(runtime::now_ns() - sent_ns);
+        record_round_trip(w, env.workload, sent_ns);
         deadline += options.period_ns;
     }
 }

@@ -290,6 +290,7 @@ private:
             w.refresh_clock();
             const std::uint64_t completion_ns = w.clock_ns();
             const std::uint64_t gen = generation_;
+            metrics::latency_run round_trips(stats.round_trip);
             std::size_t at = 0;
             for (; in_len_ - at >= m; at += m) {
                 std::uint64_t id = 0;
@@ -299,7 +300,8 @@ private:
                 rpc_call* c = flight_.pop();
                 if (c == nullptr || c->id() != id) return fail(state::idle);
                 const std::uint64_t now = w.clock_ns();
-                stats.round_trip.record(now > sent_ns ? now - sent_ns : 0);
+                stats.round_trips.add(1);
+                if (w.sample_latency()) round_trips.record(now > sent_ns ? now - sent_ns : 0);
                 c->complete(c, true, completion_ns);
                 if (gen != generation_) return;  // a completion closed us (a drain)
             }
