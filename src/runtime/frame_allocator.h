@@ -47,6 +47,10 @@ public:
 
     void* allocate(std::size_t n);
     void deallocate(void* p, std::size_t n) noexcept;
+    // The same blocks, not counted in live_bytes() (which counts frames
+    // only): for the operation objects of lean tasks' socket waits.
+    void* allocate_untracked(std::size_t n);
+    void deallocate_untracked(void* p, std::size_t n) noexcept;
 
     std::uint64_t live_bytes() const noexcept { return live_bytes_.read(); }
     std::uint64_t reserved_bytes() const noexcept { return reserved_bytes_.read(); }
@@ -67,6 +71,8 @@ private:
     std::array<free_block*, class_count> free_{};
     std::byte* bump_ = nullptr;
     std::byte* bump_end_ = nullptr;
+    std::byte* faulted_end_ = nullptr;  // the slab is faulted in up to here
+    static constexpr std::size_t prefault_bytes = 64 * 1024;
     slab_header* slabs_ = nullptr;
     std::uint64_t live_blocks_ = 0;
     metrics::owned_value live_bytes_;      // read by the exporter

@@ -26,6 +26,7 @@
 // wait; the handler captures three pointers.
 #pragma once
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/system/error_code.hpp>
@@ -42,35 +43,66 @@ using tcp = boost::asio::ip::tcp;
 // frame is 40 bytes.
 using lean_socket = boost::asio::basic_stream_socket<tcp, boost::asio::io_context::executor_type>;
 
-// co_await io_operation{initiate}: `initiate(handler)` starts one Asio
-// operation with `handler` as its completion; the task resumes, through the
-// ready queue (source io), with the operation's errno value (0: success).
-// Only operations that fail with system errors belong here (waits and
-// connects): the value is kept without its category, to keep the frame small.
-template <class Initiate>
-class io_operation {
+// Asio allocates the operation object of a socket wait through the
+// completion handler's associated allocator. In the per_thread layout it is
+// this one: blocks from the worker's slab (8-byte size classes, no header,
+// a freed block reused by the next wait), so the one wait a parked
+// connection holds costs its exact size and bursts of waits do not
+// fragment the heap. In the shared layout, where a completion may run on
+// any pool thread, the heap (the slab has one owner thread).
+template <class T>
+class wait_op_allocator {
 public:
-    explicit io_operation(Initiate initiate) : initiate_(std::move(initiate)) {}
+    using value_type = T;
+    explicit wait_op_allocator(frame_allocator* slab) noexcept : slab_(slab) {}
+    template <class U>
+    wait_op_allocator(const wait_op_allocator<U>& other) noexcept
+        : slab_(other.slab()) {}  // NOLINT: rebinding
+
+    T* allocate(std::size_t n) {
+        const std::size_t bytes = n * sizeof(T);
+        return static_cast<T*>(slab_ != nullptr ? slab_->allocate_untracked(bytes) : ::operator new(bytes));
+    }
+    void deallocate(T* p, std::size_t n) noexcept {
+        if (slab_ != nullptr) {
+            slab_->deallocate_untracked(p, n * sizeof(T));
+        } else {
+            ::operator delete(p);
+        }
+    }
+    frame_allocator* slab() const noexcept { return slab_; }
+    friend bool operator==(const wait_op_allocator& a, const wait_op_allocator& b) noexcept {
+        return a.slab_ == b.slab_;
+    }
+
+private:
+    frame_allocator* slab_;
+};
+
+// co_await wait_for(socket, type): waits until `socket` is readable or
+// writable (or the wait fails); resumes with the errno value (0: ready).
+// The awaiter lives in the frame across the suspension: 16 bytes.
+class wait_for {
+public:
+    wait_for(lean_socket& socket, tcp::socket::wait_type type) noexcept : socket_(&socket), type_(type) {}
 
     bool await_ready() const noexcept { return false; }
     void await_suspend(task_handle h) {
         worker* w = &this_worker();
-        initiate_([this, w, h](const boost::system::error_code& ec, auto&&...) {
-            error_ = ec.value();
-            w->complete_io(h.promise().timer);
-        });
+        socket_->async_wait(type_, boost::asio::bind_allocator(
+                                       wait_op_allocator<void>(w->owns_context() ? &w->allocator() : nullptr),
+                                       [this, w, h](const boost::system::error_code& ec) {
+                                           error_ = ec.value();
+                                           w->complete_io(h.promise().timer);
+                                       }));
     }
     int await_resume() const noexcept { return error_; }
 
 private:
-    Initiate initiate_;
+    lean_socket* socket_;
+    tcp::socket::wait_type type_;
     int error_ = 0;
 };
-
-// Waits until `socket` is readable or writable (or the wait fails).
-inline auto wait_for(lean_socket& socket, tcp::socket::wait_type type) {
-    return io_operation([&socket, type](auto handler) { socket.async_wait(type, std::move(handler)); });
-}
 
 // Starts connecting `socket` (opened, non-blocking) to `peer` without
 // waiting: 0 when connected already, EINPROGRESS when the caller must wait

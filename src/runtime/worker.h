@@ -167,6 +167,9 @@ public:
     void complete_io(timer_node& node);
     // The io_context this worker's handlers run on (its own, or the shared one).
     boost::asio::io_context& context() noexcept { return *ctx_; }
+    // per_thread layout: the io_context is this worker's alone (its
+    // completions run on this worker's thread).
+    bool owns_context() const noexcept { return own_ctx_ != nullptr; }
     // True when this worker has more units of `workload` than its target, or stops.
     bool should_retire(std::uint32_t workload) const noexcept {
         return scope_.units(workload) > desired_units_[workload];

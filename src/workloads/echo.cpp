@@ -23,14 +23,16 @@ using error_code = boost::system::error_code;
 namespace detail {
 
 struct echo_worker {
-    echo_worker(runtime::worker& w, std::uint16_t workload_index)
+    echo_worker(runtime::worker& w, std::uint16_t workload_index, const echo_options* o)
         : worker(w),
           workload(workload_index),
+          options(o),
           listeners(w, echo_listeners_per_worker),
           scratch(max_message) {}
 
     runtime::worker& worker;
     std::uint16_t workload;
+    const echo_options* options;  // the workload's, tunable by a reload
     loopback_listeners listeners;
     runtime::io_registry registry;
     bool draining = false;      // a drain cancels the sockets: what fails then was ended, not failed
@@ -165,9 +167,13 @@ int open_and_connect(runtime::lean_socket& socket, const tcp::endpoint& peer) {
     return ec ? ec.value() : runtime::start_connect(socket, peer);
 }
 
-runtime::task echo_client(runtime::task_env env, echo_worker* ew, const echo_options* options) {
+// The client needs no io_link: a drain wakes it from the timer wheel, and
+// while it waits on its socket, its handler (which has a link) is cancelled
+// and closes its end, or the listener's close resets a connection not yet
+// accepted: either completes the client's wait.
+runtime::task echo_client(runtime::task_env env, echo_worker* ew) {
+    const echo_options* options = ew->options;
     runtime::lean_socket socket(ew->worker.context());
-    runtime::io_link link(ew->registry, socket);
     int error = open_and_connect(socket, ew->listeners.next_endpoint());
     if (error == EINPROGRESS) {
         error = co_await runtime::wait_for(socket, tcp::socket::wait_write);
@@ -289,7 +295,7 @@ void echo_workload_base::prepare(unsigned workers) { workers_.resize(workers); }
 
 detail::echo_worker& echo_workload_base::at(runtime::worker& w, std::uint16_t workload) {
     auto& slot = workers_[w.index()];
-    if (!slot) slot = std::make_unique<echo_worker>(w, workload);
+    if (!slot) slot = std::make_unique<echo_worker>(w, workload, &options_);
     return *slot;
 }
 
@@ -308,7 +314,7 @@ void echo_workload::spawn(runtime::task_env env, runtime::worker& w) {
     ew.listeners.start([&ew, env](runtime::lean_socket accepted) {
         if (room_for_handler(ew)) echo_handler(env.child(), std::move(accepted), &ew);
     });
-    echo_client(env, &ew, &options_);
+    echo_client(env, &ew);
 }
 
 void asio_echo_workload::spawn(runtime::task_env env, runtime::worker& w) {
