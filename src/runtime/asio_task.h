@@ -22,6 +22,7 @@
 #include <exception>
 #include <utility>
 
+#include "runtime/clock.h"
 #include "runtime/worker.h"
 
 namespace corostorm::runtime {
@@ -33,6 +34,16 @@ void asio_spawn(worker& w, task_env env, Awaitable&& body) {
                           [&w, env](std::exception_ptr error, task_outcome outcome) {
                               w.scope().on_finished(env, 0, error ? task_outcome::error : outcome);
                           });
+}
+
+// An asio task woke from its timer at `deadline_ns`: one resume, and its
+// lateness against the deadline (source timer), sampled like the runtime's.
+inline void asio_timer_woke(worker& w, std::uint16_t workload, std::uint64_t deadline_ns) noexcept {
+    w.count_resume(workload);
+    if (w.sample_latency()) {
+        const std::uint64_t now = now_ns();
+        w.record_latency(workload, metrics::latency_source::timer, now > deadline_ns ? now - deadline_ns : 0);
+    }
 }
 
 // Counts a task that runs as part of another (a subtree awaited by its

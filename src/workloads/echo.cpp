@@ -236,12 +236,7 @@ asio::awaitable<runtime::task_outcome> asio_echo_client(runtime::task_env env, e
         if (auto [timer_ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable)); timer_ec) {
             co_return runtime::task_outcome::cancelled;  // the drain cancelled the wait
         }
-        w.count_resume(env.workload);
-        if (w.sample_latency()) {
-            const std::uint64_t now = runtime::now_ns();
-            w.record_latency(env.workload, metrics::latency_source::timer,
-                             now > deadline ? now - deadline : 0);
-        }
+        runtime::asio_timer_woke(w, env.workload, deadline);
         if (w.should_retire(env.workload)) co_return runtime::task_outcome::cancelled;
         const std::uint64_t sent_ns = runtime::now_ns();
         if (auto [write_ec, n] =

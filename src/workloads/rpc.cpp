@@ -432,12 +432,7 @@ asio::awaitable<runtime::task_outcome> asio_rpc_caller(runtime::task_env env, co
         if (auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable)); ec) {
             co_return runtime::task_outcome::cancelled;  // the drain cancelled the wait
         }
-        w.count_resume(env.workload);
-        if (w.sample_latency()) {
-            const std::uint64_t now = runtime::now_ns();
-            w.record_latency(env.workload, metrics::latency_source::timer,
-                             now > deadline ? now - deadline : 0);
-        }
+        runtime::asio_timer_woke(w, env.workload, deadline);
         if (w.should_retire(env.workload)) co_return runtime::task_outcome::cancelled;
         if (connection.call(call)) {
             co_await replies.async_receive(asio::as_tuple(asio::use_awaitable));

@@ -37,12 +37,7 @@ asio::awaitable<runtime::task_outcome> asio_sleeper(runtime::task_env env, runti
     for (std::uint64_t done = 0; options.rounds == 0 || done < options.rounds; ++done) {
         timer.expires_at(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(deadline_ns)));
         co_await timer.async_wait(asio::use_awaitable);
-        w.count_resume(env.workload);
-        if (w.sample_latency()) {
-            const std::uint64_t now = runtime::now_ns();
-            w.record_latency(env.workload, metrics::latency_source::timer,
-                             now > deadline_ns ? now - deadline_ns : 0);
-        }
+        runtime::asio_timer_woke(w, env.workload, deadline_ns);
         if (w.should_retire(env.workload)) co_return runtime::task_outcome::cancelled;
         runtime::busy_work(options.work_ns);
         deadline_ns += options.period_ns;
