@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -251,6 +252,28 @@ TEST_P(Echo, foreign_connections_beyond_the_slack_are_refused) {
     const std::uint64_t before = sum(p).round_trips;
     ASSERT_TRUE(wait_for([&] { return sum(p).round_trips >= before + 50; }));
     EXPECT_EQ(sum(p).error, 0u);
+    EXPECT_TRUE(p.stop(10s));
+}
+
+TEST_P(Echo, without_descriptors_clients_end_with_error_and_the_workload_recovers) {
+    auto echo = make_echo(GetParam(), {.period_ns = 10'000'000, .message = 64});
+    runtime::pool p(1, {echo.get()}, {}, layout_of(GetParam()));
+    p.start();  // the io_context's own descriptors first
+    rlimit saved{};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+    // No descriptor left: the listeners cannot open, clients cannot connect.
+    rlimit none = saved;
+    none.rlim_cur = open_fds() - 1;
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &none), 0);
+    p.set_targets({runtime::target_ramp{0, 20, runtime::now_ns(), 0}});
+    const bool failed = wait_for([&] { return sum(p).error >= 10; });
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+    ASSERT_TRUE(failed) << "clients that cannot get a socket end with outcome error";
+    EXPECT_EQ(sum(p).connections, 0u);
+    // With descriptors back, the next spawns open the listeners and connect.
+    ASSERT_TRUE(wait_for([&] { return sum(p).connections == 10; }));
+    const std::uint64_t before = sum(p).round_trips;
+    ASSERT_TRUE(wait_for([&] { return sum(p).round_trips >= before + 100; }));
     EXPECT_TRUE(p.stop(10s));
 }
 
