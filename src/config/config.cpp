@@ -2,14 +2,15 @@
 // and the names of the enumerations.
 #include "config/config.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <system_error>
 
@@ -240,26 +241,46 @@ config load_string(std::string_view yaml_text, const std::vector<override_entry>
 }
 
 config load_file(const std::string& path, const std::vector<override_entry>& overrides) {
-    std::error_code ec;
-    const auto status = std::filesystem::status(path, ec);
-    if (ec) {
-        throw config_error(path + ": cannot read config file: " + ec.message());
+    // Opened without blocking and checked on the open descriptor: a FIFO (or
+    // a socket) would block open() or read() until someone writes to it,
+    // hanging check-config or the reload on SIGHUP; one swapped in between a
+    // check by name and the open is caught too.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        const int error = errno;
+        if (error == ENOENT || error == EACCES || error == ENOTDIR || error == ELOOP) {
+            throw config_error(path + ": cannot read config file: " + std::generic_category().message(error));
+        }
+        throw config_error(path + ": cannot open config file: " + std::generic_category().message(error));
     }
-    if (std::filesystem::is_directory(status)) {
-        throw config_error(path + ": is a directory, not a config file");
+    struct closer {
+        int fd;
+        ~closer() { ::close(fd); }
+    } guard{fd};
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        throw config_error(path + ": cannot read config file: " + std::generic_category().message(errno));
     }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        throw config_error(path + ": cannot open config file: " + std::generic_category().message(errno));
+    if (S_ISDIR(st.st_mode)) throw config_error(path + ": is a directory, not a config file");
+    if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
+        throw config_error(path + ": is a " + (S_ISFIFO(st.st_mode) ? "FIFO" : "socket") +
+                           ", not a config file (give a regular file)");
     }
+    // Blocking again for what may block legitimately (a slow disk).
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     // One byte more than the limit is enough to know the file is too large, and reading
     // no further keeps -c /dev/zero from running out of memory.
     std::string text(max_config_bytes + 1, '\0');
-    in.read(text.data(), static_cast<std::streamsize>(text.size()));
-    if (in.bad()) {
-        throw config_error(path + ": cannot read config file");
+    std::size_t got = 0;
+    while (got < text.size()) {
+        const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0)
+            throw config_error(path + ": cannot read config file: " + std::generic_category().message(errno));
+        if (n == 0) break;
+        got += static_cast<std::size_t>(n);
     }
-    text.resize(static_cast<std::size_t>(in.gcount()));
+    text.resize(got);
     return load_string(text, overrides, path);
 }
 

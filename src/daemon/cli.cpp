@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -35,6 +36,10 @@ config::config load(const std::string& file, const std::vector<std::string>& set
 }  // namespace
 
 int main_entry(int argc, char** argv) {
+    // A reader of the log or of prove's output that goes away (`| head`, a
+    // restarting log shipper) must end in a failed write, not kill the
+    // process: ignored before any thread exists, so every thread inherits it.
+    std::signal(SIGPIPE, SIG_IGN);
     CLI::App app{
         "corostorm: holds millions of stackless C++20 coroutines on a Boost.Asio io_context pool and "
         "exports what each one costs (memory per task, scheduling latency) as Prometheus metrics.",

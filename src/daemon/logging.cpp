@@ -75,7 +75,12 @@ void setup_logging(const config::log_config& cfg) {
 void set_log_level(config::log_level level) { spdlog::default_logger()->set_level(to_spdlog(level)); }
 
 void shutdown_logging() {
-    if (auto logger = spdlog::get("corostorm")) logger->flush();
+    // The logger is released here, last, after spdlog::shutdown() has joined
+    // the pool thread: a queued message holds a reference to the logger, and
+    // releasing ours first could leave its deletion to the pool thread, racing
+    // with this one inside the (uninstrumented) spdlog library.
+    const auto logger = spdlog::get("corostorm");
+    if (logger) logger->flush();
     spdlog::shutdown();
 }
 

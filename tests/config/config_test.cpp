@@ -1,5 +1,7 @@
 // Loading, --set overrides, to_yaml, and the messages bad configs get.
 #include <gmock/gmock.h>
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -357,6 +359,21 @@ TEST(Load, file_errors_name_the_path) {
               "/nonexistent/corostorm.yaml: cannot read config file: No such file or directory");
     EXPECT_EQ(message("/"), "/: is a directory, not a config file");
     EXPECT_EQ(message("/dev/zero"), "/dev/zero: config is larger than the 1 MiB limit");
+}
+
+TEST(Load, a_fifo_is_refused_at_once_not_waited_on) {
+    // Opening a FIFO for reading blocks until a writer comes: check-config and
+    // a SIGHUP reload would hang on one.
+    const std::string path = ::testing::TempDir() + "corostorm-config.fifo";
+    std::filesystem::remove(path);
+    ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+    try {
+        load_file(path);
+        ADD_FAILURE() << "no error";
+    } catch (const config_error& e) {
+        EXPECT_EQ(std::string(e.what()), path + ": is a FIFO, not a config file (give a regular file)");
+    }
+    std::filesystem::remove(path);
 }
 
 TEST(Load, a_file_of_exactly_one_mebibyte_is_accepted) {

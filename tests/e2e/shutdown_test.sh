@@ -63,4 +63,18 @@ else
         not_ok "no 'second signal' line"
 fi
 
+# ------------------------------------- the log's reader goes away early ----
+# `run ... 2>&1 | head -1`: the reader of stderr exits after a few bytes; the
+# daemon must go on (a write to a closed pipe fails, SIGPIPE is ignored) and
+# still drain on SIGTERM.
+"$BIN" run --set server.listen=127.0.0.1:0 --set 'scenario.stages[0].tasks=1000' --set memory.limit=none \
+    2> >(head -c 20 >/dev/null) &
+PIPED_PID=$!
+sleep 1
+kill -HUP "$PIPED_PID"  # makes it log a line ("nothing to reload") into the closed pipe
+sleep 1
+pid_alive "$PIPED_PID" && ok "stderr's reader gone: the daemon keeps running" || not_ok "the daemon died with its log pipe"
+stop_and_wait "$PIPED_PID" TERM 30
+((STOP_RC == 0)) && ok "and SIGTERM still drains to exit 0" || not_ok "exit $STOP_RC after SIGTERM with a closed log pipe"
+
 e2e_finish
