@@ -34,13 +34,14 @@ tcp::socket rebind(lean_socket&& socket, const boost::asio::any_io_executor& exe
     return tcp::socket(executor, protocol, socket.release());
 }
 
-tcp::acceptor open_loopback_listener(const boost::asio::any_io_executor& executor) {
+tcp::acceptor open_loopback_listener(const boost::asio::any_io_executor& executor,
+                                     boost::system::error_code& ec) {
     tcp::acceptor acceptor(executor);
     const tcp::endpoint any_port(boost::asio::ip::address_v4::loopback(), 0);
-    acceptor.open(any_port.protocol());
-    acceptor.bind(any_port);
-    acceptor.listen(boost::asio::socket_base::max_listen_connections);
-    acceptor.non_blocking(true);
+    acceptor.open(any_port.protocol(), ec);
+    if (!ec) acceptor.bind(any_port, ec);
+    if (!ec) acceptor.listen(boost::asio::socket_base::max_listen_connections, ec);
+    if (!ec) acceptor.non_blocking(true, ec);
     return acceptor;
 }
 

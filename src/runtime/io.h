@@ -176,8 +176,10 @@ io_link::io_link(io_registry& registry, Cancellable& target) noexcept
 tcp::socket rebind(lean_socket&& socket, const boost::asio::any_io_executor& executor);
 
 // A listening socket on 127.0.0.1 with a port the kernel chooses, on the
-// given executor. Throws boost::system::system_error (EMFILE, ...).
-tcp::acceptor open_loopback_listener(const boost::asio::any_io_executor& executor);
+// given executor; `ec` says why it is not open (EMFILE, ...). No exception:
+// running out of descriptors is an expected state here, not an exceptional one.
+tcp::acceptor open_loopback_listener(const boost::asio::any_io_executor& executor,
+                                     boost::system::error_code& ec);
 
 // True for the errors that mean "out of descriptors or socket memory"
 // (EMFILE, ENFILE, ENOBUFS, ENOMEM): worth a pause and a retry, not a crash.

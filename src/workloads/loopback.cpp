@@ -28,13 +28,15 @@ void loopback_listeners::start(on_accept handler) {
     if (closed_ || !listeners_.empty()) return;
     std::vector<std::unique_ptr<listener>> opened;
     std::vector<tcp::endpoint> endpoints;
-    try {
-        for (unsigned i = 0; i < count_; ++i) {
-            opened.push_back(std::make_unique<listener>(runtime::open_loopback_listener(worker_.executor())));
-            endpoints.push_back(opened.back()->acceptor.local_endpoint());
-        }
-    } catch (const boost::system::system_error&) {
-        return;  // no listener: clients fail to connect and end with outcome error (see header)
+    for (unsigned i = 0; i < count_; ++i) {
+        boost::system::error_code ec;
+        tcp::acceptor acceptor = runtime::open_loopback_listener(worker_.executor(), ec);
+        tcp::endpoint endpoint;
+        if (!ec) endpoint = acceptor.local_endpoint(ec);
+        // No listener: clients fail to connect and end with outcome error (see header).
+        if (ec) return;
+        opened.push_back(std::make_unique<listener>(std::move(acceptor)));
+        endpoints.push_back(endpoint);
     }
     handler_ = std::move(handler);
     listeners_ = std::move(opened);

@@ -256,6 +256,12 @@ TEST_P(Echo, foreign_connections_beyond_the_slack_are_refused) {
 }
 
 TEST_P(Echo, without_descriptors_clients_end_with_error_and_the_workload_recovers) {
+#if defined(__SANITIZE_ADDRESS__)
+    // The dev preset pairs ASan with UBSan, whose vptr check opens descriptors
+    // of its own to look at memory: with none left it reports every virtual
+    // call. The release and tsan presets run this test.
+    GTEST_SKIP() << "UBSan needs descriptors of its own";
+#endif
     auto echo = make_echo(GetParam(), {.period_ns = 10'000'000, .message = 64});
     runtime::pool p(1, {echo.get()}, {}, layout_of(GetParam()));
     p.start();  // the io_context's own descriptors first
