@@ -73,7 +73,6 @@ public:
 
     std::uint64_t rss_baseline() const noexcept { return rss_baseline_; }
     std::uint64_t heap_baseline() const noexcept { return heap_baseline_; }
-    const std::optional<metrics::kernel_memory>& kernel_baseline() const noexcept { return kernel_baseline_; }
 
     std::vector<const metrics::worker_shard*> shards() const;
     // The workers' shards summed, as the exporter sees them.

@@ -1,13 +1,13 @@
 // Socket I/O for lean tasks, on Asio's reactor.
 //
 // Design note. A lean task that waits for a socket starts an ordinary Asio
-// asynchronous operation on the socket (async_wait, async_connect) whose
-// completion handler only records the result and makes the task runnable
+// asynchronous operation on the socket (async_wait) whose completion
+// handler only records the result and makes the task runnable
 // through its worker's ready queue, under latency source `io`: the time
 // from the completion to the task's resume is the io scheduling latency.
 // There is no asio::awaitable frame and no coroutine adaptor: the reactor
-// (epoll, the descriptor states, the operation objects recycled by Asio's
-// per-thread cache) is Asio's, the task is lean. Reading and writing are
+// (epoll, the descriptor states, the operation objects) is Asio's, the
+// task is lean. Reading and writing are
 // then done without waiting (non-blocking read_some / write_some), so a
 // task that waits for data holds no buffer: it waits for readiness, not
 // for bytes.
@@ -22,8 +22,9 @@
 // Thread-safety: a socket and its tasks belong to one worker. In the shared
 // layout the completion runs on any pool thread and posts the wake-up to the
 // worker's strand.
-// Cost: one Asio operation object (recycled, ~100-200 B while pending) per
-// wait; the handler captures three pointers.
+// Cost: one Asio operation object per pending wait (112 B, from the
+// worker's slab in the per_thread layout; see wait_op_allocator); the
+// handler captures three pointers.
 #pragma once
 
 #include <boost/asio/bind_allocator.hpp>
