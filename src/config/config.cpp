@@ -79,7 +79,8 @@ YAML::Node parse_document(std::string_view text, std::string_view origin) {
         throw config_error(mark_position(origin, e.mark) + ": invalid YAML: nested more than " +
                            std::to_string(e.depth() - 1) + " levels deep");
     } catch (const YAML::ParserException& e) {
-        throw config_error(mark_position(origin, e.mark) + ": invalid YAML: " + e.msg);
+        // yaml-cpp's message may quote the offending byte as is (a NUL, a stray 0xFF).
+        throw config_error(mark_position(origin, e.mark) + ": invalid YAML: " + detail::as_typed(e.msg));
     }
     if (parsed.documents == 0) {
         throw config_error(std::string(origin) + ": config file is empty; write {} for all defaults");

@@ -170,7 +170,7 @@ YAML::Node parse_value(const override_entry& entry) {
     } catch (const YAML::DeepRecursion& e) {
         throw bad("the value is nested more than " + std::to_string(e.depth() - 1) + " levels deep");
     } catch (const YAML::ParserException& e) {
-        throw bad("the value is not valid YAML: " + e.msg);
+        throw bad("the value is not valid YAML: " + detail::as_typed(e.msg));
     }
     if (parsed.documents > 1) {
         throw bad("the value holds " + std::to_string(parsed.documents) + " YAML documents; write one value");

@@ -18,6 +18,7 @@
 #include "daemon/logging.h"
 #include "daemon/peer.h"
 #include "daemon/prove.h"
+#include "daemon/signals.h"
 
 namespace corostorm::daemon {
 
@@ -40,6 +41,7 @@ int main_entry(int argc, char** argv) {
     // restarting log shipper) must end in a failed write, not kill the
     // process: ignored before any thread exists, so every thread inherits it.
     std::signal(SIGPIPE, SIG_IGN);
+    hold_signals();
     CLI::App app{
         "corostorm: holds millions of stackless C++20 coroutines on a Boost.Asio io_context pool and "
         "exports what each one costs (memory per task, scheduling latency) as Prometheus metrics.",
@@ -155,6 +157,7 @@ int main_entry(int argc, char** argv) {
     }
 
     if (*check_cmd) {
+        release_signals();  // no handlers: a signal ends check-config the default way
         std::cout << config::to_yaml(cfg);
         std::cerr << "corostorm: " << (file.empty() ? std::string("built-in defaults") : file)
                   << ": config is valid\n";

@@ -20,6 +20,7 @@
 #include "guard/memory_guard.h"
 #include "daemon/logging.h"
 #include "daemon/reload.h"
+#include "daemon/signals.h"
 #include "metrics/exporter.h"
 #include "metrics/probes.h"
 #include "metrics/process_collector.h"
@@ -52,6 +53,8 @@ public:
                       .readyz = [this] { return ready_page(); },
                       .status = [this] { return status_page(); },
                   }) {
+        signals_.add(SIGUSR1);
+        signals_.add(SIGUSR2);
         memory_limit_ = guard::resolve_memory_limit(cfg.memory, metrics::cgroup_memory_limit(),
                                                     metrics::total_memory_bytes());
         // After the server has bound its port: a taken port fails before any task exists.
@@ -82,6 +85,9 @@ public:
         schedule_guard();
 
         wait_for_signal();
+        // From here this thread takes the signals held since main (see signals.h); one
+        // that came while the pool was built is acted on now.
+        release_signals();
         control_.run();
         return exit_code_;
     }
@@ -226,6 +232,15 @@ private:
                 wait_for_signal();
                 return;
             }
+            if (signo == SIGUSR1 || signo == SIGUSR2) {
+                // Their default action would end the daemon; a stray one must not.
+                spdlog::warn(
+                    "received SIG{}: ignored (corostorm gives it no meaning; SIGHUP reloads, "
+                    "SIGTERM drains)",
+                    sigabbrev_np(signo));
+                wait_for_signal();
+                return;
+            }
             on_signal(signo);
         });
     }
@@ -245,7 +260,10 @@ private:
             for (const auto& s : source_.overrides) overrides.push_back(config::parse_override(s));
             fresh = config::load_file(source_.file, overrides);
         } catch (const config::config_error& e) {
-            spdlog::error("reload failed, the running config stays: {}", e.what());
+            // Messages about the text start with the file's name; those about a key do not.
+            const std::string_view what = e.what();
+            spdlog::error("reload failed, the running config stays: {}{}",
+                          what.starts_with(source_.file) ? "" : source_.file + ": ", what);
             reloads_.failure.fetch_add(1, std::memory_order_relaxed);
             return;
         }
@@ -281,7 +299,7 @@ private:
     void wait_for_second_signal() {
         signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
             if (ec) return;
-            if (signo == SIGHUP) {
+            if (signo == SIGHUP || signo == SIGUSR1 || signo == SIGUSR2) {
                 wait_for_second_signal();
                 return;
             }

@@ -21,6 +21,7 @@
 #include "daemon/daemon.h"
 #include "daemon/peer.h"
 #include "daemon/prove_report.h"
+#include "daemon/signals.h"
 #include "metrics/probes.h"
 #include "runtime/clock.h"
 
@@ -97,11 +98,16 @@ void install_signal_handlers() {
     sigemptyset(&action.sa_mask);
     sigaction(SIGINT, &action, nullptr);
     sigaction(SIGTERM, &action, nullptr);
+    // As in run: a stray one must not end the proof.
+    std::signal(SIGUSR1, SIG_IGN);
+    std::signal(SIGUSR2, SIG_IGN);
     // A closed stdout must end in an error on write, not kill the run.
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    // Held since main (signals.h): one sent while the config was read lands now.
+    release_signals();
 }
 
 // ---- progress on stderr ----

@@ -438,6 +438,14 @@ TEST(Load, an_alias_that_contains_itself_is_refused) {
               "workloads[0]: must be a map with keys name, kind, weight, got a list of 1 item");
 }
 
+// yaml-cpp quotes the byte after a backslash as is; past the end of the text it reads
+// its end-of-input marker, 0x04.
+TEST(Load, a_yaml_message_never_carries_a_raw_byte) {
+    EXPECT_EQ(error_of("a: \"b\\"), R"(<string>:1:8: invalid YAML: "unknown escape character: \x04")");
+    EXPECT_EQ(error_of("{}", {{"runtime.threads", "\"b\\"}}),
+              R"(--set runtime.threads="b\: the value is not valid YAML: "unknown escape character: \x04")");
+}
+
 // yaml-cpp 0.7 alone loops on these, adding empty documents until memory runs out.
 TEST(Load, a_stray_comma_outside_a_collection_is_refused) {
     EXPECT_EQ(error_of(","), R"(<string>:1:1: invalid YAML: unexpected ",")");

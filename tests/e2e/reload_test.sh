@@ -111,8 +111,11 @@ for entry in "${BAD[@]}"; do
     else
         not_ok "invalid file ($text): reload counters $(grep reloads_total "$METRICS" | tr '\n' ' ')"
     fi
-    grep -F 'reload failed, the running config stays' "$DAEMON_LOG" | tail -n 1 | grep -q -F -- "$key" &&
-        ok "the error names $key" || not_ok "no 'reload failed' line naming $key"
+    line=$(grep -F 'reload failed, the running config stays' "$DAEMON_LOG" | tail -n 1)
+    grep -q -F -- "$key" <<<"$line" && ok "the error names $key" || not_ok "no 'reload failed' line naming $key"
+    # Exactly once: a key error gets the file prepended, a YAML error has it already.
+    [[ $(grep -o -F -- "$CONFIG" <<<"$line" | wc -l) == 1 ]] && ok "and names the file once" ||
+        not_ok "the error does not name $CONFIG exactly once: $line"
 done
 read_status
 [[ $(sj .tasks.live) == 30000 && $(sj .stage) == hold && $(sj .config.sample_every) == 10 ]] &&
