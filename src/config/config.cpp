@@ -246,13 +246,14 @@ config load_file(const std::string& path, const std::vector<override_entry>& ove
     // a socket) would block open() or read() until someone writes to it,
     // hanging check-config or the reload on SIGHUP; one swapped in between a
     // check by name and the open is caught too.
+    const std::string shown = shown_path(path);
     const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         const int error = errno;
         if (error == ENOENT || error == EACCES || error == ENOTDIR || error == ELOOP) {
-            throw config_error(path + ": cannot read config file: " + std::generic_category().message(error));
+            throw config_error(shown + ": cannot read config file: " + std::generic_category().message(error));
         }
-        throw config_error(path + ": cannot open config file: " + std::generic_category().message(error));
+        throw config_error(shown + ": cannot open config file: " + std::generic_category().message(error));
     }
     struct closer {
         int fd;
@@ -260,11 +261,11 @@ config load_file(const std::string& path, const std::vector<override_entry>& ove
     } guard{fd};
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
-        throw config_error(path + ": cannot read config file: " + std::generic_category().message(errno));
+        throw config_error(shown + ": cannot read config file: " + std::generic_category().message(errno));
     }
-    if (S_ISDIR(st.st_mode)) throw config_error(path + ": is a directory, not a config file");
+    if (S_ISDIR(st.st_mode)) throw config_error(shown + ": is a directory, not a config file");
     if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
-        throw config_error(path + ": is a " + (S_ISFIFO(st.st_mode) ? "FIFO" : "socket") +
+        throw config_error(shown + ": is a " + (S_ISFIFO(st.st_mode) ? "FIFO" : "socket") +
                            ", not a config file (give a regular file)");
     }
     // Blocking again for what may block legitimately (a slow disk).
@@ -277,13 +278,15 @@ config load_file(const std::string& path, const std::vector<override_entry>& ove
         const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0)
-            throw config_error(path + ": cannot read config file: " + std::generic_category().message(errno));
+            throw config_error(shown + ": cannot read config file: " + std::generic_category().message(errno));
         if (n == 0) break;
         got += static_cast<std::size_t>(n);
     }
     text.resize(got);
-    return load_string(text, overrides, path);
+    return load_string(text, overrides, shown);
 }
+
+std::string shown_path(std::string_view path) { return detail::as_typed(path); }
 
 config load_defaults(const std::vector<override_entry>& overrides) {
     return build(YAML::Node(YAML::NodeType::Map), overrides);

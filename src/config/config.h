@@ -197,6 +197,10 @@ override_entry parse_override(std::string_view key_equals_value);
 config load_string(std::string_view yaml_text, const std::vector<override_entry>& overrides = {},
                    std::string_view origin = "<string>");
 config load_file(const std::string& path, const std::vector<override_entry>& overrides = {});
+// A path as messages and logs show it: as given, or quoted with escapes when it holds a
+// control character or bytes that are not UTF-8 (a newline in a file name would
+// otherwise start a forged log line).
+std::string shown_path(std::string_view path);
 // Defaults plus overrides, no file.
 config load_defaults(const std::vector<override_entry>& overrides = {});
 

@@ -2,6 +2,7 @@
 
 #include "daemon/assembly.h"
 #include "guard/fd_budget.h"
+#include "guard/memory_guard.h"
 #include "metrics/probes.h"
 
 #include <spdlog/spdlog.h>
@@ -61,8 +62,7 @@ int main_entry(int argc, char** argv) {
     // The environment variable lets a container image name its config once
     // (ENV), so that `docker run IMAGE --set KEY=VALUE` still reads that file.
     app.add_option("-c,--config", file,
-                   "YAML config file (default: $COROSTORM_CONFIG if set, else built-in defaults)")
-        ->check(CLI::ExistingFile);
+                   "YAML config file (default: $COROSTORM_CONFIG if set, else built-in defaults)");
     app.add_option("--set", sets,
                    "Override one config key: KEY=VALUE, e.g. runtime.threads=1 or "
                    "scenario.stages[0].tasks=5M (repeatable)");
@@ -145,6 +145,11 @@ int main_entry(int argc, char** argv) {
         if (*prove_cmd) proving = parse_prove_flags(pflags);
         cfg = load(file, sets);
         if (*prove_cmd) cfg = make_prove_config(cfg, proving);
+        // What the limits resolve to here (a cgroup, MemTotal, ulimit -v) can leave no room
+        // that a config file could not know about.
+        if (const auto problem = guard::no_room_problem(guard::resolve_memory_limit(cfg.memory), cfg.memory)) {
+            throw config::config_error(*problem);
+        }
         // Before anything runs: a missing `go` is a usage error that says how to install it.
         if (*prove_cmd && proving.against_go) peer = locate_go_peer(cfg, proving.go_peer);
     } catch (const config::config_error& e) {
@@ -159,7 +164,7 @@ int main_entry(int argc, char** argv) {
     if (*check_cmd) {
         release_signals();  // no handlers: a signal ends check-config the default way
         std::cout << config::to_yaml(cfg);
-        std::cerr << "corostorm: " << (file.empty() ? std::string("built-in defaults") : file)
+        std::cerr << "corostorm: " << (file.empty() ? std::string("built-in defaults") : config::shown_path(file))
                   << ": config is valid\n";
         // What `run` would cap, with this process's descriptor limits.
         const auto plan = guard::plan_fds(cfg, worker_threads(cfg), guard::raise_fd_limit(),

@@ -1,19 +1,23 @@
 #include "daemon/daemon.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/system/system_error.hpp>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <mutex>
+#include <semaphore>
 #include <nlohmann/json.hpp>
 
 #include "daemon/assembly.h"
@@ -36,6 +40,9 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
 constexpr auto progress_interval = 10s;
+// Descriptors that must be free once everything has started: a few scrapers, the
+// /proc and cgroup files read per scrape, a config read on reload.
+constexpr std::uint64_t min_free_fds = 16;
 constexpr std::uint64_t heartbeat_stale_ns = 5'000'000'000;
 
 std::string human_bytes(double b) { return fmt::format("{:.1f} B", b); }
@@ -55,26 +62,34 @@ public:
                   }) {
         signals_.add(SIGUSR1);
         signals_.add(SIGUSR2);
-        memory_limit_ = guard::resolve_memory_limit(cfg.memory, metrics::cgroup_memory_limit(),
-                                                    metrics::total_memory_bytes());
+        // The same limits the command line checked (no_room_problem) before anything started.
+        memory_limit_ = guard::resolve_memory_limit(cfg.memory);
         // After the server has bound its port: a taken port fails before any task exists.
         parts_ = std::make_unique<assembly>(
             cfg, [this] { return scenario_now(); },
             memory_limit_.active() ? std::optional(memory_limit_.limit_bytes) : std::nullopt, &reloads_);
-        if (memory_limit_.active()) {
-            guard_ = std::make_unique<guard::memory_guard>(
-                memory_limit_, guard::usage_probe_for(memory_limit_.source),
-                [] { return metrics::resident_bytes(); }, parts_->rss_baseline(), parts_->pool());
-        }
+        guard_ = guard::memory_guard::for_process(memory_limit_, parts_->rss_baseline(), parts_->pool());
     }
 
     int run() {
+        start_drain_thread();
         spdlog::info("corostorm {} starting: {} worker thread(s), engine {}, layout {}, {} workload(s)",
                      COROSTORM_VERSION, parts_->threads(), config::to_string(cfg_.runtime.engine),
                      config::to_string(cfg_.runtime.layout), cfg_.workloads.size());
         server_.start();
         spdlog::info("serving /metrics /healthz /readyz /status on {}", server_.local_address());
         log_memory_guard();
+        if (const auto& plan = parts_->fd_plan();
+            plan.limits.soft < plan.open_at_start + plan.infrastructure + min_free_fds) {
+            // Serving would fail at the first scrape or /proc read, or the workloads' own
+            // connections would take the last descriptors: refuse now, by name.
+            spdlog::error(
+                "descriptors: the limit (ulimit -n) is {}; {} are open once the pool and server exist, the "
+                "workloads' listeners and rpc connections take {} more, and at least {} must stay free to "
+                "serve scrapes and read /proc; raise it (ulimit -Hn, docker --ulimit nofile=, LimitNOFILE=)",
+                plan.limits.soft, plan.open_at_start, plan.infrastructure, min_free_fds);
+            return 1;
+        }
         log_descriptors();
         if (guard_) guard_->refresh(runtime::now_ns());  // ceilings before the first spawn
         parts_->pool().start();
@@ -134,6 +149,15 @@ private:
             spdlog::info("descriptors: soft limit raised from {} to the hard limit {}", plan.limits.before,
                          plan.limits.soft);
         }
+        if (plan.limits.soft < plan.open_at_start + plan.reserved) {
+            // The server still answers (it evicts the longest-waiting connection at the limit),
+            // but fewer scrapers and slow clients fit than the 256 it is built for.
+            spdlog::warn(
+                "descriptors: the limit (ulimit -n) is {} and {} are open: less than the {} kept aside for "
+                "the HTTP server's connections and the files the daemon reads; raise it (ulimit -Hn, "
+                "docker --ulimit nofile=, LimitNOFILE=)",
+                plan.limits.soft, plan.open_at_start, plan.reserved);
+        }
         if (std::none_of(cfg_.workloads.begin(), cfg_.workloads.end(),
                          [](const auto& w) { return w.kind == config::workload_kind::echo; })) {
             return;
@@ -185,6 +209,11 @@ private:
                      guard::format_memory(memory_limit_.limit_bytes), what,
                      guard::format_memory(memory_limit_.headroom_bytes),
                      guard::format_memory(memory_limit_.threshold_bytes()));
+        if (memory_limit_.address_space_bytes > 0) {
+            spdlog::info("memory guard: address space limited (ulimit -v) to {}: spawning also stops at {} mapped",
+                         guard::format_memory(memory_limit_.address_space_bytes),
+                         guard::format_memory(memory_limit_.address_space_threshold_bytes()));
+        }
     }
 
     void schedule_guard() {
@@ -208,6 +237,7 @@ private:
         progress_timer_.async_wait([this](const boost::system::error_code& ec) {
             if (ec) return;
             const auto totals = parts_->totals();
+            note_allocation_failures(totals.spawn_failures);
             const auto mem = parts_->memory_per_task(totals);
             const char* capped = guard_ && guard_->state().capped ? " (capped by the memory guard)" : "";
             if (mem) {
@@ -222,6 +252,28 @@ private:
             }
             schedule_progress();
         });
+    }
+
+    // A spawn whose frame could not be allocated is counted (spawn_denied_total
+    // {reason="allocation"}) on the worker; here it is told, once per episode: an episode
+    // ends at a progress line without new failures.
+    void note_allocation_failures(std::uint64_t failures) {
+        if (failures > allocation_failures_seen_) {
+            if (!allocation_failing_) {
+                spdlog::warn(
+                    "spawn: {} task frame(s) could not be allocated (no memory); spawning goes on trying. "
+                    "{}",
+                    failures - allocation_failures_seen_,
+                    memory_limit_.active() ? "The memory guard's headroom was not enough: raise memory.headroom"
+                                           : "memory.limit is none: the memory guard would hold spawning back "
+                                             "below the limit");
+            }
+            allocation_failing_ = true;
+        } else if (allocation_failing_) {
+            allocation_failing_ = false;
+            spdlog::info("spawn: no allocation failed since the last report; {} in all", failures);
+        }
+        allocation_failures_seen_ = failures;
     }
 
     void wait_for_signal() {
@@ -263,7 +315,7 @@ private:
             // Messages about the text start with the file's name; those about a key do not.
             const std::string_view what = e.what();
             spdlog::error("reload failed, the running config stays: {}{}",
-                          what.starts_with(source_.file) ? "" : source_.file + ": ", what);
+                          what.starts_with(shown_file_) ? "" : shown_file_ + ": ", what);
             reloads_.failure.fetch_add(1, std::memory_order_relaxed);
             return;
         }
@@ -286,9 +338,9 @@ private:
             on_stage_timer();
         }
         if (plan.applied.empty()) {
-            spdlog::info("reload: {} read again; nothing that applies live changed", source_.file);
+            spdlog::info("reload: {} read again; nothing that applies live changed", shown_file_);
         } else {
-            spdlog::info("reload: {} read again; applied: {}", source_.file, fmt::join(plan.applied, "; "));
+            spdlog::info("reload: {} read again; applied: {}", shown_file_, fmt::join(plan.applied, "; "));
         }
         // Last, so that the line above is written at the level in force when the signal came.
         if (plan.log_level_changed) set_log_level(plan.effective.log.level);
@@ -316,9 +368,19 @@ private:
         guard_timer_.cancel();
         draining_.store(true, std::memory_order_relaxed);  // relaxed: only reported in /status
         wait_for_second_signal();
-        // The drain waits on a thread of its own, so this control thread stays
+        // The drain runs on a thread of its own, so this control thread stays
         // free to see a second signal.
+        drain_wanted_ = true;
+        drain_start_.release();
+    }
+
+    // Started with the daemon and parked until a signal: a thread started only then may
+    // not get its stack (an address-space limit the tasks have filled), and the drain
+    // must not depend on memory.
+    void start_drain_thread() {
         drain_thread_ = std::thread([this] {
+            drain_start_.acquire();
+            if (!drain_wanted_) return;  // the daemon ends without a signal (a failed start)
             const auto t0 = std::chrono::steady_clock::now();
             const bool clean = parts_->pool().stop(drain_timeout);
             const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -376,6 +438,12 @@ private:
     server::response ready_page() const {
         // acquire: pairs with the release in run(); ready implies the pool runs.
         if (ready_.load(std::memory_order_acquire) && !draining_.load(std::memory_order_relaxed)) {
+            // Up but unable to hold a single task (the memory in use is already past the
+            // guard's threshold): not ready, so that a rollout does not count it as working.
+            if (guard_ && guard_->state().capped && parts_->totals().live == 0) {
+                return {503, "text/plain; charset=utf-8",
+                        "memory guard: no room for a single task below the memory limit\n"};
+            }
             return {200, "text/plain; charset=utf-8", "ready\n"};
         }
         return {503, "text/plain; charset=utf-8", draining_ ? "draining\n" : "starting\n"};
@@ -389,6 +457,7 @@ private:
     // server thread under config_mu_.
     config::config cfg_;
     const config_source source_;
+    const std::string shown_file_ = config::shown_path(source_.file);  // for logs
     mutable std::mutex config_mu_;
     std::vector<std::string> restart_needed_;  // from the last reload, guarded by config_mu_
     metrics::reload_counts reloads_;           // before parts_: its exporter reads it
@@ -415,12 +484,19 @@ private:
     asio::steady_timer stage_timer_{control_};
     asio::steady_timer progress_timer_{control_};
     asio::steady_timer guard_timer_{control_};
+    std::uint64_t allocation_failures_seen_ = 0;  // control thread
+    bool allocation_failing_ = false;
+    std::binary_semaphore drain_start_{0};
+    bool drain_wanted_ = false;  // written before drain_start_ is released, read after it is acquired
     std::thread drain_thread_;
     server::http_server server_;
 
 public:
     ~app() {
-        if (drain_thread_.joinable()) drain_thread_.join();
+        if (drain_thread_.joinable()) {
+            if (!drain_wanted_) drain_start_.release();  // no signal came: let it end
+            drain_thread_.join();
+        }
         server_.stop();
     }
 };
@@ -442,7 +518,10 @@ nlohmann::json app::guard_json() const {
             {"usage_bytes", state.usage_bytes},
             {"bytes_per_task", state.bytes_per_task},
             {"capped", state.capped},
-            {"episodes", state.episodes}};
+            {"episodes", state.episodes},
+            {"address_space_bytes",
+             memory_limit_.address_space_bytes > 0 ? nlohmann::json(memory_limit_.address_space_bytes) : nullptr},
+            {"address_space_binds", state.address_space_binds}};
 }
 
 server::response app::status_page() const {
@@ -521,20 +600,43 @@ server::response app::status_page() const {
     return {200, "application/json", body.dump(2) + "\n"};
 }
 
+// What a start that failed for want of a resource ran into, for the error line: the
+// limit by name, so that "Too many open files" inside Asio's reactor or "Resource
+// temporarily unavailable" from std::thread say what to raise.
+std::string start_failure_hint(int error) {
+    const auto limit_text = [](int resource) {
+        rlimit limit{};
+        if (::getrlimit(resource, &limit) != 0) return std::string("unknown");
+        return limit.rlim_cur == RLIM_INFINITY ? std::string("unlimited") : std::to_string(limit.rlim_cur);
+    };
+    if (error == EMFILE || error == ENFILE) {
+        return fmt::format(
+            " (out of descriptors while starting: the limit, ulimit -n, is {}; each worker thread needs 3 "
+            "and the HTTP server wants up to 256 more; raise it: ulimit -Hn, docker --ulimit nofile=, "
+            "LimitNOFILE=)",
+            limit_text(RLIMIT_NOFILE));
+    }
+    if (error == EAGAIN) {
+        return fmt::format(
+            " (a thread could not be started: the address space limit, ulimit -v, is {} bytes and the "
+            "processes limit, ulimit -u, is {}; raise them or give fewer runtime.threads)",
+            limit_text(RLIMIT_AS), limit_text(RLIMIT_NPROC));
+    }
+    return {};
+}
+
 }  // namespace
 
 int run(const config::config& cfg, config_source source) {
-    // Signals are handled by asio's signal_set; block them in every thread
-    // created from here on so none of them is killed by the default action.
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    // Signals: held since main, taken by the control thread from app::run on (signals.h).
     try {
         app a(cfg, std::move(source));
         return a.run();
     } catch (const std::system_error& e) {
-        spdlog::error("{}", e.what());
+        spdlog::error("{}{}", e.what(), start_failure_hint(e.code().value()));
+        return 1;
+    } catch (const boost::system::system_error& e) {  // Asio's: not a std::system_error in Boost 1.81
+        spdlog::error("{}{}", e.what(), start_failure_hint(e.code().value()));
         return 1;
     }
 }

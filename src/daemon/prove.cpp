@@ -22,6 +22,7 @@
 #include "daemon/peer.h"
 #include "daemon/prove_report.h"
 #include "daemon/signals.h"
+#include "guard/memory_guard.h"
 #include "metrics/probes.h"
 #include "runtime/clock.h"
 
@@ -101,11 +102,6 @@ void install_signal_handlers() {
     // As in run: a stray one must not end the proof.
     std::signal(SIGUSR1, SIG_IGN);
     std::signal(SIGUSR2, SIG_IGN);
-    // A closed stdout must end in an error on write, not kill the run.
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);
     // Held since main (signals.h): one sent while the config was read lands now.
     release_signals();
 }
@@ -166,9 +162,11 @@ public:
         : cfg_(cfg),
           options_(options),
           counts_spawned_(cfg.workloads.front().kind == config::workload_kind::spawn_tree),
-          parts_(cfg, [this] {
-              return metrics::scenario_view{"prove", {options_.tasks}};
-          }) {}
+          limit_(guard::resolve_memory_limit(cfg.memory)),
+          parts_(
+              cfg, [this] { return metrics::scenario_view{"prove", {options_.tasks}}; },
+              limit_.active() ? std::optional(limit_.limit_bytes) : std::nullopt),
+          guard_(guard::memory_guard::for_process(limit_, parts_.rss_baseline(), parts_.pool())) {}
 
     // Phases 1 to 3; the report (not yet printed) is valid until the prover goes.
     prove_report& run() {
@@ -181,6 +179,7 @@ public:
         report_.frame_exact = parts_.frame_bytes_exact();
         report_.machine = machine_facts::probe();
 
+        refresh_guard(runtime::now_ns());  // ceilings before the first spawn
         parts_.pool().start();
         start_ns_ = runtime::now_ns();
         deadline_ns_ = start_ns_ + to_ns(options_.duration);
@@ -249,6 +248,23 @@ private:
                     group_digits(t.spawn_failures), seconds(now - progress_at_ns), group_digits(progress),
                     group_digits(options_.tasks), elapsed));
             }
+            if (guard_ && guard_->state().capped && now >= progress_at_ns + stall_ns) {
+                const auto state = guard_->state();
+                const std::string bound =
+                    state.address_space_binds
+                        ? fmt::format("the address space (ulimit -v) of {} less {} headroom",
+                                      guard::format_memory(limit_.address_space_bytes),
+                                      guard::format_memory(limit_.address_space_headroom_bytes))
+                        : fmt::format("{} in use ({}) of a {} limit less {} headroom",
+                                      guard::format_memory(state.usage_bytes), guard::to_string(limit_.source),
+                                      guard::format_memory(limit_.limit_bytes),
+                                      guard::format_memory(limit_.headroom_bytes));
+                return stop(fmt::format(
+                    "memory limit: the memory guard held spawning back for {:.1f} s at {}; reached {} of {} "
+                    "tasks in {:.1f} s (memory.limit: none turns the guard off)",
+                    seconds(now - progress_at_ns), bound, group_digits(progress), group_digits(options_.tasks),
+                    elapsed));
+            }
             if (stop_signal != 0) {
                 return stop(fmt::format("interrupted by {}: reached {} of {} tasks in {:.1f} s",
                                         signal_name(), group_digits(progress), group_digits(options_.tasks),
@@ -266,6 +282,7 @@ private:
                 last_progress_shown_ = progress;
             }
             last_progress = progress;
+            refresh_guard(now);
             std::this_thread::sleep_for(spawn_poll_interval);
         }
     }
@@ -315,6 +332,7 @@ private:
             std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(
                 measure_poll_interval, std::chrono::nanoseconds(window_end - now)));
             now = runtime::now_ns();
+            refresh_guard(now);
         }
         const metrics::runtime_totals after = parts_.totals();
         const double cpu_after = metrics::read_process_stats().cpu_seconds;
@@ -386,7 +404,18 @@ private:
     std::uint64_t deadline_ns_ = 0;
     std::uint64_t reached_ns_ = 0;
     std::uint64_t last_progress_shown_ = 0;
-    assembly parts_;  // last: built after the report's fields, destroyed (pool first) before them
+    const guard::memory_limit limit_;
+    assembly parts_;  // built after the report's fields, destroyed (pool first) before them
+    // As in run: spawning held below the memory limit (null with memory.limit: none).
+    std::unique_ptr<guard::memory_guard> guard_;
+    std::uint64_t guard_refreshed_ns_ = 0;
+
+    void refresh_guard(std::uint64_t now) {
+        if (guard_ && now >= guard_refreshed_ns_ + guard::memory_guard::refresh_period_ns) {
+            guard_->refresh(now);
+            guard_refreshed_ns_ = now;
+        }
+    }
 };
 
 // After corostorm's own run, its pool and frames gone: the Go peer with the

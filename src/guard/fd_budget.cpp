@@ -30,6 +30,7 @@ fd_plan plan_fds(const config::config& cfg, unsigned threads, fd_limits limits, 
             infrastructure += plan.threads + 2 * std::max<std::uint64_t>(w.rpc.connections, plan.threads);
         }
     }
+    plan.infrastructure = infrastructure;
     plan.reserved = infrastructure + fd_slack;
     const std::uint64_t used = open_at_start + plan.reserved;
     plan.unit_budget = limits.soft > used ? limits.soft - used : 0;

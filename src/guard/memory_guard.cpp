@@ -32,7 +32,7 @@ std::string format_memory(std::uint64_t bytes) {
 }
 
 memory_limit resolve_memory_limit(const config::memory_config& cfg, std::optional<std::uint64_t> cgroup_limit,
-                                  std::uint64_t machine_bytes) {
+                                  std::uint64_t machine_bytes, std::optional<std::uint64_t> address_space) {
     memory_limit out;
     switch (cfg.limit) {
         case config::memory_limit_kind::none:
@@ -53,10 +53,44 @@ memory_limit resolve_memory_limit(const config::memory_config& cfg, std::optiona
             }
             break;
     }
-    const auto fraction_of_limit = std::llround(static_cast<double>(out.limit_bytes) * cfg.headroom_fraction);
-    out.headroom_bytes =
-        std::min(cfg.headroom_bytes.value_or(static_cast<std::uint64_t>(fraction_of_limit)), out.limit_bytes);
+    const auto headroom_of = [&](std::uint64_t limit) {
+        const auto fraction_of_limit = std::llround(static_cast<double>(limit) * cfg.headroom_fraction);
+        return std::min(cfg.headroom_bytes.value_or(static_cast<std::uint64_t>(fraction_of_limit)), limit);
+    };
+    out.headroom_bytes = headroom_of(out.limit_bytes);
+    if (address_space) {
+        out.address_space_bytes = *address_space;
+        out.address_space_headroom_bytes = headroom_of(*address_space);
+    }
     return out;
+}
+
+memory_limit resolve_memory_limit(const config::memory_config& cfg) {
+    return resolve_memory_limit(cfg, metrics::cgroup_memory_limit(), metrics::total_memory_bytes(),
+                                metrics::address_space_limit());
+}
+
+std::optional<std::string> no_room_problem(const memory_limit& limit, const config::memory_config& cfg) {
+    if (!limit.active()) return std::nullopt;
+    const std::string headroom = cfg.headroom_bytes ? config::format_size(*cfg.headroom_bytes)
+                                                    : fmt::format("{:g}%", cfg.headroom_fraction * 100.0);
+    if (limit.threshold_bytes() == 0) {
+        const char* what = limit.source == limit_source::cgroup    ? "the cgroup's memory limit"
+                           : limit.source == limit_source::machine ? "the machine's memory (MemTotal)"
+                                                                   : "memory.limit";
+        return fmt::format(
+            "memory.headroom: {} leaves no room below {}: here that is {}, {}; give a smaller "
+            "headroom (a size below it, or a percentage up to 90%) or another memory.limit",
+            headroom, cfg.limit == config::memory_limit_kind::automatic ? "memory.limit auto" : "memory.limit", what,
+            format_memory(limit.limit_bytes));
+    }
+    if (limit.address_space_bytes > 0 && limit.address_space_threshold_bytes() == 0) {
+        return fmt::format(
+            "memory.headroom: {} leaves no room below the address-space limit (ulimit -v) of {}; give a "
+            "smaller headroom, or raise ulimit -v (memory.limit: none turns the guard off)",
+            headroom, format_memory(limit.address_space_bytes));
+    }
+    return std::nullopt;
 }
 
 usage_probe usage_probe_for(limit_source source) {
@@ -72,10 +106,19 @@ usage_probe usage_probe_for(limit_source source) {
     return []() -> std::optional<std::uint64_t> { return metrics::resident_bytes(); };
 }
 
+std::unique_ptr<memory_guard> memory_guard::for_process(const memory_limit& limit, std::uint64_t rss_baseline,
+                                                        runtime::pool& pool) {
+    if (!limit.active()) return nullptr;
+    return std::make_unique<memory_guard>(
+        limit, usage_probe_for(limit.source), [] { return metrics::resident_bytes(); }, rss_baseline, pool,
+        []() -> std::optional<std::uint64_t> { return metrics::virtual_bytes(); });
+}
+
 memory_guard::memory_guard(memory_limit limit, usage_probe usage, std::function<std::uint64_t()> resident,
-                           std::uint64_t rss_baseline, runtime::pool& pool)
+                           std::uint64_t rss_baseline, runtime::pool& pool, usage_probe address_space)
     : limit_(limit),
       usage_(std::move(usage)),
+      address_space_(std::move(address_space)),
       resident_(std::move(resident)),
       rss_baseline_(rss_baseline),
       pool_(pool),
@@ -112,7 +155,17 @@ void memory_guard::refresh(std::uint64_t now_ns) {
             per_task = std::max<std::uint64_t>((resident - rss_baseline_) / live_total, 1);
     }
     const std::uint64_t threshold = limit_.threshold_bytes();
-    const std::uint64_t room_tasks = *usage < threshold ? (threshold - *usage) / per_task : 0;
+    std::uint64_t room_tasks = *usage < threshold ? (threshold - *usage) / per_task : 0;
+    bool address_space_binds = false;
+    if (limit_.address_space_bytes > 0 && address_space_) {
+        // Unreadable: no bound from it (the mapped size is always readable on Linux).
+        if (const auto mapped = address_space_()) {
+            const std::uint64_t as_threshold = limit_.address_space_threshold_bytes();
+            const std::uint64_t as_room = *mapped < as_threshold ? (as_threshold - *mapped) / per_task : 0;
+            address_space_binds = as_room < room_tasks;
+            room_tasks = std::min(room_tasks, as_room);
+        }
+    }
     const std::uint64_t share = room_tasks / std::max(workers, 1U);
     for (unsigned i = 0; i < workers; ++i) {
         high_water_[i] = std::max(high_water_[i], live[i]);
@@ -121,6 +174,7 @@ void memory_guard::refresh(std::uint64_t now_ns) {
 
     usage_bytes_.store(*usage, std::memory_order_relaxed);
     bytes_per_task_.store(per_task, std::memory_order_relaxed);
+    address_space_binds_.store(address_space_binds, std::memory_order_relaxed);
 
     if (denied != denied_seen_) {
         denied_seen_ = denied;
@@ -128,11 +182,19 @@ void memory_guard::refresh(std::uint64_t now_ns) {
         if (!capped_.load(std::memory_order_relaxed)) {
             capped_.store(true, std::memory_order_relaxed);
             episodes_.fetch_add(1, std::memory_order_relaxed);
-            spdlog::warn(
-                "memory guard: spawning held back at {} live task(s): {} in use ({}) of a {} limit "
-                "less {} headroom",
-                live_total, format_memory(*usage), to_string(limit_.source),
-                format_memory(limit_.limit_bytes), format_memory(limit_.headroom_bytes));
+            if (address_space_binds) {
+                spdlog::warn(
+                    "memory guard: spawning held back at {} live task(s): the address space (ulimit -v) of "
+                    "{} less {} headroom is mapped",
+                    live_total, format_memory(limit_.address_space_bytes),
+                    format_memory(limit_.address_space_headroom_bytes));
+            } else {
+                spdlog::warn(
+                    "memory guard: spawning held back at {} live task(s): {} in use ({}) of a {} limit "
+                    "less {} headroom",
+                    live_total, format_memory(*usage), to_string(limit_.source),
+                    format_memory(limit_.limit_bytes), format_memory(limit_.headroom_bytes));
+            }
         }
     } else if (capped_.load(std::memory_order_relaxed) && now_ns >= last_denial_ns_ + episode_quiet_ns) {
         capped_.store(false, std::memory_order_relaxed);
@@ -145,6 +207,7 @@ guard_state memory_guard::state() const noexcept {
     return {.usage_bytes = usage_bytes_.load(std::memory_order_relaxed),
             .bytes_per_task = bytes_per_task_.load(std::memory_order_relaxed),
             .capped = capped_.load(std::memory_order_relaxed),
+            .address_space_binds = address_space_binds_.load(std::memory_order_relaxed),
             .episodes = episodes_.load(std::memory_order_relaxed)};
 }
 

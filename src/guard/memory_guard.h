@@ -23,12 +23,15 @@
 // An episode starts when a worker is held back (logged once, as a warning)
 // and ends after a second without any (logged once).
 // Thread-safety: refresh() on one thread; state() from any thread.
-// Cost: one refresh reads two or three small files (~10-20 us).
+// With a finite RLIMIT_AS (ulimit -v) the mapped bytes are a second bound with
+// the same headroom: the room is the smaller of the two.
+// Cost: one refresh reads two to four small files (~10-20 us).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,16 +51,35 @@ struct memory_limit {
     limit_source source = limit_source::none;
     std::uint64_t limit_bytes = 0;
     std::uint64_t headroom_bytes = 0;
+    // RLIMIT_AS (ulimit -v) when it is finite, 0 otherwise: a second bound, on the
+    // address space. Thread stacks and malloc arenas count there in full, so it can bite
+    // long before the memory limit does; the same headroom applies to it.
+    std::uint64_t address_space_bytes = 0;
+    std::uint64_t address_space_headroom_bytes = 0;
     std::uint64_t threshold_bytes() const noexcept {
         return limit_bytes > headroom_bytes ? limit_bytes - headroom_bytes : 0;
+    }
+    std::uint64_t address_space_threshold_bytes() const noexcept {
+        return address_space_bytes > address_space_headroom_bytes
+                   ? address_space_bytes - address_space_headroom_bytes
+                   : 0;
     }
     bool active() const noexcept { return source != limit_source::none; }
 };
 
 // memory.limit and memory.headroom on this machine: `cgroup_limit` is the
-// process's cgroup memory limit if it has one, `machine_bytes` MemTotal.
+// process's cgroup memory limit if it has one, `machine_bytes` MemTotal,
+// `address_space` RLIMIT_AS's soft limit if it is finite.
 memory_limit resolve_memory_limit(const config::memory_config& cfg, std::optional<std::uint64_t> cgroup_limit,
-                                  std::uint64_t machine_bytes);
+                                  std::uint64_t machine_bytes,
+                                  std::optional<std::uint64_t> address_space = std::nullopt);
+// The same, with the limits read from this process and machine.
+memory_limit resolve_memory_limit(const config::memory_config& cfg);
+// Why a resolved limit leaves no room at all (headroom at or above the limit it keeps
+// free: memory.limit auto on a small cgroup, or ulimit -v), naming the keys and what
+// to change; nullopt when it is usable. Checked for explicit sizes by the config loader,
+// for these at start-up.
+std::optional<std::string> no_room_problem(const memory_limit& limit, const config::memory_config& cfg);
 
 // Bytes in use as `source` counts them; nullopt when they cannot be read.
 using usage_probe = std::function<std::optional<std::uint64_t>()>;
@@ -67,6 +89,7 @@ struct guard_state {
     std::uint64_t usage_bytes = 0;     // at the last refresh
     std::uint64_t bytes_per_task = 0;  // the estimate the last refresh used
     bool capped = false;               // in an episode: spawning held back
+    bool address_space_binds = false;  // the address-space bound left less room than the limit
     std::uint64_t episodes = 0;
 };
 
@@ -81,8 +104,13 @@ public:
 
     // `resident` reads this process's resident bytes; `rss_baseline` is its
     // value before the first spawn (the bytes-per-task estimate is the growth).
+    // `address_space` reads the mapped bytes (VmSize); used when the limit has an
+    // address-space bound.
     memory_guard(memory_limit limit, usage_probe usage, std::function<std::uint64_t()> resident,
-                 std::uint64_t rss_baseline, runtime::pool& pool);
+                 std::uint64_t rss_baseline, runtime::pool& pool, usage_probe address_space = {});
+    // With this process's probes; null when `limit` is not active.
+    static std::unique_ptr<memory_guard> for_process(const memory_limit& limit, std::uint64_t rss_baseline,
+                                                     runtime::pool& pool);
 
     // Control thread: measure and hand every worker its ceiling.
     void refresh(std::uint64_t now_ns);
@@ -92,6 +120,7 @@ public:
 private:
     const memory_limit limit_;
     const usage_probe usage_;
+    const usage_probe address_space_;
     const std::function<std::uint64_t()> resident_;
     const std::uint64_t rss_baseline_;
     runtime::pool& pool_;
@@ -105,6 +134,7 @@ private:
     std::atomic<std::uint64_t> usage_bytes_{0};
     std::atomic<std::uint64_t> bytes_per_task_{default_task_bytes};
     std::atomic<bool> capped_{false};
+    std::atomic<bool> address_space_binds_{false};
     std::atomic<std::uint64_t> episodes_{0};
 };
 

@@ -450,6 +450,12 @@ std::uint64_t resident_bytes() { return read_statm().second; }
 
 std::uint64_t virtual_bytes() { return read_statm().first; }
 
+std::optional<std::uint64_t> address_space_limit() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return std::nullopt;
+    return limit.rlim_cur;
+}
+
 std::uint64_t heap_in_use_bytes() {
 #ifdef COROSTORM_SANITIZER_ALLOCATOR
     return __sanitizer_get_current_allocated_bytes();

@@ -17,6 +17,8 @@ namespace corostorm::metrics {
 std::uint64_t resident_bytes();
 // Virtual memory size in bytes.
 std::uint64_t virtual_bytes();
+// RLIMIT_AS's soft limit (ulimit -v) in bytes; nullopt when unlimited.
+std::optional<std::uint64_t> address_space_limit();
 // Bytes the C allocator has handed out and not taken back (glibc mallinfo2:
 // uordblks + hblkhd), i.e. heap in use including mmapped blocks. In ASan and TSan
 // builds malloc is the sanitizer's, so the sanitizer's own count is reported.

@@ -361,6 +361,26 @@ TEST(Load, file_errors_name_the_path) {
     EXPECT_EQ(message("/dev/zero"), "/dev/zero: config is larger than the 1 MiB limit");
 }
 
+// A newline in a file name would start a line of its own in the log: a forged entry.
+TEST(Load, a_path_with_a_control_character_is_shown_escaped) {
+    const std::string path = ::testing::TempDir() + "corostorm\n2026-01-01 info  forged.yaml";
+    {
+        std::ofstream out(path);
+        out << "runtime: {threads: [\n";
+    }
+    try {
+        load_file(path);
+        ADD_FAILURE() << "no error";
+    } catch (const config_error& e) {
+        const std::string what = e.what();
+        EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+        EXPECT_THAT(what, HasSubstr("corostorm\\n2026-01-01 info  forged.yaml\":2:1: invalid YAML"));
+    }
+    EXPECT_EQ(shown_path("/etc/corostorm.yaml"), "/etc/corostorm.yaml");
+    EXPECT_EQ(shown_path("a\x1b[2Jb"), "\"a\\x1b[2Jb\"");
+    std::filesystem::remove(path);
+}
+
 TEST(Load, a_fifo_is_refused_at_once_not_waited_on) {
     // Opening a FIFO for reading blocks until a writer comes: check-config and
     // a SIGHUP reload would hang on one.

@@ -192,4 +192,17 @@ slowest=$(awk '$1 == 200 && $2 > m { m = $2 } END { printf "%.0f", m * 1000 }' "
 stop_and_wait "$DAEMON_PID" TERM 60
 [[ $STOP_RC == 0 ]] && ok "SIGTERM: exit 0" || not_ok "exit code $STOP_RC after SIGTERM"
 
+# ------------------------------------------------ prove, same cgroup ----
+# prove has the same guard: 100M asked in 512 MiB ends with its report and exit 1,
+# never an OOM kill (exit 137 and no report).
+OUT=$E2E_TMP/prove.json
+run_capture 120 "$OUT" "$E2E_TMP/prove.err" bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' _ "$CG" \
+    "$BIN" prove --tasks 100M --threads 2 --json
+reason=$(jq -r .reason "$OUT" 2>/dev/null || echo "no report")
+[[ $RUN_RC == 1 && $reason == "memory limit: "*"(cgroup)"* ]] &&
+    ok "prove --tasks 100M in the cgroup: exit 1 at $(jq -r .tasks "$OUT") tasks, held by the guard" ||
+    not_ok "prove in the cgroup: exit $RUN_RC, reason: $reason"
+if ((CG_VERSION == 1)); then oom_kills=$(cg_value memory.oom_control oom_kill); else oom_kills=$(cg_value memory.events oom_kill); fi
+[[ ${oom_kills:-0} == 0 ]] && ok "prove: no OOM kill" || not_ok "oom_kill is $oom_kills after prove"
+
 e2e_finish

@@ -67,6 +67,48 @@ TEST(ResolveMemoryLimit, headroom_larger_than_the_limit_leaves_no_room) {
     EXPECT_EQ(tight.threshold_bytes(), 0u);
 }
 
+TEST(ResolveMemoryLimit, an_address_space_limit_is_a_second_bound_with_the_same_headroom) {
+    const auto fraction = resolve_memory_limit(memory(config::memory_limit_kind::automatic), std::nullopt,
+                                               24 * gib, 400 * mib);
+    EXPECT_EQ(fraction.source, limit_source::machine);
+    EXPECT_EQ(fraction.address_space_bytes, 400 * mib);
+    EXPECT_EQ(fraction.address_space_headroom_bytes, 40 * mib);
+    EXPECT_EQ(fraction.address_space_threshold_bytes(), 360 * mib);
+
+    const auto sized = resolve_memory_limit(memory(config::memory_limit_kind::automatic, 0, 0.10, 64 * mib),
+                                            std::nullopt, 24 * gib, 400 * mib);
+    EXPECT_EQ(sized.address_space_threshold_bytes(), 336 * mib);
+
+    const auto unlimited = resolve_memory_limit(memory(config::memory_limit_kind::automatic), std::nullopt,
+                                                24 * gib, std::nullopt);
+    EXPECT_EQ(unlimited.address_space_bytes, 0u);
+}
+
+TEST(NoRoomProblem, a_headroom_at_or_above_what_auto_resolves_to_is_named_with_the_fix) {
+    const auto cfg = memory(config::memory_limit_kind::automatic, 0, 0.10, 30 * gib);
+    const auto machine = resolve_memory_limit(cfg, std::nullopt, 24 * gib);
+    ASSERT_TRUE(no_room_problem(machine, cfg));
+    EXPECT_EQ(*no_room_problem(machine, cfg),
+              "memory.headroom: 30GiB leaves no room below memory.limit auto: here that is the machine's "
+              "memory (MemTotal), 24.0 GiB; give a smaller headroom (a size below it, or a percentage up to "
+              "90%) or another memory.limit");
+    const auto cgroup = resolve_memory_limit(cfg, 256 * mib, 24 * gib);
+    ASSERT_TRUE(no_room_problem(cgroup, cfg));
+    EXPECT_NE(no_room_problem(cgroup, cfg)->find("the cgroup's memory limit, 256.0 MiB"), std::string::npos);
+
+    // ulimit -v below the headroom: the same mistake against the address space.
+    const auto small = memory(config::memory_limit_kind::automatic, 0, 0.10, 300 * mib);
+    const auto address_space = resolve_memory_limit(small, std::nullopt, 24 * gib, 200 * mib);
+    ASSERT_TRUE(no_room_problem(address_space, small));
+    EXPECT_NE(no_room_problem(address_space, small)->find("address-space limit (ulimit -v) of 200.0 MiB"),
+              std::string::npos);
+
+    // Room left, or no guard: nothing to say.
+    EXPECT_FALSE(no_room_problem(resolve_memory_limit(small, std::nullopt, 24 * gib, 400 * mib), small));
+    const auto none = memory(config::memory_limit_kind::none, 0, 0.10, 30 * gib);
+    EXPECT_FALSE(no_room_problem(resolve_memory_limit(none, 256 * mib, 24 * gib), none));
+}
+
 TEST(FormatMemory, mebibytes_below_a_gibibyte) {
     EXPECT_EQ(format_memory(512 * mib), "512.0 MiB");
     EXPECT_EQ(format_memory(3 * gib / 2), "1.5 GiB");
@@ -188,6 +230,35 @@ TEST(MemoryGuard, bytes_per_task_is_measured_once_enough_tasks_live) {
     for (unsigned i = 0; i < g.pool.size(); ++i)
         EXPECT_EQ(g.pool.at(i).task_ceiling(), g.pool.at(i).shard().workload(0).live() + share);
     EXPECT_TRUE(g.pool.stop(10s));
+}
+
+// ulimit -v: the mapped bytes bound the room too, and the tighter bound wins.
+TEST(MemoryGuard, the_address_space_bound_caps_the_room_when_it_is_tighter) {
+    sleeper_factory factory;
+    runtime::pool pool{2, {&factory}, {}};
+    memory_limit limit{limit_source::config, 100 * mib, 10 * mib, 50 * mib, 5 * mib};
+    std::optional<std::uint64_t> usage = 10 * mib;
+    std::optional<std::uint64_t> mapped = 40 * mib;
+    memory_guard guard{limit, [&] { return usage; }, [] { return std::uint64_t{0}; }, 0, pool,
+                       [&] { return mapped; }};
+    guard.refresh(1);
+    // Memory leaves 80 MiB; the address space 45 - 40 = 5 MiB.
+    EXPECT_EQ(pool.at(0).task_ceiling(), 5 * mib / memory_guard::default_task_bytes / 2);
+    EXPECT_TRUE(guard.state().address_space_binds);
+
+    mapped = 10 * mib;  // the address space leaves 35 MiB, still less than memory's 80
+    guard.refresh(2);
+    EXPECT_EQ(pool.at(0).task_ceiling(), 35 * mib / memory_guard::default_task_bytes / 2);
+    EXPECT_TRUE(guard.state().address_space_binds);
+
+    usage = 70 * mib;  // memory: 20 MiB left, address space 35 MiB
+    guard.refresh(3);
+    EXPECT_EQ(pool.at(0).task_ceiling(), 20 * mib / memory_guard::default_task_bytes / 2);
+    EXPECT_FALSE(guard.state().address_space_binds);
+
+    mapped = 60 * mib;  // past the address-space threshold: no room at all
+    guard.refresh(4);
+    EXPECT_EQ(pool.at(0).task_ceiling(), 0u);
 }
 
 }  // namespace
