@@ -43,9 +43,14 @@ constexpr auto progress_interval = 10s;
 // Descriptors that must be free once everything has started: a few scrapers, the
 // /proc and cgroup files read per scrape, a config read on reload.
 constexpr std::uint64_t min_free_fds = 16;
+
 constexpr std::uint64_t heartbeat_stale_ns = 5'000'000'000;
 
 std::string human_bytes(double b) { return fmt::format("{:.1f} B", b); }
+
+double unix_seconds_now() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 class app {
 public:
@@ -72,6 +77,7 @@ public:
     }
 
     int run() {
+        reloads_.last_success_unix_seconds.store(unix_seconds_now(), std::memory_order_relaxed);
         start_drain_thread();
         spdlog::info("corostorm {} starting: {} worker thread(s), engine {}, layout {}, {} workload(s)",
                      COROSTORM_VERSION, parts_->threads(), config::to_string(cfg_.runtime.engine),
@@ -304,6 +310,7 @@ private:
                 "received SIGHUP: running on built-in defaults (no -c, no COROSTORM_CONFIG); "
                 "nothing to reload");
             reloads_.failure.fetch_add(1, std::memory_order_relaxed);
+            reloads_.last_successful.store(false, std::memory_order_relaxed);
             return;
         }
         config::config fresh;
@@ -317,6 +324,7 @@ private:
             spdlog::error("reload failed, the running config stays: {}{}",
                           what.starts_with(shown_file_) ? "" : shown_file_ + ": ", what);
             reloads_.failure.fetch_add(1, std::memory_order_relaxed);
+            reloads_.last_successful.store(false, std::memory_order_relaxed);
             return;
         }
         const reload_plan plan = plan_reload(cfg_, fresh);
@@ -345,6 +353,8 @@ private:
         // Last, so that the line above is written at the level in force when the signal came.
         if (plan.log_level_changed) set_log_level(plan.effective.log.level);
         reloads_.success.fetch_add(1, std::memory_order_relaxed);
+        reloads_.last_successful.store(true, std::memory_order_relaxed);
+        reloads_.last_success_unix_seconds.store(unix_seconds_now(), std::memory_order_relaxed);
     }
 
     // A second SIGINT/SIGTERM while draining: the user wants out now.

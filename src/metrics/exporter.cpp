@@ -263,6 +263,18 @@ std::vector<MetricFamily> runtime_exporter::Collect() const {
         add_counter(reloads, {{"result", "failure"}},
                     static_cast<double>(source_.reloads->failure.load(std::memory_order_relaxed)));
         out.push_back(std::move(reloads));
+        auto last = family("corostorm_config_last_reload_successful",
+                           "1 when the last config load (the start, or a SIGHUP reload) succeeded, 0 when it "
+                           "failed and the config in force is not the file's.",
+                           MetricType::Gauge);
+        add_gauge(last, {}, source_.reloads->last_successful.load(std::memory_order_relaxed) ? 1.0 : 0.0);
+        out.push_back(std::move(last));
+        auto when = family("corostorm_config_last_reload_success_timestamp_seconds",
+                           "When the config in force was loaded (the start, or the last successful reload), "
+                           "in seconds since the Unix epoch.",
+                           MetricType::Gauge);
+        add_gauge(when, {}, source_.reloads->last_success_unix_seconds.load(std::memory_order_relaxed));
+        out.push_back(std::move(when));
     }
 
     if (source_.memory_limit_bytes) {

@@ -37,9 +37,15 @@ struct scenario_view {
 };
 
 // Config reloads by result, counted by the daemon and read at scrape time.
+// The last attempt's result follows Prometheus's own convention
+// (prometheus_config_last_reload_successful): an alert on it stays firing while the bad
+// file stays in place, where one on the failure counter ages out.
 struct reload_counts {
     std::atomic<std::uint64_t> success{0};
     std::atomic<std::uint64_t> failure{0};
+    // The config loaded at start counts as a successful load.
+    std::atomic<bool> last_successful{true};
+    std::atomic<double> last_success_unix_seconds{0};
 };
 
 struct exporter_source {

@@ -117,6 +117,8 @@ for entry in "${BAD[@]}"; do
     [[ $(grep -o -F -- "$CONFIG" <<<"$line" | wc -l) == 1 ]] && ok "and names the file once" ||
         not_ok "the error does not name $CONFIG exactly once: $line"
 done
+[[ $(metric corostorm_config_last_reload_successful) == 0 ]] && ok "corostorm_config_last_reload_successful 0 after them" ||
+    not_ok "corostorm_config_last_reload_successful is $(metric corostorm_config_last_reload_successful), want 0"
 read_status
 [[ $(sj .tasks.live) == 30000 && $(sj .stage) == hold && $(sj .config.sample_every) == 10 ]] &&
     ok "after the failures: still 30000 live, stage hold, sample_every 10" ||
@@ -128,6 +130,8 @@ write_config 5k 100ms 2 10 warn
 kill -HUP "$DAEMON_PID"
 poll_until "$TIMEOUT" live_is 5000 && ok "a new stage target (5k): live down to 5000" || not_ok "live is $(sj .tasks.live), want 5000"
 poll_until 10 reloads_are 2 "$failures" || not_ok "the stage change was not counted"
+[[ $(metric corostorm_config_last_reload_successful) == 1 ]] && ok "a good reload: corostorm_config_last_reload_successful 1" ||
+    not_ok "corostorm_config_last_reload_successful is $(metric corostorm_config_last_reload_successful) after a good reload"
 # log.level is now warn: a reload that changes nothing logs nothing at info.
 for _ in {1..20}; do kill -HUP "$DAEMON_PID"; done
 storm_done() { [[ $(metric corostorm_config_reloads_total result=success) -ge 3 ]]; }

@@ -46,6 +46,8 @@ struct two_workers {
         b.spawn_denied_memory.add(7);
         reloads.success = 3;
         reloads.failure = 1;
+        reloads.last_successful = false;
+        reloads.last_success_unix_seconds = 1.7e9;
     }
     exporter_source source() const {
         return exporter_source{
@@ -102,6 +104,8 @@ TEST(RuntimeExporter, sums_shards_per_workload) {
     EXPECT_EQ(series_value(text, "corostorm_memory_limit_bytes"), "536870912");
     EXPECT_EQ(series_value(text, R"(corostorm_config_reloads_total{result="success"})"), "3");
     EXPECT_EQ(series_value(text, R"(corostorm_config_reloads_total{result="failure"})"), "1");
+    EXPECT_EQ(series_value(text, "corostorm_config_last_reload_successful"), "0");
+    EXPECT_EQ(series_value(text, "corostorm_config_last_reload_success_timestamp_seconds"), "1700000000");
     EXPECT_EQ(series_value(text, R"(corostorm_spawn_denied_total{reason="fds"})"), "4");
 }
 
@@ -192,6 +196,8 @@ TEST(RuntimeExporter, exports_the_golden_list_of_metric_names) {
         "corostorm_spawn_denied_total",
         "corostorm_memory_limit_bytes",
         "corostorm_config_reloads_total",
+        "corostorm_config_last_reload_successful",
+        "corostorm_config_last_reload_success_timestamp_seconds",
         "corostorm_scenario_stage_info",
     };
     EXPECT_EQ(names, golden);
