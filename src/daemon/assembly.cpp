@@ -1,5 +1,7 @@
 #include "daemon/assembly.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -116,6 +118,48 @@ scenario::timeline make_timeline(const config::config& cfg, std::uint64_t start_
     for (const auto& w : cfg.workloads) weights.push_back(w.weight);
     return scenario::timeline(std::move(stages), cfg.scenario.repeat, std::move(weights), start_ns,
                               start_total);
+}
+
+std::string describe_starved(const config::workload_config& w, std::size_t index, std::string_view stage,
+                             const unit_fit& fit) {
+    std::string unit;
+    switch (w.kind) {
+        case config::workload_kind::ring:
+            unit = fmt::format("a ring of {} tasks (ring_size)", fit.unit);
+            break;
+        case config::workload_kind::spawn_tree:
+            unit = fmt::format("a tree of {} tasks (fanout {}, depth {})", fit.unit, w.spawn_tree.fanout,
+                               w.spawn_tree.depth);
+            break;
+        default:
+            unit = fmt::format("a unit of {} tasks", fit.unit);
+            break;
+    }
+    return fmt::format(
+        "workloads[{}] ({}) runs nothing in stage {}: its share of the target is {} task(s), less than {}; "
+        "raise the stage's tasks or the workload's weight, or make its unit smaller",
+        index, w.name, stage, fit.share, unit);
+}
+
+std::vector<std::string> starved_workloads(const config::config& cfg) {
+    std::vector<double> weights;
+    std::vector<std::uint64_t> units;
+    for (const auto& w : cfg.workloads) {
+        weights.push_back(w.weight);
+        units.push_back(make_workload(w, cfg.runtime.engine)->tasks_per_unit());
+    }
+    std::vector<std::string> out;
+    std::uint64_t total = 0;
+    for (const auto& stage : cfg.scenario.stages) {
+        if (!stage.tasks) continue;  // keeps the previous stage's target: said there already
+        total = *stage.tasks;
+        const auto shares = scenario::split_by_weight(total, weights);
+        for (std::size_t w = 0; w < cfg.workloads.size(); ++w) {
+            const unit_fit fit{shares[w], units[w]};
+            if (fit.starved()) out.push_back(describe_starved(cfg.workloads[w], w, stage.name, fit));
+        }
+    }
+    return out;
 }
 
 bool is_io_workload(config::workload_kind kind) noexcept {

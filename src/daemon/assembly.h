@@ -43,6 +43,21 @@ void retune_workload(runtime::task_factory& f, const config::workload_config& w,
 scenario::timeline make_timeline(const config::config& cfg, std::uint64_t start_ns,
                                  std::uint64_t start_total = 0);
 
+// Rings, trees and echo connections are spawned whole: a workload's share of a
+// target is worth share / unit whole units, and a share below one unit runs nothing.
+struct unit_fit {
+    std::uint64_t share = 0;  // tasks: the workload's part of the target, by weight
+    std::uint64_t unit = 1;   // tasks one unit stands for (task_factory::tasks_per_unit)
+    std::uint64_t effective() const noexcept { return share / unit * unit; }
+    bool starved() const noexcept { return share > 0 && share < unit; }
+};
+// One line for the log and check-config: the workload, the stage, its share, the unit
+// and what to change.
+std::string describe_starved(const config::workload_config& w, std::size_t index, std::string_view stage,
+                             const unit_fit& fit);
+// Every stage's starved workloads in `cfg`, as describe_starved lines.
+std::vector<std::string> starved_workloads(const config::config& cfg);
+
 // echo and rpc: the workloads whose tasks do socket I/O.
 bool is_io_workload(config::workload_kind kind) noexcept;
 

@@ -129,6 +129,7 @@ private:
                 std::vector<std::uint64_t> targets;
                 for (const auto& r : timeline_.ramps()) targets.push_back(r.to);
                 check_descriptors(targets);
+                if (!timeline_.finished()) warn_starved(targets);
             }
             if (timeline_.finished()) {
                 spdlog::info("scenario finished; holding {} task(s) (repeat: false)",
@@ -170,6 +171,21 @@ private:
         }
         spdlog::info("descriptors: limit {}, {} open, {} kept aside: echo may hold {} connection(s)",
                      plan.limits.soft, plan.open_at_start, plan.reserved, plan.max_connections());
+    }
+
+    // Called with each stage's targets: says when a workload's share holds no unit, once
+    // per share (a stage that keeps the target does not repeat it).
+    void warn_starved(const std::vector<std::uint64_t>& targets) {
+        starved_warned_.resize(targets.size(), 0);
+        for (std::size_t w = 0; w < targets.size(); ++w) {
+            const unit_fit fit{targets[w], parts_->tasks_per_unit(w)};
+            if (!fit.starved()) {
+                starved_warned_[w] = 0;
+            } else if (starved_warned_[w] != fit.share) {
+                starved_warned_[w] = fit.share;
+                spdlog::warn("{}", describe_starved(cfg_.workloads[w], w, timeline_.current().name, fit));
+            }
+        }
     }
 
     // Called with each stage's targets: says once per target when echo asks
@@ -494,6 +510,7 @@ private:
     asio::steady_timer stage_timer_{control_};
     asio::steady_timer progress_timer_{control_};
     asio::steady_timer guard_timer_{control_};
+    std::vector<std::uint64_t> starved_warned_;  // control thread: per workload, the share last warned of
     std::uint64_t allocation_failures_seen_ = 0;  // control thread
     bool allocation_failing_ = false;
     std::binary_semaphore drain_start_{0};
@@ -571,6 +588,8 @@ server::response app::status_page() const {
             {"weight", cfg.workloads[w].weight},
             {"live", t.live},
             {"target", target},
+            // What whole units make of the target: less when a ring or tree does not divide it.
+            {"effective_target", unit_fit{target, parts_->tasks_per_unit(w)}.effective()},
             {"spawned", t.spawned},
             {"completed", {{"ok", t.completed[0]}, {"error", t.completed[1]}, {"cancelled", t.completed[2]}}},
             {"resumes", t.resumes},
