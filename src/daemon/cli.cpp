@@ -147,14 +147,18 @@ int main_entry(int argc, char** argv) {
         if (*prove_cmd) cfg = make_prove_config(cfg, proving);
         // What the limits resolve to here (a cgroup, MemTotal, ulimit -v) can leave no room
         // that a config file could not know about.
-        if (const auto problem = guard::no_room_problem(guard::resolve_memory_limit(cfg.memory), cfg.memory)) {
+        if (const auto problem =
+                guard::no_room_problem(guard::resolve_memory_limit(cfg.memory), cfg.memory)) {
             throw config::config_error(*problem);
         }
         // Before anything runs: a missing `go` is a usage error that says how to install it.
         if (*prove_cmd && proving.against_go) peer = locate_go_peer(cfg, proving.go_peer);
     } catch (const config::config_error& e) {
-        std::cerr << "corostorm: " << e.what() << (file_from_env ? " (file named by COROSTORM_CONFIG)" : "")
-                  << "\n";
+        // Which of the two named the file, when one did.
+        const char* named_by = file.empty()    ? ""
+                               : file_from_env ? " (file named by COROSTORM_CONFIG)"
+                                               : " (--config)";
+        std::cerr << "corostorm: " << e.what() << named_by << "\n";
         return exit_usage;
     } catch (const usage_error& e) {
         std::cerr << "corostorm prove: " << e.what() << "\n";
@@ -164,7 +168,8 @@ int main_entry(int argc, char** argv) {
     if (*check_cmd) {
         release_signals();  // no handlers: a signal ends check-config the default way
         std::cout << config::to_yaml(cfg);
-        std::cerr << "corostorm: " << (file.empty() ? std::string("built-in defaults") : config::shown_path(file))
+        std::cerr << "corostorm: "
+                  << (file.empty() ? std::string("built-in defaults") : config::shown_path(file))
                   << ": config is valid\n";
         for (const auto& line : starved_workloads(cfg)) std::cerr << "corostorm: warning: " << line << "\n";
         // What `run` would cap, with this process's descriptor limits.

@@ -232,9 +232,10 @@ private:
                      guard::format_memory(memory_limit_.headroom_bytes),
                      guard::format_memory(memory_limit_.threshold_bytes()));
         if (memory_limit_.address_space_bytes > 0) {
-            spdlog::info("memory guard: address space limited (ulimit -v) to {}: spawning also stops at {} mapped",
-                         guard::format_memory(memory_limit_.address_space_bytes),
-                         guard::format_memory(memory_limit_.address_space_threshold_bytes()));
+            spdlog::info(
+                "memory guard: address space limited (ulimit -v) to {}: spawning also stops at {} mapped",
+                guard::format_memory(memory_limit_.address_space_bytes),
+                guard::format_memory(memory_limit_.address_space_threshold_bytes()));
         }
     }
 
@@ -286,9 +287,10 @@ private:
                     "spawn: {} task frame(s) could not be allocated (no memory); spawning goes on trying. "
                     "{}",
                     failures - allocation_failures_seen_,
-                    memory_limit_.active() ? "The memory guard's headroom was not enough: raise memory.headroom"
-                                           : "memory.limit is none: the memory guard would hold spawning back "
-                                             "below the limit");
+                    memory_limit_.active()
+                        ? "The memory guard's headroom was not enough: raise memory.headroom"
+                        : "memory.limit is none: the memory guard would hold spawning back "
+                          "below the limit");
             }
             allocation_failing_ = true;
         } else if (allocation_failing_) {
@@ -381,9 +383,7 @@ private:
                 wait_for_second_signal();
                 return;
             }
-            constexpr char msg[] = "corostorm: second signal, exiting without draining\n";
-            [[maybe_unused]] auto n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
-            std::_Exit(1);
+            exit_on_second_signal();
         });
     }
 
@@ -510,7 +510,7 @@ private:
     asio::steady_timer stage_timer_{control_};
     asio::steady_timer progress_timer_{control_};
     asio::steady_timer guard_timer_{control_};
-    std::vector<std::uint64_t> starved_warned_;  // control thread: per workload, the share last warned of
+    std::vector<std::uint64_t> starved_warned_;   // control thread: per workload, the share last warned of
     std::uint64_t allocation_failures_seen_ = 0;  // control thread
     bool allocation_failing_ = false;
     std::binary_semaphore drain_start_{0};
@@ -538,17 +538,18 @@ nlohmann::json app::memory_json(const std::optional<metrics::memory_per_task>& m
 nlohmann::json app::guard_json() const {
     if (!guard_) return {{"limit", "none"}};
     const auto state = guard_->state();
-    return {{"limit", guard::to_string(memory_limit_.source)},
-            {"limit_bytes", memory_limit_.limit_bytes},
-            {"headroom_bytes", memory_limit_.headroom_bytes},
-            {"threshold_bytes", memory_limit_.threshold_bytes()},
-            {"usage_bytes", state.usage_bytes},
-            {"bytes_per_task", state.bytes_per_task},
-            {"capped", state.capped},
-            {"episodes", state.episodes},
-            {"address_space_bytes",
-             memory_limit_.address_space_bytes > 0 ? nlohmann::json(memory_limit_.address_space_bytes) : nullptr},
-            {"address_space_binds", state.address_space_binds}};
+    return {
+        {"limit", guard::to_string(memory_limit_.source)},
+        {"limit_bytes", memory_limit_.limit_bytes},
+        {"headroom_bytes", memory_limit_.headroom_bytes},
+        {"threshold_bytes", memory_limit_.threshold_bytes()},
+        {"usage_bytes", state.usage_bytes},
+        {"bytes_per_task", state.bytes_per_task},
+        {"capped", state.capped},
+        {"episodes", state.episodes},
+        {"address_space_bytes",
+         memory_limit_.address_space_bytes > 0 ? nlohmann::json(memory_limit_.address_space_bytes) : nullptr},
+        {"address_space_binds", state.address_space_binds}};
 }
 
 server::response app::status_page() const {

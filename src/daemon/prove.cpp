@@ -85,11 +85,7 @@ Enum parse_choice(std::string_view flag, const std::string& text, const std::arr
 volatile std::sig_atomic_t stop_signal = 0;
 
 extern "C" void on_stop_signal(int signo) {
-    if (stop_signal != 0) {
-        constexpr char msg[] = "\ncorostorm: second signal, exiting without draining\n";
-        [[maybe_unused]] auto n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
-        std::_Exit(1);
-    }
+    if (stop_signal != 0) exit_on_second_signal(true);  // prove may be redrawing its progress line
     stop_signal = signo;
 }
 
@@ -164,7 +160,10 @@ public:
           counts_spawned_(cfg.workloads.front().kind == config::workload_kind::spawn_tree),
           limit_(guard::resolve_memory_limit(cfg.memory)),
           parts_(
-              cfg, [this] { return metrics::scenario_view{"prove", {options_.tasks}}; },
+              cfg,
+              [this] {
+                  return metrics::scenario_view{"prove", {options_.tasks}};
+              },
               limit_.active() ? std::optional(limit_.limit_bytes) : std::nullopt),
           guard_(guard::memory_guard::for_process(limit_, parts_.rss_baseline(), parts_.pool())) {}
 
@@ -256,14 +255,15 @@ private:
                                       guard::format_memory(limit_.address_space_bytes),
                                       guard::format_memory(limit_.address_space_headroom_bytes))
                         : fmt::format("{} in use ({}) of a {} limit less {} headroom",
-                                      guard::format_memory(state.usage_bytes), guard::to_string(limit_.source),
+                                      guard::format_memory(state.usage_bytes),
+                                      guard::to_string(limit_.source),
                                       guard::format_memory(limit_.limit_bytes),
                                       guard::format_memory(limit_.headroom_bytes));
                 return stop(fmt::format(
                     "memory limit: the memory guard held spawning back for {:.1f} s at {}; reached {} of {} "
                     "tasks in {:.1f} s (memory.limit: none turns the guard off)",
-                    seconds(now - progress_at_ns), bound, group_digits(progress), group_digits(options_.tasks),
-                    elapsed));
+                    seconds(now - progress_at_ns), bound, group_digits(progress),
+                    group_digits(options_.tasks), elapsed));
             }
             if (stop_signal != 0) {
                 return stop(fmt::format("interrupted by {}: reached {} of {} tasks in {:.1f} s",

@@ -1,7 +1,9 @@
 #include "daemon/signals.h"
 
 #include <pthread.h>
+#include <unistd.h>
 
+#include <cstdlib>
 #include <initializer_list>
 
 namespace corostorm::daemon {
@@ -21,6 +23,13 @@ void hold_signals() {
 void release_signals() {
     const sigset_t set = held_signals();
     pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+}
+
+void exit_on_second_signal(bool new_line) noexcept {
+    constexpr char msg[] = "\ncorostorm: second signal, exiting without draining\n";
+    const char* from = new_line ? msg : msg + 1;
+    [[maybe_unused]] const auto n = ::write(STDERR_FILENO, from, sizeof msg - 1 - (new_line ? 0 : 1));
+    std::_Exit(1);
 }
 
 }  // namespace corostorm::daemon

@@ -20,5 +20,10 @@ sigset_t held_signals();
 void hold_signals();
 // Unblocks them in the calling thread: pending ones are delivered now.
 void release_signals();
+// A second SIGINT/SIGTERM while the first one's drain runs: the user wants out now.
+// Says so on stderr and exits with status 1 without running destructors.
+// Async-signal-safe (prove calls it from its handler). `new_line`: end a progress line
+// first.
+[[noreturn]] void exit_on_second_signal(bool new_line = false) noexcept;
 
 }  // namespace corostorm::daemon

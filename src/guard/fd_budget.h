@@ -37,10 +37,10 @@ fd_limits raise_fd_limit() noexcept;
 
 struct fd_plan {
     fd_limits limits;
-    std::uint64_t open_at_start = 0;  // descriptors open before the first spawn
-    std::uint64_t reserved = 0;       // HTTP connections, listeners, rpc connections, slack
+    std::uint64_t open_at_start = 0;   // descriptors open before the first spawn
+    std::uint64_t reserved = 0;        // HTTP connections, listeners, rpc connections, slack
     std::uint64_t infrastructure = 0;  // of which the workloads' listeners and rpc connections
-    std::uint64_t unit_budget = 0;    // what echo units may hold in all
+    std::uint64_t unit_budget = 0;     // what echo units may hold in all
     unsigned threads = 1;
 
     // Each worker's descriptor ceiling.

@@ -81,7 +81,8 @@ std::optional<std::string> no_room_problem(const memory_limit& limit, const conf
         return fmt::format(
             "memory.headroom: {} leaves no room below {}: here that is {}, {}; give a smaller "
             "headroom (a size below it, or a percentage up to 90%) or another memory.limit",
-            headroom, cfg.limit == config::memory_limit_kind::automatic ? "memory.limit auto" : "memory.limit", what,
+            headroom,
+            cfg.limit == config::memory_limit_kind::automatic ? "memory.limit auto" : "memory.limit", what,
             format_memory(limit.limit_bytes));
     }
     if (limit.address_space_bytes > 0 && limit.address_space_threshold_bytes() == 0) {

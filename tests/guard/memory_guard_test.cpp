@@ -68,8 +68,8 @@ TEST(ResolveMemoryLimit, headroom_larger_than_the_limit_leaves_no_room) {
 }
 
 TEST(ResolveMemoryLimit, an_address_space_limit_is_a_second_bound_with_the_same_headroom) {
-    const auto fraction = resolve_memory_limit(memory(config::memory_limit_kind::automatic), std::nullopt,
-                                               24 * gib, 400 * mib);
+    const auto fraction =
+        resolve_memory_limit(memory(config::memory_limit_kind::automatic), std::nullopt, 24 * gib, 400 * mib);
     EXPECT_EQ(fraction.source, limit_source::machine);
     EXPECT_EQ(fraction.address_space_bytes, 400 * mib);
     EXPECT_EQ(fraction.address_space_headroom_bytes, 40 * mib);
@@ -239,8 +239,8 @@ TEST(MemoryGuard, the_address_space_bound_caps_the_room_when_it_is_tighter) {
     memory_limit limit{limit_source::config, 100 * mib, 10 * mib, 50 * mib, 5 * mib};
     std::optional<std::uint64_t> usage = 10 * mib;
     std::optional<std::uint64_t> mapped = 40 * mib;
-    memory_guard guard{limit, [&] { return usage; }, [] { return std::uint64_t{0}; }, 0, pool,
-                       [&] { return mapped; }};
+    memory_guard guard{limit, [&] { return usage; }, [] { return std::uint64_t{0}; }, 0,
+                       pool,  [&] { return mapped; }};
     guard.refresh(1);
     // Memory leaves 80 MiB; the address space 45 - 40 = 5 MiB.
     EXPECT_EQ(pool.at(0).task_ceiling(), 5 * mib / memory_guard::default_task_bytes / 2);
