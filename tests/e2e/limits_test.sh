@@ -117,6 +117,11 @@ fi
 # ------------------------------------------------------- ulimit -n ----
 for entry in "16|" "40|--set workloads[0]={name: r, kind: rpc}"; do
     IFS='|' read -r limit extra <<<"$entry"
+    if sanitized && ((limit == 16)); then
+        # UBSan's vptr check opens files of its own while it checks the exception Asio throws.
+        echo "skip - ulimit -n 16: UBSan needs descriptors of its own there"
+        continue
+    fi
     # shellcheck disable=SC2086 # extra is one --set or nothing
     run_capture_unless 30 "$OUT" "$ERR" "stage ramp" bash -c 'ulimit -n "$1" && shift && exec "$@"' _ "$limit" \
         "$BIN" run --set server.listen=127.0.0.1:0 ${extra:+"--set"} ${extra:+"${extra#--set }"}
