@@ -17,6 +17,7 @@
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <tuple>
 #include <utility>
 
 #include <boost/asio/as_tuple.hpp>
@@ -101,6 +102,18 @@ std::optional<reply> reply_to_read_error(const beast::error_code& ec) {
         return plain_reply(http::status::bad_request, "bad request\n", 11, false);
     }
     return std::nullopt;
+}
+
+// A request with a Transfer-Encoding header, whatever its value: 400, then the
+// connection closes. No route takes a body, and a chunked one is the usual
+// vehicle for request smuggling; an unknown or malformed coding (say
+// "xchunked") leaves the body's length undefined, which RFC 9112 (6.3) answers
+// with 400 and a close. Refusing them all, before any body is read, leaves
+// nothing to get wrong. The TE header is another matter: it lists the codings
+// a client accepts in a response, and the server sends every response with
+// Content-Length and no transfer coding, so TE is ignored whatever it says.
+reply refuse_transfer_encoding() {
+    return plain_reply(http::status::bad_request, "transfer codings are not accepted\n", 11, false);
 }
 
 // Completion of a spawned coroutine: an exception is counted, because
@@ -257,12 +270,22 @@ struct http_server::impl {
             // One deadline for the whole request, however many reads it takes: a client
             // trickling bytes is cut off, as is an idle keep-alive connection.
             stream.expires_after(request_timeout_);
-            const auto [read_error, read_bytes] =
-                co_await http::async_read(stream, buffer, parser, use_tuple);
-            if (!read_error) {
-                conn.received_request();
+            // The header first, so that its framing is judged before any body is read.
+            auto [read_error, read_bytes] =
+                co_await http::async_read_header(stream, buffer, parser, use_tuple);
+            std::optional<reply> res;
+            if (!read_error && parser.get().count(http::field::transfer_encoding) != 0) {
+                res = refuse_transfer_encoding();
+            } else {
+                if (!read_error) {
+                    std::tie(read_error, read_bytes) =
+                        co_await http::async_read(stream, buffer, parser, use_tuple);
+                }
+                if (!read_error) {
+                    conn.received_request();
+                }
+                res = read_error ? reply_to_read_error(read_error) : answer(parser.get());
             }
-            std::optional<reply> res = read_error ? reply_to_read_error(read_error) : answer(parser.get());
             if (!res) {
                 break;
             }

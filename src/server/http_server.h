@@ -5,7 +5,9 @@
 // a slow scraper cannot stall a worker. Each route is a callback that builds a
 // complete response on the server thread; callbacks must be thread-safe with
 // respect to the rest of the process (they read lock-free shards and atomics).
-// Only GET and HEAD exist; everything else is 405, unknown paths 404.
+// Only GET and HEAD exist; everything else is 405, unknown paths 404; a request
+// with a Transfer-Encoding header (any value) is 400 and closes: no route takes a
+// body, and ambiguous framing is how requests are smuggled.
 // Request size, connection count and per-request time are bounded so that bad
 // or slow clients cannot grow memory or starve other clients: a request must
 // arrive, and its response be taken, within request_timeout_ms each; with

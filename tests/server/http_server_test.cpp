@@ -373,6 +373,52 @@ TEST_F(HttpServer, malformed_request_line_gets_400_and_close_and_others_are_serv
     }
 }
 
+// No route takes a body and a request with Transfer-Encoding is how bodies get
+// smuggled past a proxy that frames them differently: any Transfer-Encoding,
+// known coding or not, well-formed or not, is refused, never served.
+TEST_F(HttpServer, any_transfer_encoding_gets_400_and_close) {
+    start();
+    for (const char* field : {
+             "Transfer-Encoding: xchunked\r\n",
+             "Transfer-Encoding: chunkedx\r\n",
+             "Transfer-Encoding: chunked\r\n",
+             "transfer-encoding: CHUNKED\r\n",
+             "Transfer-Encoding: identity\r\n",
+             "Transfer-Encoding: gzip\r\n",
+             "Transfer-Encoding: chunked, identity\r\n",
+             "Transfer-Encoding: ,\r\n",
+             "Transfer-Encoding:\r\n",
+             "Transfer-Encoding: \"chunked\"\r\n",
+             "Transfer-Encoding: chunked\r\nTransfer-Encoding: xchunked\r\n",
+             "Transfer-Encoding: xchunked\r\nContent-Length: 0\r\n",
+         }) {
+        client c(port());
+        // A complete chunked body (an empty one) follows in the same write where the
+        // header announces chunked, so nothing is left unread to provoke a reset.
+        const std::string body = std::string(field).find("hunked") != std::string::npos ? "0\r\n\r\n" : "";
+        ASSERT_TRUE(c.send("GET /healthz HTTP/1.1\r\nHost: t\r\n" + std::string(field) + "\r\n" + body));
+        EXPECT_EQ(c.read_to_close().substr(0, 12), "HTTP/1.1 400") << field;
+    }
+    expect_serving();
+}
+
+// TE (not Transfer-Encoding) lists the transfer codings a client accepts in a
+// response. The server frames every response with Content-Length and applies no
+// transfer coding, so TE has nothing to select: its value is ignored, valid or
+// not, and the answer is the same as without it.
+TEST_F(HttpServer, te_header_is_ignored_and_the_response_is_not_transfer_coded) {
+    start();
+    client c(port());
+    for (const char* te : {"xchunked", "trailers", "chunked;q=0.5, gzip", "", ";;;"}) {
+        const auto r = c.request("GET", "/healthz", "TE: " + std::string(te) + "\r\nConnection: TE\r\n");
+        ASSERT_TRUE(r.has_value()) << te;
+        EXPECT_EQ(r->status, 200u) << te;
+        EXPECT_EQ(r->body, "ok\n") << te;
+        EXPECT_EQ(r->header("transfer-encoding"), "") << te;
+        EXPECT_EQ(r->header("content-length"), "3") << te;
+    }
+}
+
 TEST_F(HttpServer, oversized_header_is_rejected_and_others_are_served) {
     server_limits limits;
     limits.max_header_bytes = 1024;
