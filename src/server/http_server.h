@@ -13,13 +13,20 @@
 // arrive, and its response be taken, within request_timeout_ms each; with
 // max_connections open, a new connection closes the one that has waited
 // longest for a complete request (idle, silent or trickling), so that
-// connections held open cannot lock a scraper out.
+// connections held open cannot lock a scraper out. A connection is answered
+// one request at a time (a pipelined request is read only once the previous
+// response is in the kernel, whose send buffer per connection is kept small),
+// and the responses being written hold at most max_queued_bytes in all: past
+// that, the connections whose readers have waited longest are closed, so that
+// clients that never read cannot grow memory or make the server render page
+// after page for them.
 // Lifetime: construct (binds, throws on failure), start(), stop() or destroy
 // (closes the acceptor and every connection, joins the thread).
 // Thread-safety: start(), stop() and the accessors may be called from any
 // thread; route callbacks run only on the server thread, one at a time.
 // Cost: one thread, one io_context; per connection a coroutine frame and a
-// read buffer of at most max_header_bytes + 2 KiB (bodies are capped at 1 KiB).
+// read buffer of at most max_header_bytes + 2 KiB (bodies are capped at 1 KiB);
+// responses being written, max_queued_bytes in all plus the newest one.
 #pragma once
 
 #include <cstddef>
@@ -51,6 +58,9 @@ struct server_limits {
     std::size_t max_connections = 256;        // open at once; 0 refuses every connection
     unsigned request_timeout_ms = 10'000;     // to receive one complete request, and
                                               // again to send its response
+    // Responses built and not yet taken by the kernel, all connections together;
+    // past it, connections whose readers have waited longest are closed.
+    std::size_t max_queued_bytes = 16 * 1024 * 1024;
 };
 
 class http_server {
@@ -72,7 +82,9 @@ public:
     std::size_t active_connections() const;     // connections open now
     std::uint64_t evicted_connections() const;  // closed because max_connections were open
                                                 // when another arrived (the longest waiting,
-                                                // or the new one if none was open)
+                                                // or the new one if none was open), or
+                                                // because unread responses held
+                                                // max_queued_bytes
     std::uint64_t internal_errors() const;      // routes that threw (answered 500) and
                                                 // sessions ended by an unexpected exception
 

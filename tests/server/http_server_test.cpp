@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -169,6 +170,24 @@ public:
         char c = 0;
         const ssize_t n = ::recv(fd_, &c, 1, 0);
         return n == 0 || (n < 0 && errno == ECONNRESET);
+    }
+
+    // True once the peer has closed or reset the connection, whatever is still
+    // unread: the kernel's view of the connection, read without consuming anything.
+    bool ended_by_peer() const {
+        tcp_info info{};
+        socklen_t size = sizeof info;
+        if (::getsockopt(fd_, IPPROTO_TCP, TCP_INFO, &info, &size) != 0) {
+            return true;
+        }
+        return info.tcpi_state != TCP_ESTABLISHED;
+    }
+
+    // Shrinks the receive buffer (before any data arrives), so that a client
+    // that never reads stalls the server after a few KiB rather than MiBs.
+    void small_receive_buffer() {
+        const int bytes = 4096;
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
     }
 
     // True if something (data, EOF or error) is waiting to be read.
@@ -588,6 +607,48 @@ TEST_F(HttpServer, client_that_never_reads_its_response_is_cut_off_at_the_timeou
     EXPECT_GT(received.size(), 0u);
     EXPECT_LT(received.size(), big);
     expect_serving();
+}
+
+// Each pipelining client that never reads holds the server's response to its
+// first request (the others wait unread behind it). Without a bound on what is
+// queued for all connections together, clients x page bytes stay in memory
+// until the write timeout; with it, the connections that have waited longest
+// for their reader are closed once the total is reached.
+TEST_F(HttpServer, responses_nobody_reads_are_bounded_in_total_and_others_are_served) {
+    server_limits limits;
+    limits.request_timeout_ms = 120'000;  // only the bound may close anyone within the test
+    constexpr std::size_t page = 4 * 1024 * 1024;
+    constexpr std::size_t clients = 24;
+    static_assert(clients * page > 4 * server_limits{}.max_queued_bytes, "the flood must exceed the bound");
+    routes r = test_routes();
+    r.metrics = [] { return response{200, "text/plain", std::string(page, 'm')}; };
+    start(limits, std::move(r));
+
+    std::string pipelined;
+    for (int i = 0; i < 20; ++i) {
+        pipelined += "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n";
+    }
+    std::vector<std::unique_ptr<client>> flood;
+    for (std::size_t i = 0; i < clients; ++i) {
+        flood.push_back(std::make_unique<client>(port()));
+        flood.back()->small_receive_buffer();
+        ASSERT_TRUE(flood.back()->send(pipelined));
+    }
+    // The bytes pending for unread responses fit the bound (plus the page being
+    // answered): the connections beyond it are closed, not kept for 120 s.
+    const std::size_t may_stay = server_limits{}.max_queued_bytes / page + 1;
+    const auto still_open = [&] {
+        return static_cast<std::size_t>(
+            std::count_if(flood.begin(), flood.end(), [](const auto& c) { return !c->ended_by_peer(); }));
+    };
+    EXPECT_TRUE(eventually([&] { return still_open() <= may_stay; })) << still_open() << " still open";
+    EXPECT_GE(server_->evicted_connections(), clients - may_stay);
+    expect_serving();
+    // A scrape that reads is answered in full while the rest stay unread.
+    client scraper(port());
+    const auto reply = scraper.request("GET", "/metrics");
+    ASSERT_TRUE(reply.has_value());
+    EXPECT_EQ(reply->body.size(), page);
 }
 
 TEST_F(HttpServer, throwing_route_answers_500_and_the_server_stays_up) {
