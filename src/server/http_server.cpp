@@ -20,6 +20,11 @@
 #include <tuple>
 #include <utility>
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -37,6 +42,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <spdlog/spdlog.h>
 
 namespace corostorm::server {
 
@@ -64,9 +70,37 @@ constexpr std::size_t read_buffer_slack = 1024;
 // the server renders for it before its write stalls (Linux doubles the value
 // for bookkeeping). At 50 ms of round trip it still moves 2.5 MB/s.
 constexpr int send_buffer_bytes = 64 * 1024;
-// After a failed accept (say, out of file descriptors) wait before retrying,
-// so that a persistent error does not spin the server thread.
+// After a failed accept that nothing can be done about (say, out of file
+// descriptors with none to free) wait before retrying, so that a persistent
+// error does not spin the server thread on a listener that stays readable.
 constexpr auto accept_retry_delay = std::chrono::milliseconds(100);
+// Descriptors left to the rest of the process when max_connections is capped
+// to the descriptor limit at start: the routes themselves read /proc files,
+// and a reload opens the config.
+constexpr std::size_t descriptor_headroom = 16;
+
+// The soft RLIMIT_NOFILE, and how many descriptors are open now; nullopt if
+// either is unknown (then nothing is capped).
+std::optional<std::pair<std::size_t, std::size_t>> descriptor_use() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) {
+        return std::nullopt;
+    }
+    DIR* dir = ::opendir("/proc/self/fd");
+    if (dir == nullptr) {
+        return std::nullopt;
+    }
+    std::size_t open = 0;
+    while (const dirent* entry = ::readdir(dir)) {
+        open += entry->d_name[0] != '.';
+    }
+    ::closedir(dir);
+    return std::pair{static_cast<std::size_t>(limit.rlim_cur), open - 1};  // less the directory's own
+}
+
+bool out_of_descriptors(const beast::error_code& ec) {
+    return ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system;
+}
 
 std::string format_address(const asio::ip::address& address, std::uint16_t port) {
     const std::string host = address.to_string();
@@ -169,6 +203,8 @@ struct http_server::impl {
                 }
                 owner_->connections_.erase(it_);
                 owner_->publish_connection_count();
+                // The descriptor just closed refills the reserve if it was spent.
+                owner_->reserve_descriptor();
             }
         }
 
@@ -241,6 +277,17 @@ struct http_server::impl {
         if (state_ != state::idle) {
             return;
         }
+        // Capped to what the descriptor limit leaves, so that the server reaches
+        // its own limit, and evicts, before the process runs out: at start the
+        // daemon has raised the limit and opened what it holds throughout. What
+        // opens later is met by the out-of-descriptors path in listener().
+        if (const auto use = descriptor_use()) {
+            const auto [limit, open] = *use;
+            const std::size_t room =
+                limit > open + descriptor_headroom ? limit - open - descriptor_headroom : 1;
+            max_connections_ = std::min(max_connections_, room);
+        }
+        reserve_descriptor();
         asio::co_spawn(ioc_, listener(), count_failure{&internal_errors_});
         thread_ = std::thread([this] { ioc_.run(); });
         state_ = state::running;
@@ -262,20 +309,56 @@ struct http_server::impl {
         state_ = state::stopped;
     }
 
+    // Waits for a connection to be pending before accepting it, rather than
+    // accepting at once: accept() fails with EMFILE even when none is pending,
+    // and room must be made for a connection that is, not for none.
     asio::awaitable<void> listener() {
+        beast::error_code ec;
+        acceptor_.non_blocking(true, ec);
+        bool room_made = false;  // for the connection pending now, since the last pause
         for (;;) {
-            auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
+            co_await acceptor_.async_wait(tcp::acceptor::wait_read, use_tuple);
             if (!acceptor_.is_open()) {
                 co_return;
             }
+            tcp::socket socket(ioc_);
+            acceptor_.accept(socket, ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again ||
+                ec == asio::error::connection_aborted) {
+                continue;  // gone before it was accepted
+            }
+            if (out_of_descriptors(ec)) {
+                if (!short_of_descriptors_) {
+                    short_of_descriptors_ = true;
+                    spdlog::warn(
+                        "http: out of file descriptors ({}): each new connection closes the one that has "
+                        "waited longest (or takes a descriptor kept in reserve); logged again once "
+                        "accepting needs no room",
+                        ec.message());
+                }
+                // Make room once and accept again at once; if another thread took the
+                // descriptor freed, pause rather than close connection after connection.
+                if (!room_made && make_room_for_accept()) {
+                    room_made = true;
+                    continue;
+                }
+            }
             if (ec) {
+                room_made = false;
                 asio::steady_timer pause(ioc_, accept_retry_delay);
                 co_await pause.async_wait(use_tuple);
                 continue;
             }
+            if (short_of_descriptors_ && !room_made) {
+                short_of_descriptors_ = false;
+                spdlog::info("http: file descriptors available again; {} connection(s) were closed for them",
+                             std::exchange(closed_for_descriptors_, 0));
+            }
+            room_made = false;
+            reserve_descriptor();
             // Ignored on failure: the kernel's default buffer is a weaker bound, not an error.
             socket.set_option(asio::socket_base::send_buffer_size(send_buffer_bytes), ec);
-            if (open_connections_ >= limits_.max_connections) {
+            if (open_connections_ >= max_connections_) {
                 // Relaxed: a counter that orders nothing else.
                 evicted_connections_.fetch_add(1, std::memory_order_relaxed);
                 if (!evict_longest_waiting()) {
@@ -403,6 +486,34 @@ struct http_server::impl {
         return false;
     }
 
+    // Frees a descriptor for a pending connection when the process has none:
+    // closes the connection that has waited longest, or, with none open (the
+    // rest of the process holds every descriptor), gives up the reserve. True
+    // if one was freed.
+    bool make_room_for_accept() {
+        if (evict_longest_waiting()) {
+            // Relaxed: a counter that orders nothing else.
+            evicted_connections_.fetch_add(1, std::memory_order_relaxed);
+            ++closed_for_descriptors_;
+            return true;
+        }
+        if (spare_descriptor_ >= 0) {
+            ::close(spare_descriptor_);
+            spare_descriptor_ = -1;
+            return true;
+        }
+        return false;
+    }
+
+    // Holds one descriptor (of /dev/null) in reserve, if not already held and
+    // one can be had: with it, a scraper is accepted even when the rest of the
+    // process has taken every other descriptor.
+    void reserve_descriptor() {
+        if (spare_descriptor_ < 0) {
+            spare_descriptor_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        }
+    }
+
     // Makes room for a response of `bytes` within max_queued_bytes: closes the
     // connections still writing a response, those whose readers have waited
     // longest first, until it fits. A reading client takes its response within
@@ -432,6 +543,10 @@ struct http_server::impl {
     void close_all() {
         beast::error_code ignored;
         acceptor_.close(ignored);
+        if (spare_descriptor_ >= 0) {
+            ::close(spare_descriptor_);
+            spare_descriptor_ = -1;
+        }
         for (slot& s : connections_) {
             s.stream.close();
         }
@@ -455,8 +570,12 @@ struct http_server::impl {
     // their entries during its destruction. Ordered by when each connection was
     // accepted or last received a whole request, oldest first: the eviction order.
     std::list<slot> connections_;
-    std::size_t open_connections_ = 0;  // entries not evicted
-    std::size_t queued_bytes_ = 0;      // their responses being written
+    std::size_t open_connections_ = 0;                       // entries not evicted
+    std::size_t queued_bytes_ = 0;                           // their responses being written
+    std::size_t max_connections_ = limits_.max_connections;  // capped at start()
+    int spare_descriptor_ = -1;                              // the reserve, or -1
+    bool short_of_descriptors_ = false;                      // an episode, logged at start and end
+    std::uint64_t closed_for_descriptors_ = 0;               // in this episode
     asio::io_context ioc_{1};
     tcp::acceptor acceptor_{ioc_};
 

@@ -6,6 +6,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -577,6 +579,104 @@ TEST_F(HttpServer, a_flood_of_connections_leaves_at_most_the_limit_open_and_a_sc
     }
     expect_serving();
     EXPECT_EQ(server_->evicted_connections(), 93u);
+}
+
+// Takes every descriptor the process may still open, as the rest of a daemon
+// might (echo connections, files), under a soft limit lowered for the test;
+// gives them back, and the limit, when destroyed.
+class descriptor_hog {
+public:
+    descriptor_hog() {
+        ::getrlimit(RLIMIT_NOFILE, &saved_);
+        rlimit lowered = saved_;
+        lowered.rlim_cur = std::min<rlim_t>(saved_.rlim_cur, 1024);  // a few hundred taken at most
+        ::setrlimit(RLIMIT_NOFILE, &lowered);
+        take_all();
+    }
+    ~descriptor_hog() {
+        for (const int fd : fds_) {
+            ::close(fd);
+        }
+        ::setrlimit(RLIMIT_NOFILE, &saved_);
+    }
+    descriptor_hog(const descriptor_hog&) = delete;
+    descriptor_hog& operator=(const descriptor_hog&) = delete;
+
+    // Takes whatever descriptors were freed since.
+    void take_all() {
+        for (;;) {
+            const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+            if (fd < 0) {
+                return;
+            }
+            fds_.push_back(fd);
+        }
+    }
+
+    // Frees one descriptor, for a client socket of the test.
+    void give_back_one() {
+        ASSERT_FALSE(fds_.empty());
+        ::close(fds_.back());
+        fds_.pop_back();
+    }
+
+private:
+    rlimit saved_{};
+    std::vector<int> fds_;
+};
+
+// Out of descriptors, accept() fails (EMFILE) long before max_connections are
+// open, so the eviction that makes room for a scraper never ran: the server
+// retried the failing accept while its idle connections held every slot.
+TEST_F(HttpServer, out_of_descriptors_a_new_connection_evicts_the_one_waiting_longest_and_is_served) {
+#if defined(__SANITIZE_ADDRESS__)
+    // The dev preset pairs ASan with UBSan, whose vptr check opens descriptors
+    // of its own: with none left it reports every virtual call.
+    GTEST_SKIP() << "UBSan needs descriptors of its own";
+#endif
+    start();
+    std::vector<std::unique_ptr<client>> idle;
+    for (std::size_t i = 0; i < 3; ++i) {
+        idle.push_back(std::make_unique<client>(port()));
+        ASSERT_TRUE(eventually([&] { return server_->active_connections() == i + 1; }));
+    }
+    descriptor_hog hog;
+    for (std::size_t i = 0; i < 3; ++i) {
+        // The test's own socket takes the one descriptor freed; the server has none.
+        hog.give_back_one();
+        {
+            client scraper(port());
+            const auto r = scraper.request("GET", "/healthz", "Connection: close\r\n");
+            ASSERT_TRUE(r.has_value()) << i;
+            EXPECT_EQ(r->status, 200u) << i;
+            EXPECT_TRUE(scraper.closed_by_peer(io_timeout));
+        }
+        EXPECT_TRUE(idle[i]->closed_by_peer(io_timeout)) << i;
+        // The server closed its end of the scraper's connection: what that and the
+        // eviction freed goes back to the hog, so the next round is again at the limit.
+        ASSERT_TRUE(eventually([&] { return server_->active_connections() == 2 - i; }));
+        hog.take_all();
+    }
+    EXPECT_EQ(server_->evicted_connections(), 3u);
+}
+
+// Out of descriptors with none of its own to close (the rest of the process
+// holds them all), the server still takes a scraper: it keeps one descriptor
+// in reserve for that moment.
+TEST_F(HttpServer, out_of_descriptors_with_no_connection_open_a_scraper_is_still_served) {
+#if defined(__SANITIZE_ADDRESS__)
+    GTEST_SKIP() << "UBSan needs descriptors of its own";
+#endif
+    start();
+    descriptor_hog hog;
+    hog.give_back_one();
+    for (int i = 0; i < 3; ++i) {
+        client scraper(port());
+        const auto r = scraper.request("GET", "/metrics");
+        ASSERT_TRUE(r.has_value()) << i;
+        EXPECT_EQ(r->status, 200u) << i;
+        EXPECT_EQ(r->body, "corostorm_up 1\n") << i;
+    }
 }
 
 TEST_F(HttpServer, zero_connection_limit_closes_every_connection) {
