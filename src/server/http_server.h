@@ -19,12 +19,19 @@
 // and the responses being written hold at most max_queued_bytes in all: past
 // that, the connections whose readers have waited longest are closed, so that
 // clients that never read cannot grow memory or make the server render page
-// after page for them.
+// after page for them. Descriptors are bounded too: max_connections is capped
+// at start() to what the descriptor limit leaves (less a little headroom for
+// the routes' own reads), and if the process runs out anyway (accept() fails
+// with EMFILE or ENFILE), a pending connection still gets in: the connection
+// that has waited longest is closed, or, with none open, a descriptor the
+// server keeps in reserve is given up for it. Accepting pauses briefly when
+// nothing can be freed, and each such episode is logged once.
 // Lifetime: construct (binds, throws on failure), start(), stop() or destroy
 // (closes the acceptor and every connection, joins the thread).
 // Thread-safety: start(), stop() and the accessors may be called from any
 // thread; route callbacks run only on the server thread, one at a time.
-// Cost: one thread, one io_context; per connection a coroutine frame and a
+// Cost: one thread, one io_context, one reserve descriptor (of /dev/null); at
+// start() one listing of /proc/self/fd; per connection a coroutine frame and a
 // read buffer of at most max_header_bytes + 2 KiB (bodies are capped at 1 KiB);
 // responses being written, max_queued_bytes in all plus the newest one.
 #pragma once
@@ -55,7 +62,8 @@ struct routes {
 
 struct server_limits {
     std::size_t max_header_bytes = 8 * 1024;  // request line and fields; more is 431
-    std::size_t max_connections = 256;        // open at once; 0 refuses every connection
+    std::size_t max_connections = 256;        // open at once; 0 refuses every connection;
+                                              // capped to the descriptor limit at start()
     unsigned request_timeout_ms = 10'000;     // to receive one complete request, and
                                               // again to send its response
     // Responses built and not yet taken by the kernel, all connections together;
