@@ -22,6 +22,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -42,6 +43,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+
 #include <spdlog/spdlog.h>
 
 namespace corostorm::server {
@@ -309,25 +311,32 @@ struct http_server::impl {
         state_ = state::stopped;
     }
 
-    // Waits for a connection to be pending before accepting it, rather than
-    // accepting at once: accept() fails with EMFILE even when none is pending,
-    // and room must be made for a connection that is, not for none.
+    // Accepts without blocking until nothing is pending, then waits for the
+    // listener to be readable; each wait is armed before this thread can see
+    // the next connection arrive, so none is missed. Out of descriptors, room
+    // is made only when a connection is pending: accept() fails with EMFILE
+    // whether or not one is, and nobody must be closed for a connection that
+    // is not there.
     asio::awaitable<void> listener() {
         beast::error_code ec;
         acceptor_.non_blocking(true, ec);
         bool room_made = false;  // for the connection pending now, since the last pause
         for (;;) {
-            co_await acceptor_.async_wait(tcp::acceptor::wait_read, use_tuple);
             if (!acceptor_.is_open()) {
                 co_return;
             }
             tcp::socket socket(ioc_);
             acceptor_.accept(socket, ec);
-            if (ec == asio::error::would_block || ec == asio::error::try_again ||
-                ec == asio::error::connection_aborted) {
+            if (ec == asio::error::connection_aborted) {
                 continue;  // gone before it was accepted
             }
-            if (out_of_descriptors(ec)) {
+            const bool short_of_descriptors = out_of_descriptors(ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again ||
+                (short_of_descriptors && !connection_pending())) {
+                co_await acceptor_.async_wait(tcp::acceptor::wait_read, use_tuple);
+                continue;
+            }
+            if (short_of_descriptors) {
                 if (!short_of_descriptors_) {
                     short_of_descriptors_ = true;
                     spdlog::warn(
@@ -368,7 +377,16 @@ struct http_server::impl {
             }
             asio::co_spawn(ioc_, session(connection(*this, std::move(socket))),
                            count_failure{&internal_errors_});
+            // One connection a turn, as an accept operation would complete: under a
+            // flood of connections the sessions already open still get their turns.
+            co_await asio::post(ioc_, asio::use_awaitable);
         }
+    }
+
+    // True if a connection waits in the listen queue (a poll, without blocking).
+    bool connection_pending() {
+        pollfd p{acceptor_.native_handle(), POLLIN, 0};
+        return ::poll(&p, 1, 0) > 0 && (p.revents & POLLIN) != 0;
     }
 
     asio::awaitable<void> session(connection conn) {

@@ -3,10 +3,10 @@
 #include "server/http_server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -677,6 +678,37 @@ TEST_F(HttpServer, out_of_descriptors_with_no_connection_open_a_scraper_is_still
         EXPECT_EQ(r->status, 200u) << i;
         EXPECT_EQ(r->body, "corostorm_up 1\n") << i;
     }
+}
+
+// Connections that queue up while the server thread is busy (here, in a slow
+// route) are all accepted once it is free, not one per new arrival.
+TEST_F(HttpServer, connections_queued_while_the_server_is_busy_are_all_served) {
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    routes r = test_routes();
+    r.status = [released] {
+        released.wait();
+        return response{200, "text/plain", "done\n"};
+    };
+    start({}, std::move(r));
+    client busy(port());
+    ASSERT_TRUE(busy.send("GET /status HTTP/1.1\r\nHost: t\r\n\r\n"));
+    ASSERT_TRUE(eventually([&] { return server_->active_connections() == 1; }));
+    std::vector<std::unique_ptr<client>> queued;
+    for (int i = 0; i < 5; ++i) {
+        queued.push_back(std::make_unique<client>(port()));
+        ASSERT_TRUE(queued.back()->send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"));
+    }
+    std::this_thread::sleep_for(50ms);  // all five in the listen queue at once
+    release.set_value();
+    for (auto& c : queued) {
+        const auto reply = c->read_reply();
+        ASSERT_TRUE(reply.has_value());
+        EXPECT_EQ(reply->status, 200u);
+    }
+    const auto slow = busy.read_reply();
+    ASSERT_TRUE(slow.has_value());
+    EXPECT_EQ(slow->body, "done\n");
 }
 
 TEST_F(HttpServer, zero_connection_limit_closes_every_connection) {
