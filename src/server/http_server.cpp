@@ -14,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <string_view>
 #include <system_error>
 #include <thread>
@@ -76,6 +77,10 @@ constexpr int send_buffer_bytes = 64 * 1024;
 // descriptors with none to free) wait before retrying, so that a persistent
 // error does not spin the server thread on a listener that stays readable.
 constexpr auto accept_retry_delay = std::chrono::milliseconds(100);
+// Connections accepted in one go before the sessions get a turn: the cost of
+// an accept is a system call, tiny next to a session's turn, yet a flood of
+// connections must not keep the server thread to itself.
+constexpr std::size_t accept_burst = 64;
 // Descriptors left to the rest of the process when max_connections is capped
 // to the descriptor limit at start: the routes themselves read /proc files,
 // and a reload opens the config.
@@ -176,7 +181,8 @@ struct count_failure {
 struct http_server::impl {
     // An open connection's stream; whether it was evicted: closed to make room
     // for a newer connection or response while its session still unwinds; and
-    // the bytes of the response it is writing, counted in queued_bytes_.
+    // the bytes of the response it holds until written (or until its session
+    // ends, if evicted), counted in queued_bytes_.
     struct slot {
         explicit slot(tcp::socket socket) : stream(std::move(socket)) {}
         beast::tcp_stream stream;
@@ -201,8 +207,8 @@ struct http_server::impl {
             if (owner_ != nullptr) {
                 if (!it_->evicted) {
                     --owner_->open_connections_;
-                    owner_->queued_bytes_ -= it_->queued;
                 }
+                owner_->queued_bytes_ -= it_->queued;
                 owner_->connections_.erase(it_);
                 owner_->publish_connection_count();
                 // The descriptor just closed refills the reserve if it was spent.
@@ -218,21 +224,29 @@ struct http_server::impl {
             owner_->connections_.splice(owner_->connections_.end(), owner_->connections_, it_);
         }
 
-        // A response of `bytes` is about to be written; room is made for it
-        // within max_queued_bytes. done_writing() releases it.
-        void writing(std::size_t bytes) const {
-            if (it_->evicted) {
-                return;  // closed while its request completed; the write will fail
+        bool evicted() const { return it_->evicted; }
+
+        // Whether a response may be built now: while the responses held reach
+        // max_queued_bytes, no new one is, and the connection that has waited
+        // longest for its reader is closed; its session then frees its
+        // response within a turn or two of the server thread, and the caller
+        // asks again after a turn.
+        bool may_respond() const {
+            if (owner_->queued_bytes_ < owner_->limits_.max_queued_bytes) {
+                return true;
             }
-            owner_->make_room_for(bytes, it_);
+            owner_->evict_longest_writing();
+            return false;
+        }
+
+        // A response of `bytes` is held from now until done_writing().
+        void writing(std::size_t bytes) const {
             it_->queued = bytes;
             owner_->queued_bytes_ += bytes;
         }
         void done_writing() const {
-            if (!it_->evicted) {
-                owner_->queued_bytes_ -= it_->queued;
-                it_->queued = 0;
-            }
+            owner_->queued_bytes_ -= it_->queued;
+            it_->queued = 0;
         }
 
     private:
@@ -321,6 +335,7 @@ struct http_server::impl {
         beast::error_code ec;
         acceptor_.non_blocking(true, ec);
         bool room_made = false;  // for the connection pending now, since the last pause
+        std::size_t accepted_in_burst = 0;
         for (;;) {
             if (!acceptor_.is_open()) {
                 co_return;
@@ -333,6 +348,7 @@ struct http_server::impl {
             const bool short_of_descriptors = out_of_descriptors(ec);
             if (ec == asio::error::would_block || ec == asio::error::try_again ||
                 (short_of_descriptors && !connection_pending())) {
+                accepted_in_burst = 0;
                 co_await acceptor_.async_wait(tcp::acceptor::wait_read, use_tuple);
                 continue;
             }
@@ -377,9 +393,14 @@ struct http_server::impl {
             }
             asio::co_spawn(ioc_, session(connection(*this, std::move(socket))),
                            count_failure{&internal_errors_});
-            // One connection a turn, as an accept operation would complete: under a
-            // flood of connections the sessions already open still get their turns.
-            co_await asio::post(ioc_, asio::use_awaitable);
+            // The listen queue is drained a burst at a time, and the sessions get
+            // their turn between bursts. One connection a turn would put a scraper
+            // at the back of the queue behind a round of every session per
+            // connection ahead of it: seconds, when those sessions render pages.
+            if (++accepted_in_burst == accept_burst) {
+                accepted_in_burst = 0;
+                co_await asio::post(ioc_, asio::use_awaitable);
+            }
         }
     }
 
@@ -413,17 +434,26 @@ struct http_server::impl {
                 if (!read_error) {
                     conn.received_request();
                 }
+                if (!read_error) {
+                    // Memory for responses is bounded before one is built, so that
+                    // clients that never read cannot make the server build more.
+                    while (!conn.may_respond()) {
+                        co_await asio::post(ioc_, asio::use_awaitable);
+                    }
+                    if (conn.evicted()) {
+                        break;
+                    }
+                }
                 res = read_error ? reply_to_read_error(read_error) : answer(parser.get());
             }
             if (!res) {
                 break;
             }
-            // A client that stops reading cannot hold the connection either, nor
-            // make the server hold more than max_queued_bytes for it and its like.
-            // One response at a time: the next pipelined request is not read, let
+            // A client that stops reading cannot hold the connection either. One
+            // response at a time: the next pipelined request is not read, let
             // alone answered, until this one is in the kernel's hands.
             stream.expires_after(request_timeout_);
-            conn.writing(res->body().size());
+            conn.writing(res->body().capacity());
             const auto [write_error, written_bytes] = co_await http::async_write(stream, *res, use_tuple);
             conn.done_writing();
             if (write_error || !res->keep_alive()) {
@@ -467,7 +497,7 @@ struct http_server::impl {
         if (head) {
             // Same headers as GET, Content-Length included; only the body goes.
             const std::size_t length = res.body().size();
-            res.body().clear();
+            std::string().swap(res.body());  // its memory too, not held while written
             res.content_length(length);
         }
         return res;
@@ -532,19 +562,17 @@ struct http_server::impl {
         }
     }
 
-    // Makes room for a response of `bytes` within max_queued_bytes: closes the
-    // connections still writing a response, those whose readers have waited
-    // longest first, until it fits. A reading client takes its response within
-    // milliseconds, so those closed are the ones not reading; memory stays
-    // within max_queued_bytes plus one response, whatever the clients do. The
-    // newest response is always written, so a scraper is never the one refused.
-    void make_room_for(std::size_t bytes, std::list<slot>::iterator self) {
-        for (auto it = connections_.begin();
-             it != connections_.end() && queued_bytes_ + bytes > limits_.max_queued_bytes; ++it) {
-            if (it != self && !it->evicted && it->queued != 0) {
+    // Closes the connection that has waited longest with a response unwritten,
+    // its reader not reading; none if every such connection is closed already
+    // (their sessions are unwinding). A reading client takes its response
+    // within milliseconds, so those closed are the ones not reading.
+    void evict_longest_writing() {
+        for (slot& s : connections_) {
+            if (!s.evicted && s.queued != 0) {
                 // Relaxed: a counter that orders nothing else.
                 evicted_connections_.fetch_add(1, std::memory_order_relaxed);
-                evict(*it);
+                evict(s);
+                return;
             }
         }
     }
@@ -552,8 +580,6 @@ struct http_server::impl {
     void evict(slot& s) {
         s.evicted = true;
         --open_connections_;
-        queued_bytes_ -= s.queued;
-        s.queued = 0;
         s.stream.close();
         publish_connection_count();
     }
@@ -589,7 +615,7 @@ struct http_server::impl {
     // accepted or last received a whole request, oldest first: the eviction order.
     std::list<slot> connections_;
     std::size_t open_connections_ = 0;                       // entries not evicted
-    std::size_t queued_bytes_ = 0;                           // their responses being written
+    std::size_t queued_bytes_ = 0;                           // their responses held
     std::size_t max_connections_ = limits_.max_connections;  // capped at start()
     int spare_descriptor_ = -1;                              // the reserve, or -1
     bool short_of_descriptors_ = false;                      // an episode, logged at start and end

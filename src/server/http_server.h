@@ -16,10 +16,10 @@
 // connections held open cannot lock a scraper out. A connection is answered
 // one request at a time (a pipelined request is read only once the previous
 // response is in the kernel, whose send buffer per connection is kept small),
-// and the responses being written hold at most max_queued_bytes in all: past
-// that, the connections whose readers have waited longest are closed, so that
-// clients that never read cannot grow memory or make the server render page
-// after page for them. Descriptors are bounded too: max_connections is capped
+// and no response is built while those held reach max_queued_bytes: the
+// connections whose readers have waited longest are closed until they fit, so
+// that clients that never read cannot grow memory or make the server render
+// page after page for them. Descriptors are bounded too: max_connections is capped
 // at start() to what the descriptor limit leaves (less a little headroom for
 // the routes' own reads), and if the process runs out anyway (accept() fails
 // with EMFILE or ENFILE), a pending connection still gets in: the connection
@@ -33,7 +33,7 @@
 // Cost: one thread, one io_context, one reserve descriptor (of /dev/null); at
 // start() one listing of /proc/self/fd; per connection a coroutine frame and a
 // read buffer of at most max_header_bytes + 2 KiB (bodies are capped at 1 KiB);
-// responses being written, max_queued_bytes in all plus the newest one.
+// responses held, max_queued_bytes in all plus the newest one.
 #pragma once
 
 #include <cstddef>
@@ -67,7 +67,8 @@ struct server_limits {
     unsigned request_timeout_ms = 10'000;     // to receive one complete request, and
                                               // again to send its response
     // Responses built and not yet taken by the kernel, all connections together;
-    // past it, connections whose readers have waited longest are closed.
+    // at it, connections whose readers have waited longest are closed before
+    // another response is built.
     std::size_t max_queued_bytes = 16 * 1024 * 1024;
 };
 
