@@ -102,7 +102,8 @@ std::optional<std::pair<std::size_t, std::size_t>> descriptor_use() {
         open += entry->d_name[0] != '.';
     }
     ::closedir(dir);
-    return std::pair{static_cast<std::size_t>(limit.rlim_cur), open - 1};  // less the directory's own
+    return std::pair{static_cast<std::size_t>(limit.rlim_cur),
+                     open > 0 ? open - 1 : 0};  // less the listing's own
 }
 
 bool out_of_descriptors(const beast::error_code& ec) {
