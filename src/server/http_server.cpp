@@ -81,6 +81,8 @@ constexpr auto accept_retry_delay = std::chrono::milliseconds(100);
 // an accept is a system call, tiny next to a session's turn, yet a flood of
 // connections must not keep the server thread to itself.
 constexpr std::size_t accept_burst = 64;
+// Out-of-descriptors episodes logged at most once in this interval.
+constexpr auto episode_log_interval = std::chrono::minutes(1);
 // Descriptors left to the rest of the process when max_connections is capped
 // to the descriptor limit at start: the routes themselves read /proc files,
 // and a reload opens the config.
@@ -209,7 +211,7 @@ struct http_server::impl {
                 if (!it_->evicted) {
                     --owner_->open_connections_;
                 }
-                owner_->queued_bytes_ -= it_->queued;
+                owner_->release(*it_);
                 owner_->connections_.erase(it_);
                 owner_->publish_connection_count();
                 // The descriptor just closed refills the reserve if it was spent.
@@ -236,7 +238,10 @@ struct http_server::impl {
             if (owner_->queued_bytes_ < owner_->limits_.max_queued_bytes) {
                 return true;
             }
-            owner_->evict_longest_writing();
+            // Only as many as needed: connections closed already free theirs soon.
+            if (owner_->queued_bytes_ - owner_->releasing_bytes_ >= owner_->limits_.max_queued_bytes) {
+                owner_->evict_longest_writing();
+            }
             return false;
         }
 
@@ -245,10 +250,7 @@ struct http_server::impl {
             it_->queued = bytes;
             owner_->queued_bytes_ += bytes;
         }
-        void done_writing() const {
-            owner_->queued_bytes_ -= it_->queued;
-            it_->queued = 0;
-        }
+        void done_writing() const { owner_->release(*it_); }
 
     private:
         impl* owner_;
@@ -354,12 +356,10 @@ struct http_server::impl {
                 continue;
             }
             if (short_of_descriptors) {
-                if (!short_of_descriptors_) {
-                    short_of_descriptors_ = true;
+                if (!short_of_descriptors_ && start_episode()) {
                     spdlog::warn(
                         "http: out of file descriptors ({}): each new connection closes the one that has "
-                        "waited longest (or takes a descriptor kept in reserve); logged again once "
-                        "accepting needs no room",
+                        "waited longest (or takes a descriptor kept in reserve)",
                         ec.message());
                 }
                 // Make room once and accept again at once; if another thread took the
@@ -377,8 +377,12 @@ struct http_server::impl {
             }
             if (short_of_descriptors_ && !room_made) {
                 short_of_descriptors_ = false;
-                spdlog::info("http: file descriptors available again; {} connection(s) were closed for them",
-                             std::exchange(closed_for_descriptors_, 0));
+                if (episode_logged_) {
+                    spdlog::info(
+                        "http: file descriptors available again; {} connection(s) closed for them "
+                        "since this was last logged",
+                        std::exchange(closed_for_descriptors_, 0));
+                }
             }
             room_made = false;
             reserve_descriptor();
@@ -535,6 +539,19 @@ struct http_server::impl {
         return false;
     }
 
+    // Starts an out-of-descriptors episode; true if it is to be logged: one
+    // in a minute at most, so that a process hovering at its limit does not
+    // flood the log with episodes of a connection each.
+    bool start_episode() {
+        short_of_descriptors_ = true;
+        const auto now = std::chrono::steady_clock::now();
+        episode_logged_ = !last_episode_logged_ || now - *last_episode_logged_ >= episode_log_interval;
+        if (episode_logged_) {
+            last_episode_logged_ = now;
+        }
+        return episode_logged_;
+    }
+
     // Frees a descriptor for a pending connection when the process has none:
     // closes the connection that has waited longest, or, with none open (the
     // rest of the process holds every descriptor), gives up the reserve. True
@@ -580,9 +597,19 @@ struct http_server::impl {
 
     void evict(slot& s) {
         s.evicted = true;
+        releasing_bytes_ += s.queued;
         --open_connections_;
         s.stream.close();
         publish_connection_count();
+    }
+
+    // The response a slot held is freed (written, or its session ended).
+    void release(slot& s) {
+        queued_bytes_ -= s.queued;
+        if (s.evicted) {
+            releasing_bytes_ -= s.queued;
+        }
+        s.queued = 0;
     }
 
     void close_all() {
@@ -617,10 +644,13 @@ struct http_server::impl {
     std::list<slot> connections_;
     std::size_t open_connections_ = 0;                       // entries not evicted
     std::size_t queued_bytes_ = 0;                           // their responses held
+    std::size_t releasing_bytes_ = 0;                        // of those, by evicted ones
     std::size_t max_connections_ = limits_.max_connections;  // capped at start()
     int spare_descriptor_ = -1;                              // the reserve, or -1
-    bool short_of_descriptors_ = false;                      // an episode, logged at start and end
-    std::uint64_t closed_for_descriptors_ = 0;               // in this episode
+    bool short_of_descriptors_ = false;                      // in an episode
+    bool episode_logged_ = false;                            // this one, at its start and end
+    std::optional<std::chrono::steady_clock::time_point> last_episode_logged_;
+    std::uint64_t closed_for_descriptors_ = 0;  // in this episode
     asio::io_context ioc_{1};
     tcp::acceptor acceptor_{ioc_};
 
