@@ -186,6 +186,22 @@ public:
         return info.tcpi_state != TCP_ESTABLISHED;
     }
 
+    // Sends each byte in a segment of its own.
+    bool send_byte_by_byte(std::string_view data) {
+        const int on = 1;
+        ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+        for (const char c : data) {
+            if (!send(std::string_view(&c, 1))) {
+                return false;
+            }
+            std::this_thread::sleep_for(1ms);
+        }
+        return true;
+    }
+
+    // Closes the sending side only: the peer sees the end of the stream.
+    void shut_write() { ::shutdown(fd_, SHUT_WR); }
+
     // Shrinks the receive buffer (before any data arrives), so that a client
     // that never reads stalls the server after a few KiB rather than MiBs.
     void small_receive_buffer() {
@@ -382,6 +398,44 @@ TEST_F(HttpServer, connection_close_is_honoured) {
     EXPECT_TRUE(c.closed_by_peer(io_timeout));
 }
 
+// Every boundary falls somewhere: inside a token, between CR and LF, right
+// before the blank line. Two requests, so that the second starts mid-buffer.
+TEST_F(HttpServer, requests_split_into_one_byte_writes_are_served) {
+    start();
+    client c(port());
+    ASSERT_TRUE(
+        c.send_byte_by_byte("GET /healthz HTTP/1.1\r\nHost: t\r\nX-A: b\r\n\r\n"
+                            "GET /status?x=1 HTTP/1.1\r\nHost: t\r\n\r\n"));
+    const auto first = c.read_reply();
+    const auto second = c.read_reply();
+    ASSERT_TRUE(first.has_value());
+    ASSERT_TRUE(second.has_value());
+    EXPECT_EQ(first->body, "ok\n");
+    EXPECT_EQ(second->body, R"({"stage":"warmup"})");
+}
+
+TEST_F(HttpServer, half_closed_client_gets_its_whole_reply_then_the_server_closes) {
+    start();
+    client c(port());
+    ASSERT_TRUE(c.send("GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n"));
+    c.shut_write();
+    const auto r = c.read_reply();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->body, "corostorm_up 1\n");
+    EXPECT_TRUE(c.closed_by_peer(io_timeout));
+    ASSERT_TRUE(eventually([&] { return server_->active_connections() == 0; }));
+}
+
+// Half-closed in the middle of a request: nothing is answered as if it were whole.
+TEST_F(HttpServer, half_closed_mid_request_is_closed_without_an_answer) {
+    start();
+    client c(port());
+    ASSERT_TRUE(c.send("GET /metrics HTTP/1.1\r\nHost:"));
+    c.shut_write();
+    EXPECT_EQ(c.read_to_close(), "");
+    expect_serving();
+}
+
 TEST_F(HttpServer, malformed_request_line_gets_400_and_close_and_others_are_served) {
     start();
     for (const char* garbage : {"GARBAGE\r\n\r\n", "GET /metrics HTTP/9\r\n\r\n", "GET\r\n\r\n",
@@ -453,6 +507,34 @@ TEST_F(HttpServer, oversized_header_is_rejected_and_others_are_served) {
     if (!answer.empty()) {
         EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 431");
     }
+    expect_serving();
+}
+
+// The header limit counts every field, however small each is.
+TEST_F(HttpServer, many_small_header_fields_count_towards_the_header_limit) {
+    server_limits limits;
+    limits.max_header_bytes = 1024;
+    start(limits);
+    std::string within;
+    for (int i = 0; i < 100; ++i) {
+        within += "a:\r\n";  // 400 bytes of fields
+    }
+    client ok(port());
+    const auto r = ok.request("GET", "/healthz", within);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200u);
+
+    std::string beyond;
+    for (int i = 0; i < 2000; ++i) {
+        beyond += "a:\r\n";  // 8000 bytes of fields
+    }
+    client c(port());
+    c.send("GET /healthz HTTP/1.1\r\nHost: t\r\n" + beyond + "\r\n");
+    const std::string answer = c.read_to_close();  // a reset may beat the reply, as above
+    if (!answer.empty()) {
+        EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 431");
+    }
+    EXPECT_EQ(answer.find("HTTP/1.1 200"), std::string::npos);
     expect_serving();
 }
 
