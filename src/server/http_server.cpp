@@ -14,10 +14,18 @@
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <tuple>
 #include <utility>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -36,6 +44,8 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+
+#include <spdlog/spdlog.h>
 
 namespace corostorm::server {
 
@@ -57,9 +67,50 @@ constexpr std::size_t max_body_bytes = 1024;
 // Read buffer room beyond header and body limits, so that a header just over
 // the limit is reported as 431 by the parser rather than as a full buffer.
 constexpr std::size_t read_buffer_slack = 1024;
-// After a failed accept (say, out of file descriptors) wait before retrying,
-// so that a persistent error does not spin the server thread.
+// The kernel's send buffer of each connection, asked for instead of letting it
+// grow to tcp_wmem's maximum (4 MiB by default): what a client that stops
+// reading can make the kernel hold for it, and so how many pipelined responses
+// the server renders for it before its write stalls (Linux doubles the value
+// for bookkeeping). At 50 ms of round trip it still moves 2.5 MB/s.
+constexpr int send_buffer_bytes = 64 * 1024;
+// After a failed accept that nothing can be done about (say, out of file
+// descriptors with none to free) wait before retrying, so that a persistent
+// error does not spin the server thread on a listener that stays readable.
 constexpr auto accept_retry_delay = std::chrono::milliseconds(100);
+// Connections accepted in one go before the sessions get a turn: the cost of
+// an accept is a system call, tiny next to a session's turn, yet a flood of
+// connections must not keep the server thread to itself.
+constexpr std::size_t accept_burst = 64;
+// Out-of-descriptors episodes logged at most once in this interval.
+constexpr auto episode_log_interval = std::chrono::minutes(1);
+// Descriptors left to the rest of the process when max_connections is capped
+// to the descriptor limit at start: the routes themselves read /proc files,
+// and a reload opens the config.
+constexpr std::size_t descriptor_headroom = 16;
+
+// The soft RLIMIT_NOFILE, and how many descriptors are open now; nullopt if
+// either is unknown (then nothing is capped).
+std::optional<std::pair<std::size_t, std::size_t>> descriptor_use() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) {
+        return std::nullopt;
+    }
+    DIR* dir = ::opendir("/proc/self/fd");
+    if (dir == nullptr) {
+        return std::nullopt;
+    }
+    std::size_t open = 0;
+    while (const dirent* entry = ::readdir(dir)) {
+        open += entry->d_name[0] != '.';
+    }
+    ::closedir(dir);
+    return std::pair{static_cast<std::size_t>(limit.rlim_cur),
+                     open > 0 ? open - 1 : 0};  // less the listing's own
+}
+
+bool out_of_descriptors(const beast::error_code& ec) {
+    return ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system;
+}
 
 std::string format_address(const asio::ip::address& address, std::uint16_t port) {
     const std::string host = address.to_string();
@@ -103,6 +154,18 @@ std::optional<reply> reply_to_read_error(const beast::error_code& ec) {
     return std::nullopt;
 }
 
+// A request with a Transfer-Encoding header, whatever its value: 400, then the
+// connection closes. No route takes a body, and a chunked one is the usual
+// vehicle for request smuggling; an unknown or malformed coding (say
+// "xchunked") leaves the body's length undefined, which RFC 9112 (6.3) answers
+// with 400 and a close. Refusing them all, before any body is read, leaves
+// nothing to get wrong. The TE header is another matter: it lists the codings
+// a client accepts in a response, and the server sends every response with
+// Content-Length and no transfer coding, so TE is ignored whatever it says.
+reply refuse_transfer_encoding() {
+    return plain_reply(http::status::bad_request, "transfer codings are not accepted\n", 11, false);
+}
+
 // Completion of a spawned coroutine: an exception is counted, because
 // rethrowing it would end ioc_.run() and with it the server.
 struct count_failure {
@@ -119,12 +182,15 @@ struct count_failure {
 }  // namespace
 
 struct http_server::impl {
-    // An open connection's stream, and whether it was evicted: closed to make
-    // room for a newer connection while its session still unwinds.
+    // An open connection's stream; whether it was evicted: closed to make room
+    // for a newer connection or response while its session still unwinds; and
+    // the bytes of the response it holds until written (or until its session
+    // ends, if evicted), counted in queued_bytes_.
     struct slot {
         explicit slot(tcp::socket socket) : stream(std::move(socket)) {}
         beast::tcp_stream stream;
         bool evicted = false;
+        std::size_t queued = 0;
     };
 
     // One accepted connection. The stream lives in connections_ so that stop()
@@ -145,8 +211,11 @@ struct http_server::impl {
                 if (!it_->evicted) {
                     --owner_->open_connections_;
                 }
+                owner_->release(*it_);
                 owner_->connections_.erase(it_);
                 owner_->publish_connection_count();
+                // The descriptor just closed refills the reserve if it was spent.
+                owner_->reserve_descriptor();
             }
         }
 
@@ -157,6 +226,31 @@ struct http_server::impl {
         void received_request() const {
             owner_->connections_.splice(owner_->connections_.end(), owner_->connections_, it_);
         }
+
+        bool evicted() const { return it_->evicted; }
+
+        // Whether a response may be built now: while the responses held reach
+        // max_queued_bytes, no new one is, and the connection that has waited
+        // longest for its reader is closed; its session then frees its
+        // response within a turn or two of the server thread, and the caller
+        // asks again after a turn.
+        bool may_respond() const {
+            if (owner_->queued_bytes_ < owner_->limits_.max_queued_bytes) {
+                return true;
+            }
+            // Only as many as needed: connections closed already free theirs soon.
+            if (owner_->queued_bytes_ - owner_->releasing_bytes_ >= owner_->limits_.max_queued_bytes) {
+                owner_->evict_longest_writing();
+            }
+            return false;
+        }
+
+        // A response of `bytes` is held from now until done_writing().
+        void writing(std::size_t bytes) const {
+            it_->queued = bytes;
+            owner_->queued_bytes_ += bytes;
+        }
+        void done_writing() const { owner_->release(*it_); }
 
     private:
         impl* owner_;
@@ -202,6 +296,17 @@ struct http_server::impl {
         if (state_ != state::idle) {
             return;
         }
+        // Capped to what the descriptor limit leaves, so that the server reaches
+        // its own limit, and evicts, before the process runs out: at start the
+        // daemon has raised the limit and opened what it holds throughout. What
+        // opens later is met by the out-of-descriptors path in listener().
+        if (const auto use = descriptor_use()) {
+            const auto [limit, open] = *use;
+            const std::size_t room =
+                limit > open + descriptor_headroom ? limit - open - descriptor_headroom : 1;
+            max_connections_ = std::min(max_connections_, room);
+        }
+        reserve_descriptor();
         asio::co_spawn(ioc_, listener(), count_failure{&internal_errors_});
         thread_ = std::thread([this] { ioc_.run(); });
         state_ = state::running;
@@ -223,18 +328,67 @@ struct http_server::impl {
         state_ = state::stopped;
     }
 
+    // Accepts without blocking until nothing is pending, then waits for the
+    // listener to be readable; each wait is armed before this thread can see
+    // the next connection arrive, so none is missed. Out of descriptors, room
+    // is made only when a connection is pending: accept() fails with EMFILE
+    // whether or not one is, and nobody must be closed for a connection that
+    // is not there.
     asio::awaitable<void> listener() {
+        beast::error_code ec;
+        acceptor_.non_blocking(true, ec);
+        bool room_made = false;  // for the connection pending now, since the last pause
+        std::size_t accepted_in_burst = 0;
         for (;;) {
-            auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
             if (!acceptor_.is_open()) {
                 co_return;
             }
+            tcp::socket socket(ioc_);
+            acceptor_.accept(socket, ec);
+            if (ec == asio::error::connection_aborted) {
+                continue;  // gone before it was accepted
+            }
+            const bool short_of_descriptors = out_of_descriptors(ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again ||
+                (short_of_descriptors && !connection_pending())) {
+                accepted_in_burst = 0;
+                co_await acceptor_.async_wait(tcp::acceptor::wait_read, use_tuple);
+                continue;
+            }
+            if (short_of_descriptors) {
+                if (!short_of_descriptors_ && start_episode()) {
+                    spdlog::warn(
+                        "http: out of file descriptors ({}): each new connection closes the one that has "
+                        "waited longest (or takes a descriptor kept in reserve)",
+                        ec.message());
+                }
+                // Make room once and accept again at once; if another thread took the
+                // descriptor freed, pause rather than close connection after connection.
+                if (!room_made && make_room_for_accept()) {
+                    room_made = true;
+                    continue;
+                }
+            }
             if (ec) {
+                room_made = false;
                 asio::steady_timer pause(ioc_, accept_retry_delay);
                 co_await pause.async_wait(use_tuple);
                 continue;
             }
-            if (open_connections_ >= limits_.max_connections) {
+            if (short_of_descriptors_ && !room_made) {
+                short_of_descriptors_ = false;
+                if (episode_logged_) {
+                    spdlog::info(
+                        "http: file descriptors available again; {} connection(s) closed for them "
+                        "since this was last logged",
+                        std::exchange(closed_for_descriptors_, 0));
+                }
+            }
+            room_made = false;
+            reserve_descriptor();
+            // Ignored on failure: the kernel's default buffer is a weaker bound, not an error.
+            socket.set_option(asio::socket_base::send_buffer_size(send_buffer_bytes), ec);
+            if (open_connections_ >= max_connections_) {
                 // Relaxed: a counter that orders nothing else.
                 evicted_connections_.fetch_add(1, std::memory_order_relaxed);
                 if (!evict_longest_waiting()) {
@@ -244,7 +398,21 @@ struct http_server::impl {
             }
             asio::co_spawn(ioc_, session(connection(*this, std::move(socket))),
                            count_failure{&internal_errors_});
+            // The listen queue is drained a burst at a time, and the sessions get
+            // their turn between bursts. One connection a turn would put a scraper
+            // at the back of the queue behind a round of every session per
+            // connection ahead of it: seconds, when those sessions render pages.
+            if (++accepted_in_burst == accept_burst) {
+                accepted_in_burst = 0;
+                co_await asio::post(ioc_, asio::use_awaitable);
+            }
         }
+    }
+
+    // True if a connection waits in the listen queue (a poll, without blocking).
+    bool connection_pending() {
+        pollfd p{acceptor_.native_handle(), POLLIN, 0};
+        return ::poll(&p, 1, 0) > 0 && (p.revents & POLLIN) != 0;
     }
 
     asio::awaitable<void> session(connection conn) {
@@ -257,18 +425,42 @@ struct http_server::impl {
             // One deadline for the whole request, however many reads it takes: a client
             // trickling bytes is cut off, as is an idle keep-alive connection.
             stream.expires_after(request_timeout_);
-            const auto [read_error, read_bytes] =
-                co_await http::async_read(stream, buffer, parser, use_tuple);
-            if (!read_error) {
-                conn.received_request();
+            // The header first, so that its framing is judged before any body is read.
+            auto [read_error, read_bytes] =
+                co_await http::async_read_header(stream, buffer, parser, use_tuple);
+            std::optional<reply> res;
+            if (!read_error && parser.get().count(http::field::transfer_encoding) != 0) {
+                res = refuse_transfer_encoding();
+            } else {
+                if (!read_error) {
+                    std::tie(read_error, read_bytes) =
+                        co_await http::async_read(stream, buffer, parser, use_tuple);
+                }
+                if (!read_error) {
+                    conn.received_request();
+                }
+                if (!read_error) {
+                    // Memory for responses is bounded before one is built, so that
+                    // clients that never read cannot make the server build more.
+                    while (!conn.may_respond()) {
+                        co_await asio::post(ioc_, asio::use_awaitable);
+                    }
+                    if (conn.evicted()) {
+                        break;
+                    }
+                }
+                res = read_error ? reply_to_read_error(read_error) : answer(parser.get());
             }
-            std::optional<reply> res = read_error ? reply_to_read_error(read_error) : answer(parser.get());
             if (!res) {
                 break;
             }
-            // A client that stops reading cannot hold the connection either.
+            // A client that stops reading cannot hold the connection either. One
+            // response at a time: the next pipelined request is not read, let
+            // alone answered, until this one is in the kernel's hands.
             stream.expires_after(request_timeout_);
+            conn.writing(res->body().capacity());
             const auto [write_error, written_bytes] = co_await http::async_write(stream, *res, use_tuple);
+            conn.done_writing();
             if (write_error || !res->keep_alive()) {
                 break;
             }
@@ -310,7 +502,7 @@ struct http_server::impl {
         if (head) {
             // Same headers as GET, Content-Length included; only the body goes.
             const std::size_t length = res.body().size();
-            res.body().clear();
+            std::string().swap(res.body());  // its memory too, not held while written
             res.content_length(length);
         }
         return res;
@@ -340,19 +532,93 @@ struct http_server::impl {
     bool evict_longest_waiting() {
         for (slot& s : connections_) {
             if (!s.evicted) {
-                s.evicted = true;
-                --open_connections_;
-                s.stream.close();
-                publish_connection_count();
+                evict(s);
                 return true;
             }
         }
         return false;
     }
 
+    // Starts an out-of-descriptors episode; true if it is to be logged: one
+    // in a minute at most, so that a process hovering at its limit does not
+    // flood the log with episodes of a connection each.
+    bool start_episode() {
+        short_of_descriptors_ = true;
+        const auto now = std::chrono::steady_clock::now();
+        episode_logged_ = !last_episode_logged_ || now - *last_episode_logged_ >= episode_log_interval;
+        if (episode_logged_) {
+            last_episode_logged_ = now;
+        }
+        return episode_logged_;
+    }
+
+    // Frees a descriptor for a pending connection when the process has none:
+    // closes the connection that has waited longest, or, with none open (the
+    // rest of the process holds every descriptor), gives up the reserve. True
+    // if one was freed.
+    bool make_room_for_accept() {
+        if (evict_longest_waiting()) {
+            // Relaxed: a counter that orders nothing else.
+            evicted_connections_.fetch_add(1, std::memory_order_relaxed);
+            ++closed_for_descriptors_;
+            return true;
+        }
+        if (spare_descriptor_ >= 0) {
+            ::close(spare_descriptor_);
+            spare_descriptor_ = -1;
+            return true;
+        }
+        return false;
+    }
+
+    // Holds one descriptor (of /dev/null) in reserve, if not already held and
+    // one can be had: with it, a scraper is accepted even when the rest of the
+    // process has taken every other descriptor.
+    void reserve_descriptor() {
+        if (spare_descriptor_ < 0) {
+            spare_descriptor_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        }
+    }
+
+    // Closes the connection that has waited longest with a response unwritten,
+    // its reader not reading; none if every such connection is closed already
+    // (their sessions are unwinding). A reading client takes its response
+    // within milliseconds, so those closed are the ones not reading.
+    void evict_longest_writing() {
+        for (slot& s : connections_) {
+            if (!s.evicted && s.queued != 0) {
+                // Relaxed: a counter that orders nothing else.
+                evicted_connections_.fetch_add(1, std::memory_order_relaxed);
+                evict(s);
+                return;
+            }
+        }
+    }
+
+    void evict(slot& s) {
+        s.evicted = true;
+        releasing_bytes_ += s.queued;
+        --open_connections_;
+        s.stream.close();
+        publish_connection_count();
+    }
+
+    // The response a slot held is freed (written, or its session ended).
+    void release(slot& s) {
+        queued_bytes_ -= s.queued;
+        if (s.evicted) {
+            releasing_bytes_ -= s.queued;
+        }
+        s.queued = 0;
+    }
+
     void close_all() {
         beast::error_code ignored;
         acceptor_.close(ignored);
+        if (spare_descriptor_ >= 0) {
+            ::close(spare_descriptor_);
+            spare_descriptor_ = -1;
+        }
         for (slot& s : connections_) {
             s.stream.close();
         }
@@ -376,7 +642,15 @@ struct http_server::impl {
     // their entries during its destruction. Ordered by when each connection was
     // accepted or last received a whole request, oldest first: the eviction order.
     std::list<slot> connections_;
-    std::size_t open_connections_ = 0;  // entries not evicted
+    std::size_t open_connections_ = 0;                       // entries not evicted
+    std::size_t queued_bytes_ = 0;                           // their responses held
+    std::size_t releasing_bytes_ = 0;                        // of those, by evicted ones
+    std::size_t max_connections_ = limits_.max_connections;  // capped at start()
+    int spare_descriptor_ = -1;                              // the reserve, or -1
+    bool short_of_descriptors_ = false;                      // in an episode
+    bool episode_logged_ = false;                            // this one, at its start and end
+    std::optional<std::chrono::steady_clock::time_point> last_episode_logged_;
+    std::uint64_t closed_for_descriptors_ = 0;  // in this episode
     asio::io_context ioc_{1};
     tcp::acceptor acceptor_{ioc_};
 

@@ -12,7 +12,8 @@ and must stay within bounds of what they were before the abuse. Cases:
              closed, the rest time out, freed slots are reused
   slowloris  50 clients sending one byte a second: the request timeout ends them
   oversized  1 MB of headers, a header line that never ends, a 1 MB URI,
-             Content-Length: 10 GB, a chunked body that never ends
+             Content-Length: 10 GB, a chunked body that never ends (400: no
+             Transfer-Encoding is accepted)
   malformed  garbage, binary, NUL bytes, HTTP/0.9, the HTTP/2 preface, absurd
              versions, broken framing: 4xx or closed, never 2xx
   methods    everything but GET and HEAD: 405 with Allow: GET, HEAD
@@ -22,6 +23,8 @@ and must stay within bounds of what they were before the abuse. Cases:
   combined   1000 idle connections and 50 slowloris clients, both reconnecting
              within 0.1 s of being closed: scrape latency against a quiet
              baseline in the same run (printed as p50/p99 and their ratio)
+  fd limit   a second daemon under RLIMIT_NOFILE 256 with 250 idle connections:
+             scrapes and /healthz are still served at once
 
 usage: abuse_test.py BIN
 Environment: COROSTORM_SANITIZED=1 for a sanitizer build (slower; looser bounds).
@@ -233,9 +236,15 @@ class Daemon:
         r"|Aborted|Segmentation fault"
     )
 
-    def __init__(self, binary, scratch):
-        self.log_path = os.path.join(scratch, "corostorm.log")
+    def __init__(self, binary, scratch, name="corostorm", nofile=None):
+        """nofile: RLIMIT_NOFILE (soft and hard) to run the daemon under."""
+        self.log_path = os.path.join(scratch, f"{name}.log")
         self.log_file = open(self.log_path, "wb")
+
+        def limit_descriptors():
+            if nofile is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
         self.proc = subprocess.Popen(
             [
                 binary,
@@ -254,6 +263,7 @@ class Daemon:
             stdin=subprocess.DEVNULL,
             stdout=self.log_file,
             stderr=subprocess.STDOUT,
+            preexec_fn=limit_descriptors,
         )
         self.pid = self.proc.pid
         self.port = None
@@ -658,7 +668,7 @@ def case_oversized(daemon, watch):
             "a chunked body that never ends",
             request + b"Transfer-Encoding: chunked\r\n\r\n",
             b"10000\r\n" + b"c" * 65536 + b"\r\n",
-            {413},
+            {400},  # any Transfer-Encoding is refused once the header is read
         ),
     ]
     threads = []
@@ -734,6 +744,13 @@ MALFORMED = [
         b"0\r\n\r\n",
     ),
     ("bad chunk size", b"GET /metrics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+    ("xchunked coding", b"GET /metrics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n"),
+    ("Transfer-Encoding: gzip", b"GET /metrics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"),
+    ("empty Transfer-Encoding", b"GET /metrics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n\r\n"),
+    (
+        "chunked, empty body",
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    ),
     ("TLS client hello", bytes.fromhex("160301020001000200030300") + b"\x00" * 500),
 ]
 
@@ -808,6 +825,14 @@ def case_methods(daemon, watch):
     check(
         head is not None and head.status == 200 and int(head.headers.get("content-length", "0")) > 0,
         "methods: HEAD /metrics 200 with the GET's Content-Length",
+    )
+    # TE lists the codings a client accepts in a response; the server applies none, so
+    # any value is ignored (unlike Transfer-Encoding, which is refused).
+    te = fetch(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nTE: xchunked\r\nConnection: close\r\n\r\n")
+    check(
+        te is not None and te.status == 200 and "transfer-encoding" not in te.headers,
+        "methods: TE: xchunked is ignored: 200, framed by Content-Length",
+        "no reply" if te is None else f"{te.status}, {te.headers}",
     )
     watch.scrape("methods")
     watch.check_bounds("methods")
@@ -1000,6 +1025,37 @@ def case_combined(daemon, watch, baseline):
     watch.check_bounds("combined")
 
 
+def case_descriptor_limit(binary, scratch):
+    """A second daemon, limited to 256 descriptors (soft and hard, as `ulimit -n
+    256` sets them): 250 idle connections would take the last of them before
+    the server's own limit of 256 connections is reached."""
+    log("# descriptor limit: a daemon under RLIMIT_NOFILE 256 holding 250 idle connections")
+    daemon = Daemon(binary, scratch, name="fd-limit", nofile=256)
+    try:
+        daemon.wait_listening()
+        wait_ready(daemon)
+        watch = Watch(daemon, daemon.rss(), daemon.fds())
+        abuser = AbuserProcess("idle", daemon.port, 250)
+        try:
+            served = sum(watch.scrape("descriptor limit") is not None for _ in range(10))
+            health = [get(daemon.port, "/healthz") for _ in range(10)]
+            healthy = sum(r is not None and r.status == 200 and r.seconds < SERVE_WITHIN for r in health)
+            fds = daemon.fds()
+            check(
+                served == 10 and healthy == 10,
+                f"descriptor limit: 10 scrapes and 10 /healthz served promptly next to 250 idle"
+                f" connections ({fds} of 256 descriptors open)",
+                f"{served} scrapes, {healthy} /healthz served",
+            )
+        finally:
+            abuser.stop()
+    finally:
+        rc = daemon.stop(60 if SANITIZED else 30)
+        check(rc == 0, "descriptor limit: SIGTERM: the daemon exits 0", f"exit code {rc}")
+        crash = daemon.crash_report()
+        check(crash is None, "descriptor limit: no crash or sanitizer report", crash or "")
+
+
 # ---------------------------------------------------------------- main ----
 
 
@@ -1065,6 +1121,10 @@ def run(binary):
             if FAILURES:
                 log("---- last lines of the daemon's log ----")
                 log("\n".join(daemon.log().splitlines()[-40:]))
+        try:
+            case_descriptor_limit(binary, scratch)
+        except Fatal as e:
+            fail(str(e))
     if FAILURES:
         log(f"{len(FAILURES)} check(s) failed")
         return 1
