@@ -29,6 +29,7 @@
 #include "metrics/probes.h"
 #include "metrics/process_collector.h"
 #include "runtime/clock.h"
+#include "runtime/run_loop.h"
 #include "scenario/timeline.h"
 #include "server/http_server.h"
 
@@ -72,7 +73,8 @@ public:
         // After the server has bound its port: a taken port fails before any task exists.
         parts_ = std::make_unique<assembly>(
             cfg, [this] { return scenario_now(); },
-            memory_limit_.active() ? std::optional(memory_limit_.limit_bytes) : std::nullopt, &reloads_);
+            memory_limit_.bounds_memory() ? std::optional(memory_limit_.limit_bytes) : std::nullopt,
+            &reloads_);
         guard_ = guard::memory_guard::for_process(memory_limit_, parts_->rss_baseline(), parts_->pool());
     }
 
@@ -109,7 +111,7 @@ public:
         // From here this thread takes the signals held since main (see signals.h); one
         // that came while the pool was built is acted on now.
         release_signals();
-        control_.run();
+        runtime::run_surviving_out_of_memory(control_);
         return exit_code_;
     }
 
@@ -224,6 +226,18 @@ private:
             spdlog::info("memory guard: off (memory.limit: none); spawning is limited by nothing");
             return;
         }
+        if (!memory_limit_.bounds_memory()) {
+            spdlog::info("memory guard: memory.limit none; spawning is limited by the address space only");
+        }
+        if (memory_limit_.bounds_memory()) log_memory_bound();
+        if (memory_limit_.address_space_bytes > 0) {
+            spdlog::info("memory guard: address space limited (ulimit -v) to {}: spawning stops at {} mapped",
+                         guard::format_memory(memory_limit_.address_space_bytes),
+                         guard::format_memory(memory_limit_.address_space_threshold_bytes()));
+        }
+    }
+
+    void log_memory_bound() const {
         const char* what = memory_limit_.source == guard::limit_source::cgroup    ? "the cgroup's limit"
                            : memory_limit_.source == guard::limit_source::machine ? "the machine's memory"
                                                                                   : "memory.limit";
@@ -231,12 +245,6 @@ private:
                      guard::format_memory(memory_limit_.limit_bytes), what,
                      guard::format_memory(memory_limit_.headroom_bytes),
                      guard::format_memory(memory_limit_.threshold_bytes()));
-        if (memory_limit_.address_space_bytes > 0) {
-            spdlog::info(
-                "memory guard: address space limited (ulimit -v) to {}: spawning also stops at {} mapped",
-                guard::format_memory(memory_limit_.address_space_bytes),
-                guard::format_memory(memory_limit_.address_space_threshold_bytes()));
-        }
     }
 
     void schedule_guard() {

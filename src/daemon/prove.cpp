@@ -164,7 +164,7 @@ public:
               [this] {
                   return metrics::scenario_view{"prove", {options_.tasks}};
               },
-              limit_.active() ? std::optional(limit_.limit_bytes) : std::nullopt),
+              limit_.bounds_memory() ? std::optional(limit_.limit_bytes) : std::nullopt),
           guard_(guard::memory_guard::for_process(limit_, parts_.rss_baseline(), parts_.pool())) {}
 
     // Phases 1 to 3; the report (not yet printed) is valid until the prover goes.
@@ -261,9 +261,10 @@ private:
                                       guard::format_memory(limit_.headroom_bytes));
                 return stop(fmt::format(
                     "memory limit: the memory guard held spawning back for {:.1f} s at {}; reached {} of {} "
-                    "tasks in {:.1f} s (memory.limit: none turns the guard off)",
+                    "tasks in {:.1f} s ({})",
                     seconds(now - progress_at_ns), bound, group_digits(progress),
-                    group_digits(options_.tasks), elapsed));
+                    group_digits(options_.tasks), elapsed,
+                    state.address_space_binds ? "raise ulimit -v for more" : "memory.limit: none lifts it"));
             }
             if (stop_signal != 0) {
                 return stop(fmt::format("interrupted by {}: reached {} of {} tasks in {:.1f} s",

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "metrics/probes.h"
@@ -34,6 +35,16 @@ std::string format_memory(std::uint64_t bytes) {
 memory_limit resolve_memory_limit(const config::memory_config& cfg, std::optional<std::uint64_t> cgroup_limit,
                                   std::uint64_t machine_bytes, std::optional<std::uint64_t> address_space) {
     memory_limit out;
+    const auto headroom_of = [&](std::uint64_t limit) {
+        const auto fraction_of_limit = std::llround(static_cast<double>(limit) * cfg.headroom_fraction);
+        return std::min(cfg.headroom_bytes.value_or(static_cast<std::uint64_t>(fraction_of_limit)), limit);
+    };
+    // Kept whatever memory.limit says: past it any allocation fails, anywhere in the
+    // process (an Asio handler's, a log line's), not only a spawn that could be refused.
+    if (address_space) {
+        out.address_space_bytes = *address_space;
+        out.address_space_headroom_bytes = headroom_of(*address_space);
+    }
     switch (cfg.limit) {
         case config::memory_limit_kind::none:
             return out;
@@ -53,15 +64,7 @@ memory_limit resolve_memory_limit(const config::memory_config& cfg, std::optiona
             }
             break;
     }
-    const auto headroom_of = [&](std::uint64_t limit) {
-        const auto fraction_of_limit = std::llround(static_cast<double>(limit) * cfg.headroom_fraction);
-        return std::min(cfg.headroom_bytes.value_or(static_cast<std::uint64_t>(fraction_of_limit)), limit);
-    };
     out.headroom_bytes = headroom_of(out.limit_bytes);
-    if (address_space) {
-        out.address_space_bytes = *address_space;
-        out.address_space_headroom_bytes = headroom_of(*address_space);
-    }
     return out;
 }
 
@@ -71,10 +74,9 @@ memory_limit resolve_memory_limit(const config::memory_config& cfg) {
 }
 
 std::optional<std::string> no_room_problem(const memory_limit& limit, const config::memory_config& cfg) {
-    if (!limit.active()) return std::nullopt;
     const std::string headroom = cfg.headroom_bytes ? config::format_size(*cfg.headroom_bytes)
                                                     : fmt::format("{:g}%", cfg.headroom_fraction * 100.0);
-    if (limit.threshold_bytes() == 0) {
+    if (limit.bounds_memory() && limit.threshold_bytes() == 0) {
         const char* what = limit.source == limit_source::cgroup    ? "the cgroup's memory limit"
                            : limit.source == limit_source::machine ? "the machine's memory (MemTotal)"
                                                                    : "memory.limit";
@@ -88,7 +90,7 @@ std::optional<std::string> no_room_problem(const memory_limit& limit, const conf
     if (limit.address_space_bytes > 0 && limit.address_space_threshold_bytes() == 0) {
         return fmt::format(
             "memory.headroom: {} leaves no room below the address-space limit (ulimit -v) of {}; give a "
-            "smaller headroom, or raise ulimit -v (memory.limit: none turns the guard off)",
+            "smaller headroom, or raise ulimit -v",
             headroom, format_memory(limit.address_space_bytes));
     }
     return std::nullopt;
@@ -156,7 +158,9 @@ void memory_guard::refresh(std::uint64_t now_ns) {
             per_task = std::max<std::uint64_t>((resident - rss_baseline_) / live_total, 1);
     }
     const std::uint64_t threshold = limit_.threshold_bytes();
-    std::uint64_t room_tasks = *usage < threshold ? (threshold - *usage) / per_task : 0;
+    std::uint64_t room_tasks = !limit_.bounds_memory() ? std::numeric_limits<std::uint64_t>::max()
+                               : *usage < threshold    ? (threshold - *usage) / per_task
+                                                       : 0;
     bool address_space_binds = false;
     if (limit_.address_space_bytes > 0 && address_space_) {
         // Unreadable: no bound from it (the mapped size is always readable on Linux).

@@ -52,8 +52,9 @@ struct memory_limit {
     std::uint64_t limit_bytes = 0;
     std::uint64_t headroom_bytes = 0;
     // RLIMIT_AS (ulimit -v) when it is finite, 0 otherwise: a second bound, on the
-    // address space. Thread stacks and malloc arenas count there in full, so it can bite
-    // long before the memory limit does; the same headroom applies to it.
+    // address space, kept also with memory.limit: none. Thread stacks and malloc arenas
+    // count there in full, so it can bite long before the memory limit does; the same
+    // headroom applies to it.
     std::uint64_t address_space_bytes = 0;
     std::uint64_t address_space_headroom_bytes = 0;
     std::uint64_t threshold_bytes() const noexcept {
@@ -64,7 +65,9 @@ struct memory_limit {
                    ? address_space_bytes - address_space_headroom_bytes
                    : 0;
     }
-    bool active() const noexcept { return source != limit_source::none; }
+    // The guard runs when either bound is set: memory.limit: none leaves ulimit -v's.
+    bool active() const noexcept { return bounds_memory() || address_space_bytes > 0; }
+    bool bounds_memory() const noexcept { return source != limit_source::none; }
 };
 
 // memory.limit and memory.headroom on this machine: `cgroup_limit` is the

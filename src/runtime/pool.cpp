@@ -1,5 +1,7 @@
 #include "runtime/pool.h"
 
+#include "runtime/run_loop.h"
+
 #include <pthread.h>
 
 #include <string>
@@ -40,7 +42,7 @@ void pool::start() {
             threads_.emplace_back([this, i] {
                 name_thread(i);
                 workers_[i]->bind_busy_slot();
-                shared_->run();
+                run_surviving_out_of_memory(*shared_);
             });
         }
         return;

@@ -9,6 +9,7 @@
 
 #include "runtime/busy_work.h"
 #include "runtime/clock.h"
+#include "runtime/run_loop.h"
 
 namespace corostorm::runtime {
 
@@ -78,7 +79,7 @@ void worker::run() {
     worker_binding bind(this);
     bind_busy_slot();
     schedule_control(true);
-    own_ctx_->run();
+    run_surviving_out_of_memory(*own_ctx_);
 }
 
 void worker::start_on_shared() { schedule_control(true); }

@@ -47,6 +47,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "runtime/run_loop.h"
+
 namespace corostorm::server {
 
 namespace {
@@ -308,7 +310,7 @@ struct http_server::impl {
         }
         reserve_descriptor();
         asio::co_spawn(ioc_, listener(), count_failure{&internal_errors_});
-        thread_ = std::thread([this] { ioc_.run(); });
+        thread_ = std::thread([this] { runtime::run_surviving_out_of_memory(ioc_); });
         state_ = state::running;
     }
 
