@@ -366,6 +366,16 @@ TEST_F(HttpServer, query_string_is_ignored) {
     EXPECT_EQ(empty_query->status, 200u);
 }
 
+// The replies to "GET /healthz" then "GET /status", read in that order from `c`.
+void expect_healthz_then_status(client& c) {
+    const auto first = c.read_reply();
+    const auto second = c.read_reply();
+    ASSERT_TRUE(first.has_value());
+    ASSERT_TRUE(second.has_value());
+    EXPECT_EQ(first->body, "ok\n");
+    EXPECT_EQ(second->body, R"({"stage":"warmup"})");
+}
+
 TEST_F(HttpServer, keep_alive_serves_several_requests_on_one_connection) {
     start();
     client c(port());
@@ -379,12 +389,7 @@ TEST_F(HttpServer, keep_alive_serves_several_requests_on_one_connection) {
     ASSERT_TRUE(
         c.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
                "GET /status HTTP/1.1\r\nHost: t\r\n\r\n"));
-    const auto first = c.read_reply();
-    const auto second = c.read_reply();
-    ASSERT_TRUE(first.has_value());
-    ASSERT_TRUE(second.has_value());
-    EXPECT_EQ(first->body, "ok\n");
-    EXPECT_EQ(second->body, R"({"stage":"warmup"})");
+    expect_healthz_then_status(c);
     EXPECT_EQ(server_->active_connections(), 1u);
 }
 
@@ -406,12 +411,7 @@ TEST_F(HttpServer, requests_split_into_one_byte_writes_are_served) {
     ASSERT_TRUE(
         c.send_byte_by_byte("GET /healthz HTTP/1.1\r\nHost: t\r\nX-A: b\r\n\r\n"
                             "GET /status?x=1 HTTP/1.1\r\nHost: t\r\n\r\n"));
-    const auto first = c.read_reply();
-    const auto second = c.read_reply();
-    ASSERT_TRUE(first.has_value());
-    ASSERT_TRUE(second.has_value());
-    EXPECT_EQ(first->body, "ok\n");
-    EXPECT_EQ(second->body, R"({"stage":"warmup"})");
+    expect_healthz_then_status(c);
 }
 
 TEST_F(HttpServer, half_closed_client_gets_its_whole_reply_then_the_server_closes) {
