@@ -10,6 +10,7 @@ packages=(
   cmake g++ make pkg-config ca-certificates
   libboost1.81-dev          # Boost.Asio/Beast 1.81; never libboost-dev (that is 1.74)
   libspdlog-dev nlohmann-json3-dev prometheus-cpp-dev libyaml-cpp-dev libcli11-dev
+  zlib1g-dev                # gzip for /metrics
   curl
 )
 test_packages=(

@@ -6,6 +6,7 @@
 #include "server/http_server.h"
 
 #include <algorithm>
+#include <cctype>
 #include <atomic>
 #include <chrono>
 #include <exception>
@@ -26,6 +27,7 @@
 #include <poll.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -131,6 +133,62 @@ reply make_reply(unsigned status, std::string content_type, std::string body, un
     res.body() = std::move(body);
     res.prepare_payload();
     return res;
+}
+
+// Below this a body goes as it is: the gzip header and the CPU are not worth it.
+constexpr std::size_t gzip_min_bytes = 1024;
+// zlib's fastest level: the text format's repeated label sets compress well at any
+// level, and the compression runs on the server thread for every scrape.
+constexpr int gzip_level = Z_BEST_SPEED;
+
+// True when an Accept-Encoding value lets gzip through: a "gzip", "x-gzip" or "*" entry
+// whose q-value is not 0 (RFC 9110, 12.5.3). Prometheus sends "gzip".
+bool accepts_gzip(std::string_view header) {
+    const auto trim = [](std::string_view s) {
+        while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+        while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+        return s;
+    };
+    const auto lower_equals = [](std::string_view a, std::string_view b) {
+        return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+                   return std::tolower(static_cast<unsigned char>(x)) == y;
+               });
+    };
+    while (!header.empty()) {
+        const std::size_t comma = header.find(',');
+        std::string_view entry = header.substr(0, comma);
+        header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
+        const std::size_t semicolon = entry.find(';');
+        const std::string_view coding = trim(entry.substr(0, semicolon));
+        if (!lower_equals(coding, "gzip") && !lower_equals(coding, "x-gzip") && coding != "*") continue;
+        if (semicolon == std::string_view::npos) return true;
+        // "q=0", "q=0.0", "q=0.000" refuse; any other weight accepts.
+        std::string_view q = trim(entry.substr(semicolon + 1));
+        if (q.size() < 2 || std::tolower(static_cast<unsigned char>(q[0])) != 'q' || q[1] != '=') return true;
+        q.remove_prefix(2);
+        if (q.find_first_not_of("0.") != std::string_view::npos || q.empty() || q[0] != '0') return true;
+    }
+    return false;
+}
+
+// `body` as a gzip member (RFC 1952), or nullopt when zlib fails (no memory): then the
+// body goes uncompressed.
+std::optional<std::string> gzip(std::string_view body) {
+    z_stream zs{};
+    if (deflateInit2(&zs, gzip_level, Z_DEFLATED, 15 + 16 /* gzip wrapper */, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        return std::nullopt;
+    }
+    std::string out(deflateBound(&zs, static_cast<uLong>(body.size())), '\0');
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(body.data()));
+    zs.avail_in = static_cast<uInt>(body.size());
+    zs.next_out = reinterpret_cast<Bytef*>(out.data());
+    zs.avail_out = static_cast<uInt>(out.size());
+    const int rc = deflate(&zs, Z_FINISH);
+    const uLong produced = zs.total_out;
+    deflateEnd(&zs);
+    if (rc != Z_STREAM_END) return std::nullopt;
+    out.resize(produced);
+    return out;
 }
 
 reply plain_reply(http::status status, std::string body, unsigned version, bool keep_alive) {
@@ -494,6 +552,15 @@ struct http_server::impl {
                     throw std::out_of_range("route returned status " + std::to_string(r.status));
                 }
                 res = make_reply(r.status, std::move(r.content_type), std::move(r.body), version, keep_alive);
+                // A route's answer may be compressed: caches must key on the request's coding.
+                res.set(http::field::vary, "Accept-Encoding");
+                if (res.body().size() >= gzip_min_bytes && accepts_gzip(req[http::field::accept_encoding])) {
+                    if (auto packed = gzip(res.body())) {
+                        res.body() = std::move(*packed);
+                        res.set(http::field::content_encoding, "gzip");
+                        res.prepare_payload();
+                    }
+                }
             } catch (...) {
                 // Relaxed: a counter that orders nothing else.
                 internal_errors_.fetch_add(1, std::memory_order_relaxed);

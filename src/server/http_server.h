@@ -26,6 +26,9 @@
 // that has waited longest is closed, or, with none open, a descriptor the
 // server keeps in reserve is given up for it. Accepting pauses briefly when
 // nothing can be freed, and each such episode is logged once.
+// A route's answer of 1 KiB or more is gzip-compressed (zlib's fastest level)
+// when the request's Accept-Encoding allows gzip, as Prometheus's always does;
+// every route answer carries Vary: Accept-Encoding.
 // Lifetime: construct (binds, throws on failure), start(), stop() or destroy
 // (closes the acceptor and every connection, joins the thread).
 // Thread-safety: start(), stop() and the accessors may be called from any
@@ -33,7 +36,8 @@
 // Cost: one thread, one io_context, one reserve descriptor (of /dev/null); at
 // start() one listing of /proc/self/fd; per connection a coroutine frame and a
 // read buffer of at most max_header_bytes + 2 KiB (bodies are capped at 1 KiB);
-// responses held, max_queued_bytes in all plus the newest one.
+// responses held, max_queued_bytes in all plus the newest one; a gzip scrape
+// a zlib stream's state (about 270 KiB) for as long as it compresses.
 #pragma once
 
 #include <cstddef>

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 namespace corostorm::server {
 namespace {
@@ -493,6 +494,62 @@ TEST_F(HttpServer, te_header_is_ignored_and_the_response_is_not_transfer_coded) 
         EXPECT_EQ(r->header("transfer-encoding"), "") << te;
         EXPECT_EQ(r->header("content-length"), "3") << te;
     }
+}
+
+// What a gzip member holds, or "(not gzip)".
+std::string gunzip(const std::string& packed) {
+    z_stream zs{};
+    if (inflateInit2(&zs, 15 + 16) != Z_OK) return "(not gzip)";
+    std::string out(1 << 20, '\0');
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(packed.data()));
+    zs.avail_in = static_cast<uInt>(packed.size());
+    zs.next_out = reinterpret_cast<Bytef*>(out.data());
+    zs.avail_out = static_cast<uInt>(out.size());
+    const int rc = inflate(&zs, Z_FINISH);
+    out.resize(zs.total_out);
+    inflateEnd(&zs);
+    return rc == Z_STREAM_END ? out : "(not gzip)";
+}
+
+// Prometheus always sends Accept-Encoding: gzip; a page of text metrics shrinks
+// several times. Small answers, and clients that refuse gzip, get the body as is.
+TEST_F(HttpServer, a_large_answer_is_gzipped_when_the_client_accepts_gzip) {
+    routes r = test_routes();
+    std::string page;
+    for (int i = 0; page.size() < 64 * 1024; ++i) {
+        page += "corostorm_tasks_live{engine=\"lean\",workload=\"w" + std::to_string(i % 16) + "\"} " +
+                std::to_string(i) + "\n";
+    }
+    r.metrics = [page] { return response{200, "text/plain; version=0.0.4; charset=utf-8", page}; };
+    start({}, r);
+    client c(port());
+    for (const char* accept : {"gzip", "deflate, gzip;q=0.8", "GZIP", "x-gzip", "*", "br;q=1.0, gzip;q=0.001"}) {
+        const auto g = c.request("GET", "/metrics", std::string("Accept-Encoding: ") + accept + "\r\n");
+        ASSERT_TRUE(g.has_value()) << accept;
+        EXPECT_EQ(g->header("content-encoding"), "gzip") << accept;
+        EXPECT_EQ(g->header("vary"), "Accept-Encoding") << accept;
+        EXPECT_EQ(g->header("content-type"), "text/plain; version=0.0.4; charset=utf-8") << accept;
+        EXPECT_LT(g->body.size() * 4, page.size()) << accept;
+        EXPECT_EQ(gunzip(g->body), page) << accept;
+    }
+    // HEAD: the headers of the gzip GET, without the body.
+    const auto gzip_get = c.request("GET", "/metrics", "Accept-Encoding: gzip\r\n");
+    const auto gzip_head = c.request("HEAD", "/metrics", "Accept-Encoding: gzip\r\n");
+    ASSERT_TRUE(gzip_get.has_value() && gzip_head.has_value());
+    EXPECT_EQ(gzip_head->header("content-length"), gzip_get->header("content-length"));
+    EXPECT_EQ(gzip_head->header("content-encoding"), "gzip");
+    for (const char* refuse : {"", "identity", "gzip;q=0", "gzip; q=0.000, deflate", "br", "gzipx"}) {
+        const std::string header = *refuse == '\0' ? "" : std::string("Accept-Encoding: ") + refuse + "\r\n";
+        const auto plain = c.request("GET", "/metrics", header);
+        ASSERT_TRUE(plain.has_value()) << refuse;
+        EXPECT_EQ(plain->header("content-encoding"), "") << refuse;
+        EXPECT_EQ(plain->body, page) << refuse;
+    }
+    // Below 1 KiB nothing is compressed.
+    const auto small = c.request("GET", "/healthz", "Accept-Encoding: gzip\r\n");
+    ASSERT_TRUE(small.has_value());
+    EXPECT_EQ(small->header("content-encoding"), "");
+    EXPECT_EQ(small->body, "ok\n");
 }
 
 TEST_F(HttpServer, oversized_header_is_rejected_and_others_are_served) {
