@@ -450,7 +450,7 @@ private:
 
     server::response metrics_page() const {
         return {200, "text/plain; version=0.0.4; charset=utf-8",
-                metrics::serialize({&parts_->exporter(), &process_})};
+                metrics::serialize({&parts_->exporter(), &http_metrics_, &process_})};
     }
 
     server::response health_page() const {
@@ -508,6 +508,16 @@ private:
     std::uint64_t fd_warned_for_ = 0;  // the asked connections last warned about
 
     metrics::process_collector process_;
+    // Reads server_ at scrape time, on the server's own thread.
+    metrics::http_exporter http_metrics_{[this] {
+        metrics::http_totals t;
+        for (const auto& r : server_.request_counts())
+            t.answered.push_back({std::string(r.path), r.code, r.count});
+        t.connections_open = server_.active_connections();
+        t.connections_evicted = server_.evicted_connections();
+        t.internal_errors = server_.internal_errors();
+        return t;
+    }};
     std::uint64_t started_ns_ = 0;
     std::atomic<bool> ready_{false};
     std::atomic<bool> draining_{false};

@@ -295,6 +295,38 @@ std::vector<MetricFamily> runtime_exporter::Collect() const {
     return out;
 }
 
+std::vector<MetricFamily> http_exporter::Collect() const {
+    const http_totals t = read_();
+    std::vector<MetricFamily> out;
+    auto requests =
+        family("corostorm_http_requests_total",
+               "Requests the HTTP server answered, by path (a route, or other: an unknown path or "
+               "a request that could not be read) and status code.",
+               MetricType::Counter);
+    for (const auto& r : t.answered) {
+        add_counter(requests, {{"path", r.path}, {"code", std::to_string(r.code)}},
+                    static_cast<double>(r.count));
+    }
+    out.push_back(std::move(requests));
+    auto open = family("corostorm_http_connections_open", "HTTP connections open now.", MetricType::Gauge);
+    add_gauge(open, {}, static_cast<double>(t.connections_open));
+    out.push_back(std::move(open));
+    auto evicted =
+        family("corostorm_http_connections_evicted_total",
+               "HTTP connections the server closed to make room: the connection limit was reached "
+               "when another arrived, the process ran out of descriptors, or unread responses held "
+               "their memory bound.",
+               MetricType::Counter);
+    add_counter(evicted, {}, static_cast<double>(t.connections_evicted));
+    out.push_back(std::move(evicted));
+    auto errors = family("corostorm_http_internal_errors_total",
+                         "Routes that threw (answered 500) and sessions ended by an unexpected exception.",
+                         MetricType::Counter);
+    add_counter(errors, {}, static_cast<double>(t.internal_errors));
+    out.push_back(std::move(errors));
+    return out;
+}
+
 std::string serialize(const std::vector<const prometheus::Collectable*>& collectables) {
     std::vector<MetricFamily> families;
     for (const auto* c : collectables) {

@@ -121,6 +121,31 @@ private:
     exporter_source source_;
 };
 
+// The HTTP server's own counters, read at scrape time: what an operator looks at
+// when scrapes fail (refused, evicted, erroring).
+struct http_totals {
+    struct requests {
+        std::string path;  // a route, or "other"
+        unsigned code = 0;
+        std::uint64_t count = 0;
+    };
+    std::vector<requests> answered;
+    std::uint64_t connections_open = 0;
+    std::uint64_t connections_evicted = 0;
+    std::uint64_t internal_errors = 0;
+};
+
+// corostorm_http_requests_total{path,code}, corostorm_http_connections_open,
+// corostorm_http_connections_evicted_total, corostorm_http_internal_errors_total.
+class http_exporter final : public prometheus::Collectable {
+public:
+    explicit http_exporter(std::function<http_totals()> read) : read_(std::move(read)) {}
+    std::vector<prometheus::MetricFamily> Collect() const override;
+
+private:
+    std::function<http_totals()> read_;
+};
+
 // Every registered collector serialised in the Prometheus text format 0.0.4.
 std::string serialize(const std::vector<const prometheus::Collectable*>& collectables);
 

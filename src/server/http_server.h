@@ -45,6 +45,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace corostorm::server {
 
@@ -76,6 +78,13 @@ struct server_limits {
     std::size_t max_queued_bytes = 16 * 1024 * 1024;
 };
 
+// Requests answered, by path label and status code.
+struct request_count {
+    std::string_view path;  // "/metrics", "/healthz", "/readyz", "/status" or "other"
+    unsigned code = 0;      // 100 .. 599
+    std::uint64_t count = 0;
+};
+
 class http_server {
 public:
     // Binds host:port (port 0 = any free port). Throws std::system_error whose
@@ -100,6 +109,10 @@ public:
                                                 // max_queued_bytes
     std::uint64_t internal_errors() const;      // routes that threw (answered 500) and
                                                 // sessions ended by an unexpected exception
+    // Every (path, code) answered at least once. "other" is an unknown path or a
+    // request that could not be read (400, 413, 431). Counted when the answer is
+    // built, so a scrape does not see itself.
+    std::vector<request_count> request_counts() const;
 
 private:
     struct impl;

@@ -136,6 +136,26 @@ http POST "$BASE_URL/metrics"
 [[ $(http_header allow) == *GET* ]] || die "POST /metrics: 405 without an Allow header naming GET"
 ok "POST /metrics 405"
 
+# The server counts what it answered: the 404 and the 405 above among them.
+scrape || die "/metrics: status $HTTP_STATUS"
+for series in 'path=other code=404' 'path=/metrics code=405' 'path=/healthz code=200'; do
+    # shellcheck disable=SC2086 # two label matchers
+    n=$(metric_value "$METRICS" corostorm_http_requests_total $series) || die "corostorm_http_requests_total{$series} missing"
+    num_cmp "$n" '>=' 1 || die "corostorm_http_requests_total{$series} is $n, want >= 1"
+done
+metric_value "$METRICS" corostorm_http_connections_open >/dev/null || die "corostorm_http_connections_open missing"
+ok "corostorm_http_requests_total counts 404, 405 and 200 by path"
+
+# gzip when asked, as Prometheus asks: the same page, several times smaller.
+curl -s -m 10 -H 'Accept-Encoding: gzip' -D "$E2E_TMP/gz.headers" -o "$E2E_TMP/metrics.gz" "$BASE_URL/metrics" ||
+    die "gzip scrape failed"
+grep -qi '^content-encoding: gzip' "$E2E_TMP/gz.headers" || die "no Content-Encoding: gzip: $(cat "$E2E_TMP/gz.headers")"
+gunzip -c "$E2E_TMP/metrics.gz" | grep -q '^corostorm_tasks_live' || die "the gzip body does not unpack to the page"
+plain=$(stat -c %s "$METRICS")
+packed=$(stat -c %s "$E2E_TMP/metrics.gz")
+((packed * 3 < plain)) || die "gzip body $packed B of a $plain B page"
+ok "/metrics gzip: $packed B for a $plain B page"
+
 http HEAD "$BASE_URL/metrics"
 [[ $HTTP_STATUS == 200 ]] || die "HEAD /metrics: status $HTTP_STATUS, want 200"
 # curl reads no body after a HEAD, so look at the bytes on the wire.

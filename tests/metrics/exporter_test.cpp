@@ -203,6 +203,23 @@ TEST(RuntimeExporter, exports_the_golden_list_of_metric_names) {
     EXPECT_EQ(names, golden);
 }
 
+TEST(HttpExporter, exports_what_the_server_counted) {
+    http_exporter exporter([] {
+        http_totals t;
+        t.answered = {{"/metrics", 200, 7}, {"other", 404, 2}};
+        t.connections_open = 3;
+        t.connections_evicted = 5;
+        t.internal_errors = 1;
+        return t;
+    });
+    const std::string text = serialize({&exporter});
+    EXPECT_EQ(series_value(text, R"(corostorm_http_requests_total{path="/metrics",code="200"})"), "7");
+    EXPECT_EQ(series_value(text, R"(corostorm_http_requests_total{path="other",code="404"})"), "2");
+    EXPECT_EQ(series_value(text, "corostorm_http_connections_open"), "3");
+    EXPECT_EQ(series_value(text, "corostorm_http_connections_evicted_total"), "5");
+    EXPECT_EQ(series_value(text, "corostorm_http_internal_errors_total"), "1");
+}
+
 TEST(RuntimeExporter, output_passes_promtool_check_metrics) {
     if (std::system("command -v promtool >/dev/null 2>&1") != 0) GTEST_SKIP() << "promtool not installed";
     two_workers w;

@@ -523,7 +523,8 @@ TEST_F(HttpServer, a_large_answer_is_gzipped_when_the_client_accepts_gzip) {
     r.metrics = [page] { return response{200, "text/plain; version=0.0.4; charset=utf-8", page}; };
     start({}, r);
     client c(port());
-    for (const char* accept : {"gzip", "deflate, gzip;q=0.8", "GZIP", "x-gzip", "*", "br;q=1.0, gzip;q=0.001"}) {
+    for (const char* accept :
+         {"gzip", "deflate, gzip;q=0.8", "GZIP", "x-gzip", "*", "br;q=1.0, gzip;q=0.001"}) {
         const auto g = c.request("GET", "/metrics", std::string("Accept-Encoding: ") + accept + "\r\n");
         ASSERT_TRUE(g.has_value()) << accept;
         EXPECT_EQ(g->header("content-encoding"), "gzip") << accept;
