@@ -155,6 +155,16 @@ def overview():
         ], 12, 35, desc="Worker control turns whose echo spawns the file descriptor budget held back (RLIMIT_NOFILE "
                         "minus descriptors open and a reserve): above 0, the echo target needs more descriptors "
                         "than the process may open; raise the limit (ulimit -n, LimitNOFILE) or lower the target."),
+        panel(13, "HTTP requests by path and code", "reqps", [
+            (f"sum by (path, code) (rate(corostorm_http_requests_total{{{JI}}}[{RI}]))", "{{path}} {{code}}"),
+        ], 0, 43, desc="What corostorm's own HTTP server answered: scrapes (/metrics 200), probes, and refusals "
+                       "(path other: unknown paths, and requests that could not be read, 400/413/431)."),
+        panel(14, "HTTP connections open and evicted", "short", [
+            (f"sum by (instance) (corostorm_http_connections_open{{{JI}}})", "open ({{instance}})"),
+            (f"sum by (instance) (increase(corostorm_http_connections_evicted_total{{{JI}}}[{RI}]))",
+             "evicted ({{instance}})"),
+        ], 12, 43, desc="Evicted: closed to make room (the 256-connection limit, out of descriptors, or unread "
+                        "responses at their 16 MiB bound). Above 0 while scrapes fail: a client holds the server."),
     ], "Tasks, spawn rate, memory per task, resumes, worker load and connections, per engine and workload.")
 
 
