@@ -128,6 +128,21 @@ function checkPolicy(objects, configFile) {
     Object.keys(selector || {}).length > 0;
   check(service.spec.type === 'ClusterIP', 'Service: type ClusterIP');
   check(matches(service.spec.selector, podLabels), 'Service: selector matches the pod labels');
+
+  // A drain is bounded by 30 s (drain_timeout in src/daemon/daemon.h); the kubelet's
+  // SIGKILL must not come before it ends.
+  check(pod.terminationGracePeriodSeconds > 30,
+    `Deployment: terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds} > the 30 s drain bound`);
+  const spread = (pod.topologySpreadConstraints || [])[0];
+  check(!!spread && spread.topologyKey === 'kubernetes.io/hostname' &&
+    matches(spread.labelSelector.matchLabels, podLabels),
+    'Deployment: topology spread across nodes, selecting its own pods');
+  for (const key of ['name', 'instance', 'component', 'part-of']) {
+    check(!!podLabels[`app.kubernetes.io/${key}`], `Deployment: pod label app.kubernetes.io/${key}`);
+  }
+  const [pdb] = byKind('PodDisruptionBudget');
+  check(!!pdb && pdb.spec.maxUnavailable === 1 && matches(pdb.spec.selector.matchLabels, podLabels),
+    'PodDisruptionBudget: maxUnavailable 1, selecting the pods');
   const svcPort = service.spec.ports.find((p) => p.name === 'metrics');
   check(!!svcPort && svcPort.port === 9464, 'Service: port 9464 named metrics');
 
