@@ -1,6 +1,6 @@
 // The report of `corostorm prove`: the figures of one run and the machine it
 // ran on, rendered as a table for people or as one JSON object for scripts.
-// The JSON keys are a stable interface, documented in README.md ("## prove");
+// The JSON keys are a stable interface, documented in docs/prove.md;
 // a figure that does not exist (no sample, nothing measured) is null, never
 // NaN. Pure formatting: no probes are read here except in machine_facts::probe().
 // With --against-go the report also holds the Go peer's (bench/peers/go),

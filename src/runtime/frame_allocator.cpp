@@ -28,7 +28,7 @@ void unpoison(void*, std::size_t) noexcept {}
 
 // Faults pages in with one system call instead of one page fault per 4 KiB
 // as frames are first written (spawning in a fresh process is page-fault
-// bound: a fault costs 5-16 us on the machines of README's figures). Called
+// bound: a fault costs 5-16 us on the machines of docs/benchmarks.md). Called
 // for the stretch just ahead of the bump pointer, which the next frames use;
 // where the kernel lacks MADV_POPULATE_WRITE (< 5.14) it quietly does nothing.
 void prefault(void* p, std::size_t n) noexcept {

@@ -22,7 +22,7 @@
 //     toward its target ramp by spawning (paced in bounded batches) and by
 //     letting surplus units retire at their next wake; publish a heartbeat.
 // The worker's clock: reading steady_clock costs ~30 ns here (FINDINGS-style
-// measurement in README), more than a whole yield round trip, so lean tasks
+// measurement in docs/design.md), more than a whole yield round trip, so lean tasks
 // and the latency stamps read a cached copy instead. It is read afresh at the
 // start of every handler, every `clock_refresh` (64) resumes or spawns inside
 // one, and after busy work; a stamp is therefore late by at most the time of

@@ -505,7 +505,7 @@ start_prometheus() {
 
 # ---------------------------------------------------------- prove report ----
 
-# The keys of a `corostorm prove --json` report that README.md documents, as
+# The keys of a `corostorm prove --json` report that docs/prove.md documents, as
 # jq paths (`frame` exists only on the lean engine, so it is not listed). The
 # Go peer's prove report has the same keys.
 readonly PROVE_REPORT_KEYS=(

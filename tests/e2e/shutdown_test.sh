@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Shutdown with many tasks alive: SIGTERM with 10M live tasks drains every
-# one and exits 0 within the documented bound (README: about a second per
+# one and exits 0 within the documented bound (README, Signals: about a second per
 # 10M sleepers; drain_timeout, 30 s, at most), and a second SIGTERM during
 # the drain exits at once with status 1.
 #
