@@ -240,13 +240,6 @@ private:
                                         group_digits(progress), group_digits(options_.tasks),
                                         seconds(to_ns(options_.duration))));
             }
-            if (t.spawn_failures > 0 && now >= progress_at_ns + stall_ns) {
-                return stop(fmt::format(
-                    "allocation failed: {} spawn(s) could not get memory for a frame and no task was added "
-                    "for {:.1f} s; reached {} of {} tasks in {:.1f} s",
-                    group_digits(t.spawn_failures), seconds(now - progress_at_ns), group_digits(progress),
-                    group_digits(options_.tasks), elapsed));
-            }
             if (guard_ && guard_->state().capped && now >= progress_at_ns + stall_ns) {
                 const auto state = guard_->state();
                 const std::string bound =
@@ -259,12 +252,25 @@ private:
                                       guard::to_string(limit_.source),
                                       guard::format_memory(limit_.limit_bytes),
                                       guard::format_memory(limit_.headroom_bytes));
+                // Frames may have failed before the guard held (a spawn burst between two of its
+                // 10 ms refreshes): the guard is the reason, and they are told beside it.
+                const std::string failed =
+                    t.spawn_failures == 0 ? std::string()
+                                          : fmt::format("; {} spawn(s) found no memory for a frame first",
+                                                        group_digits(t.spawn_failures));
                 return stop(fmt::format(
                     "memory limit: the memory guard held spawning back for {:.1f} s at {}; reached {} of {} "
-                    "tasks in {:.1f} s ({})",
+                    "tasks in {:.1f} s{} ({})",
                     seconds(now - progress_at_ns), bound, group_digits(progress),
-                    group_digits(options_.tasks), elapsed,
+                    group_digits(options_.tasks), elapsed, failed,
                     state.address_space_binds ? "raise ulimit -v for more" : "memory.limit: none lifts it"));
+            }
+            if (t.spawn_failures > 0 && now >= progress_at_ns + stall_ns) {
+                return stop(fmt::format(
+                    "allocation failed: {} spawn(s) could not get memory for a frame and no task was added "
+                    "for {:.1f} s; reached {} of {} tasks in {:.1f} s",
+                    group_digits(t.spawn_failures), seconds(now - progress_at_ns), group_digits(progress),
+                    group_digits(options_.tasks), elapsed));
             }
             if (stop_signal != 0) {
                 return stop(fmt::format("interrupted by {}: reached {} of {} tasks in {:.1f} s",
