@@ -226,10 +226,11 @@ private:
             spdlog::info("memory guard: off (memory.limit: none); spawning is limited by nothing");
             return;
         }
-        if (!memory_limit_.bounds_memory()) {
+        if (memory_limit_.bounds_memory()) {
+            log_memory_bound();
+        } else {
             spdlog::info("memory guard: memory.limit none; spawning is limited by the address space only");
         }
-        if (memory_limit_.bounds_memory()) log_memory_bound();
         if (memory_limit_.address_space_bytes > 0) {
             spdlog::info("memory guard: address space limited (ulimit -v) to {}: spawning stops at {} mapped",
                          guard::format_memory(memory_limit_.address_space_bytes),

@@ -242,16 +242,7 @@ private:
             }
             if (guard_ && guard_->state().capped && now >= progress_at_ns + stall_ns) {
                 const auto state = guard_->state();
-                const std::string bound =
-                    state.address_space_binds
-                        ? fmt::format("the address space (ulimit -v) of {} less {} headroom",
-                                      guard::format_memory(limit_.address_space_bytes),
-                                      guard::format_memory(limit_.address_space_headroom_bytes))
-                        : fmt::format("{} in use ({}) of a {} limit less {} headroom",
-                                      guard::format_memory(state.usage_bytes),
-                                      guard::to_string(limit_.source),
-                                      guard::format_memory(limit_.limit_bytes),
-                                      guard::format_memory(limit_.headroom_bytes));
+                const std::string bound = guard_->describe_bound(state);
                 // Frames may have failed before the guard held (a spawn burst between two of its
                 // 10 ms refreshes): the guard is the reason, and they are told beside it.
                 const std::string failed =

@@ -187,25 +187,25 @@ void memory_guard::refresh(std::uint64_t now_ns) {
         if (!capped_.load(std::memory_order_relaxed)) {
             capped_.store(true, std::memory_order_relaxed);
             episodes_.fetch_add(1, std::memory_order_relaxed);
-            if (address_space_binds) {
-                spdlog::warn(
-                    "memory guard: spawning held back at {} live task(s): the address space (ulimit -v) of "
-                    "{} less {} headroom is mapped",
-                    live_total, format_memory(limit_.address_space_bytes),
-                    format_memory(limit_.address_space_headroom_bytes));
-            } else {
-                spdlog::warn(
-                    "memory guard: spawning held back at {} live task(s): {} in use ({}) of a {} limit "
-                    "less {} headroom",
-                    live_total, format_memory(*usage), to_string(limit_.source),
-                    format_memory(limit_.limit_bytes), format_memory(limit_.headroom_bytes));
-            }
+            spdlog::warn("memory guard: spawning held back at {} live task(s): {}", live_total,
+                         describe_bound(state()));
         }
     } else if (capped_.load(std::memory_order_relaxed) && now_ns >= last_denial_ns_ + episode_quiet_ns) {
         capped_.store(false, std::memory_order_relaxed);
         spdlog::info("memory guard: no spawn held back for {} s; {} live task(s), {} in use",
                      episode_quiet_ns / 1'000'000'000, live_total, format_memory(*usage));
     }
+}
+
+std::string memory_guard::describe_bound(const guard_state& state) const {
+    if (state.address_space_binds) {
+        return fmt::format("the address space (ulimit -v) of {} less {} headroom",
+                           format_memory(limit_.address_space_bytes),
+                           format_memory(limit_.address_space_headroom_bytes));
+    }
+    return fmt::format("{} in use ({}) of a {} limit less {} headroom", format_memory(state.usage_bytes),
+                       to_string(limit_.source), format_memory(limit_.limit_bytes),
+                       format_memory(limit_.headroom_bytes));
 }
 
 guard_state memory_guard::state() const noexcept {

@@ -3,28 +3,21 @@
 //
 // Design note. The limit comes from memory.limit: `auto` takes the cgroup's
 // (v2 memory.max, v1 memory.limit_in_bytes) or, when the cgroup sets none,
-// the machine's memory; a size is taken as given; `none` turns the guard
-// off. Usage is measured the way that limit bites: the cgroup's working set
-// (what its OOM killer sees), the memory the whole machine uses, or this
-// process's resident set for a configured size. Spawning stops at
-// limit - headroom (the threshold).
-// Every refresh (every 10 ms, on the daemon's control thread) turns the room
-// left below the threshold into tasks, at the bytes one task has cost so far
-// (resident growth / live tasks; a conservative default until enough tasks
-// exist to measure), and gives each worker a ceiling: its live tasks plus
-// its share of that room. A worker compares its live count with its ceiling
-// once per control turn, so the spawn path never reads /proc, and between two
-// refreshes a worker can at most fill the room it was given.
-// Memory that tasks gave back mostly stays with the process (free frames in
-// the slabs, free blocks in malloc), so usage does not fall when tasks
-// retire. A worker's ceiling is therefore never below the most tasks it has
-// held: their memory can be had again without new memory, and spawning
-// resumes after a stage lowered the target.
-// An episode starts when a worker is held back (logged once, as a warning)
-// and ends after a second without any (logged once).
-// Thread-safety: refresh() on one thread; state() from any thread.
-// With a finite RLIMIT_AS (ulimit -v) the mapped bytes are a second bound with
-// the same headroom: the room is the smaller of the two.
+// the machine's memory; a size is taken as given; `none` lifts the memory
+// bound (a finite ulimit -v stays, see below). Usage is measured the way that limit bites: the cgroup's
+// working set (what its OOM killer sees), the memory the whole machine uses, or this process's resident set
+// for a configured size. Spawning stops at limit - headroom (the threshold). Every refresh (every 10 ms, on
+// the daemon's control thread) turns the room left below the threshold into tasks, at the bytes one task has
+// cost so far (resident growth / live tasks; a conservative default until enough tasks exist to measure), and
+// gives each worker a ceiling: its live tasks plus its share of that room. A worker compares its live count
+// with its ceiling once per control turn, so the spawn path never reads /proc, and between two refreshes a
+// worker can at most fill the room it was given. Memory that tasks gave back mostly stays with the process
+// (free frames in the slabs, free blocks in malloc), so usage does not fall when tasks retire. A worker's
+// ceiling is therefore never below the most tasks it has held: their memory can be had again without new
+// memory, and spawning resumes after a stage lowered the target. An episode starts when a worker is held back
+// (logged once, as a warning) and ends after a second without any (logged once). With a finite RLIMIT_AS
+// (ulimit -v) the mapped bytes are a second bound with the same headroom: the room is the smaller of the two.
+// Thread-safety: refresh() on one thread; state() and describe_bound() from any thread.
 // Cost: one refresh reads two to four small files (~10-20 us).
 #pragma once
 
@@ -119,6 +112,10 @@ public:
     void refresh(std::uint64_t now_ns);
 
     guard_state state() const noexcept;
+    // The bound that holds spawning back, for logs and reports: "the address space
+    // (ulimit -v) of 97.7 MiB less 9.8 MiB headroom" or "461.0 MiB in use (cgroup) of a
+    // 512.0 MiB limit less 51.2 MiB headroom".
+    std::string describe_bound(const guard_state& state) const;
 
 private:
     const memory_limit limit_;
