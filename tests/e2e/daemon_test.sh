@@ -11,9 +11,7 @@ set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-(($# >= 1)) || { echo "usage: $0 BIN [SRC_DIR]" >&2; exit 2; }
-BIN=$1
-[[ -x $BIN ]] || { echo "not an executable: $BIN" >&2; exit 2; }
+binary_arg "BIN [SRC_DIR]" "$@"
 require_tools curl jq promtool awk grep
 
 e2e_init

@@ -116,6 +116,17 @@ skip_test() {
     exit 77  # CTest's SKIP_RETURN_CODE
 }
 
+# binary_arg USAGE ARGS...: sets BIN to the first of ARGS, the corostorm binary
+# the test drives; exits 2 with "usage: SCRIPT USAGE" when it is missing, or when
+# it is not an executable.
+binary_arg() {
+    local usage=$1
+    shift
+    (($# >= 1)) || { echo "usage: $0 $usage" >&2; exit 2; }
+    BIN=$1
+    [[ -x $BIN ]] || { echo "not an executable: $BIN" >&2; exit 2; }
+}
+
 require_tools() {
     local tool
     for tool in "$@"; do

@@ -10,9 +10,7 @@ set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-(($# >= 1)) || { echo "usage: $0 BIN [SRC_DIR]" >&2; exit 2; }
-BIN=$1
-[[ -x $BIN ]] || { echo "not an executable: $BIN" >&2; exit 2; }
+binary_arg "BIN [SRC_DIR]" "$@"
 command -v prometheus >/dev/null 2>&1 || skip_test "prometheus is not installed (looked in PATH=$PATH)"
 require_tools curl jq awk grep
 

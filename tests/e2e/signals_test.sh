@@ -16,9 +16,7 @@ set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-(($# >= 1)) || { echo "usage: $0 BIN" >&2; exit 2; }
-BIN=$1
-[[ -x $BIN ]] || { echo "not an executable: $BIN" >&2; exit 2; }
+binary_arg "BIN" "$@"
 require_tools curl awk grep
 
 e2e_init
