@@ -154,10 +154,13 @@ int main_entry(int argc, char** argv) {
         // Before anything runs: a missing `go` is a usage error that says how to install it.
         if (*prove_cmd && proving.against_go) peer = locate_go_peer(cfg, proving.go_peer);
     } catch (const config::config_error& e) {
-        // Which of the two named the file, when one did.
-        const char* named_by = file.empty()    ? ""
-                               : file_from_env ? " (file named by COROSTORM_CONFIG)"
-                                               : " (--config)";
+        // Which of the two named the file: the variable always (the user may not know it is
+        // set), the flag where the message is about the file itself (cannot open, a directory).
+        const char* named_by =
+            file_from_env ? " (file named by COROSTORM_CONFIG)"
+            : !file.empty() && std::string_view(e.what()).starts_with(config::shown_path(file))
+                ? " (--config)"
+                : "";
         std::cerr << "corostorm: " << e.what() << named_by << "\n";
         return exit_usage;
     } catch (const usage_error& e) {

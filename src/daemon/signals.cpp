@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <initializer_list>
+#include <string_view>
 
 namespace corostorm::daemon {
 
@@ -26,9 +27,9 @@ void release_signals() {
 }
 
 void exit_on_second_signal(bool new_line) noexcept {
-    constexpr char msg[] = "\ncorostorm: second signal, exiting without draining\n";
-    const char* from = new_line ? msg : msg + 1;
-    [[maybe_unused]] const auto n = ::write(STDERR_FILENO, from, sizeof msg - 1 - (new_line ? 0 : 1));
+    constexpr std::string_view msg = "\ncorostorm: second signal, exiting without draining\n";
+    const std::string_view text = new_line ? msg : msg.substr(1);
+    [[maybe_unused]] const auto n = ::write(STDERR_FILENO, text.data(), text.size());
     std::_Exit(1);
 }
 
