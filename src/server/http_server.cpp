@@ -23,7 +23,6 @@
 #include <tuple>
 #include <utility>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/resource.h>
@@ -50,6 +49,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "metrics/probes.h"
 #include "runtime/run_loop.h"
 
 namespace corostorm::server {
@@ -94,23 +94,13 @@ constexpr auto episode_log_interval = std::chrono::minutes(1);
 constexpr std::size_t descriptor_headroom = 16;
 
 // The soft RLIMIT_NOFILE, and how many descriptors are open now; nullopt if
-// either is unknown (then nothing is capped).
+// either is unknown or the limit is infinite (then nothing is capped).
 std::optional<std::pair<std::size_t, std::size_t>> descriptor_use() {
-    rlimit limit{};
-    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) {
+    const metrics::process_stats stats = metrics::read_process_stats();
+    if (stats.max_fds == 0 || stats.max_fds == RLIM_INFINITY || stats.open_fds == 0) {
         return std::nullopt;
     }
-    DIR* dir = ::opendir("/proc/self/fd");
-    if (dir == nullptr) {
-        return std::nullopt;
-    }
-    std::size_t open = 0;
-    while (const dirent* entry = ::readdir(dir)) {
-        open += entry->d_name[0] != '.';
-    }
-    ::closedir(dir);
-    return std::pair{static_cast<std::size_t>(limit.rlim_cur),
-                     open > 0 ? open - 1 : 0};  // less the listing's own
+    return std::pair{static_cast<std::size_t>(stats.max_fds), static_cast<std::size_t>(stats.open_fds)};
 }
 
 bool out_of_descriptors(const beast::error_code& ec) {
