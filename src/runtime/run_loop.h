@@ -13,21 +13,18 @@
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
-#include <cstdint>
 #include <new>
 #include <thread>
 
 namespace corostorm::runtime {
 
-// Returns when `ctx` stops or runs out of work; the count is of handlers lost.
-inline std::uint64_t run_surviving_out_of_memory(boost::asio::io_context& ctx) {
-    std::uint64_t lost = 0;
+// Returns when `ctx` stops or runs out of work.
+inline void run_surviving_out_of_memory(boost::asio::io_context& ctx) {
     for (;;) {
         try {
             ctx.run();
-            return lost;
+            return;
         } catch (const std::bad_alloc&) {
-            ++lost;
             // Memory may come back once something is freed; do not spin on it.
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
