@@ -180,6 +180,9 @@ std::optional<std::string> gzip(std::string_view body) {
     deflateEnd(&zs);
     if (rc != Z_STREAM_END) return std::nullopt;
     out.resize(produced);
+    // Down from deflateBound (about the page's size) to the body: a response waiting for
+    // a reader that never reads holds only what it will send.
+    out.shrink_to_fit();
     return out;
 }
 

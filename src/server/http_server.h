@@ -34,7 +34,7 @@
 // Thread-safety: start(), stop() and the accessors may be called from any
 // thread; route callbacks run only on the server thread, one at a time.
 // Cost: one thread, one io_context, one reserve descriptor (of /dev/null); at
-// start() one listing of /proc/self/fd; per connection a coroutine frame and a
+// start() one count of the open descriptors; per connection a coroutine frame and a
 // read buffer of at most max_header_bytes + 2 KiB (bodies are capped at 1 KiB);
 // responses held, max_queued_bytes in all plus the newest one; a gzip scrape
 // a zlib stream's state (about 270 KiB) for as long as it compresses.
