@@ -238,13 +238,15 @@ struct count_failure {
 
 struct http_server::impl {
     // An open connection's stream; whether it was evicted: closed to make room
-    // for a newer connection or response while its session still unwinds; and
-    // the bytes of the response it holds until written (or until its session
-    // ends, if evicted), counted in queued_bytes_.
+    // for a newer connection or response while its session still unwinds;
+    // whether it is being answered (a whole request received, its response
+    // not yet written); and the bytes of the response it holds until written
+    // (or until its session ends, if evicted), counted in queued_bytes_.
     struct slot {
         explicit slot(tcp::socket socket) : stream(std::move(socket)) {}
         beast::tcp_stream stream;
         bool evicted = false;
+        bool answering = false;
         std::size_t queued = 0;
     };
 
@@ -280,6 +282,7 @@ struct http_server::impl {
         // eviction order, behind every connection that has waited longer.
         void received_request() const {
             owner_->connections_.splice(owner_->connections_.end(), owner_->connections_, it_);
+            it_->answering = true;
         }
 
         bool evicted() const { return it_->evicted; }
@@ -305,7 +308,10 @@ struct http_server::impl {
             it_->queued = bytes;
             owner_->queued_bytes_ += bytes;
         }
-        void done_writing() const { owner_->release(*it_); }
+        void done_writing() const {
+            owner_->release(*it_);
+            it_->answering = false;
+        }
 
     private:
         impl* owner_;
@@ -617,13 +623,30 @@ struct http_server::impl {
     // one that has waited longest for a complete request (an idle keep-alive
     // connection, one that never sent a byte, or a client trickling a request),
     // so that connections held open cannot lock a scraper out. Its session then
-    // sees its read or write fail and ends. False if none is open.
+    // sees its read or write fail and ends. A connection being answered is
+    // spared while any other is open: under a flood of connections every slot
+    // turns over within milliseconds, and a scraper whose reader is a little
+    // slow would otherwise lose its response halfway. Only when every open
+    // connection is being answered does the one answered longest go (the
+    // request timeout and the bound on queued responses limit those anyway).
+    // False if none is open.
     bool evict_longest_waiting() {
+        slot* longest_answered = nullptr;
         for (slot& s : connections_) {
-            if (!s.evicted) {
+            if (s.evicted) {
+                continue;
+            }
+            if (!s.answering) {
                 evict(s);
                 return true;
             }
+            if (longest_answered == nullptr) {
+                longest_answered = &s;
+            }
+        }
+        if (longest_answered != nullptr) {
+            evict(*longest_answered);
+            return true;
         }
         return false;
     }

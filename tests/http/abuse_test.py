@@ -160,25 +160,35 @@ def read_to_close(sock, deadline):
         data += chunk
 
 
-def fetch(port, request, timeout=SERVE_WITHIN, head=False):
-    """One request on a fresh connection that asks to be closed after it; the
-    reply, timed from connect to its last byte, or None."""
+def exchange(port, request, timeout=SERVE_WITHIN, head=False):
+    """One request on a fresh connection that asks to be closed after it:
+    (the reply, timed from connect to its last byte, or None; why there is
+    none, or None)."""
     began = time.monotonic()
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
             sock.sendall(request)
-            data, _ = read_to_close(sock, began + timeout)
-    except OSError:
-        return None
+            data, ended = read_to_close(sock, began + timeout)
+    except OSError as e:
+        return None, f"{type(e).__name__} after {time.monotonic() - began:.3f} s: {e}"
     reply, _ = parse_reply(data, head)
-    if reply is not None:
-        reply.seconds = time.monotonic() - began
-    return reply
+    if reply is None:
+        return None, f"{len(data)} bytes, no whole reply, then {ended} after {time.monotonic() - began:.3f} s"
+    reply.seconds = time.monotonic() - began
+    return reply, None
+
+
+def fetch(port, request, timeout=SERVE_WITHIN, head=False):
+    """exchange()'s reply alone."""
+    return exchange(port, request, timeout, head)[0]
+
+
+def get_request(path):
+    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
 
 
 def get(port, path, timeout=SERVE_WITHIN):
-    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    return fetch(port, request.encode(), timeout)
+    return fetch(port, get_request(path), timeout)
 
 
 SAMPLE_LINE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^{}]*\})? [^ ]+$")
@@ -338,11 +348,11 @@ class Watch:
         """One checked scrape; its latency in seconds, or None (a failure recorded)."""
         if not self.daemon.alive():
             raise Fatal(f"{what}: the daemon died (exit code {self.daemon.proc.returncode})")
-        reply = get(self.daemon.port, "/metrics")
+        reply, why = exchange(self.daemon.port, get_request("/metrics"))
         self.sample()
         problem = metrics_problem(reply)
         if problem is not None:
-            fail(f"{what}: /metrics during the abuse: {problem}")
+            fail(f"{what}: /metrics during the abuse: {problem}" + (f" ({why})" if why else ""))
             return None
         if reply.seconds > SERVE_WITHIN:
             fail(f"{what}: /metrics took {reply.seconds:.2f} s, want < {SERVE_WITHIN} s")

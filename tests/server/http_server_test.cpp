@@ -700,6 +700,62 @@ TEST_F(HttpServer, eviction_order_is_how_long_each_connection_has_waited_for_a_w
     EXPECT_EQ(server_->evicted_connections(), 2u);
 }
 
+// Under a flood every slot turns over within milliseconds; a connection being
+// answered, its reader slower than that, must not lose its response halfway.
+TEST_F(HttpServer, a_connection_being_answered_is_spared_while_a_waiting_one_can_be_evicted) {
+    server_limits limits;
+    limits.max_connections = 3;
+    constexpr std::size_t page = 4 * 1024 * 1024;  // far beyond both ends' socket buffers
+    routes r = test_routes();
+    r.status = [] { return response{200, "text/plain", std::string(page, 's')}; };
+    start(limits, std::move(r));
+    // Oldest in the eviction order: its request was received before the others connected.
+    client reading_slowly(port());
+    ASSERT_TRUE(reading_slowly.send("GET /status HTTP/1.1\r\nHost: t\r\n\r\n"));
+    ASSERT_TRUE(eventually([&] { return reading_slowly.readable(); }));
+    client idle(port());
+    client silent(port());
+    ASSERT_TRUE(eventually([&] { return server_->active_connections() == 3; }));
+
+    client scraper(port());
+    const auto served = scraper.request("GET", "/healthz");
+    ASSERT_TRUE(served.has_value());
+    EXPECT_EQ(served->status, 200u);
+    EXPECT_TRUE(idle.closed_by_peer(io_timeout));
+    EXPECT_FALSE(silent.readable());
+    const auto whole = reading_slowly.read_reply();
+    ASSERT_TRUE(whole.has_value());
+    EXPECT_EQ(whole->body.size(), page);
+    EXPECT_EQ(server_->evicted_connections(), 1u);
+}
+
+// When every slot is being answered, a scraper still gets in: the connection
+// answered longest makes room.
+TEST_F(HttpServer, with_every_connection_being_answered_the_one_answered_longest_makes_room) {
+    server_limits limits;
+    limits.max_connections = 2;
+    constexpr std::size_t page = 4 * 1024 * 1024;
+    routes r = test_routes();
+    r.status = [] { return response{200, "text/plain", std::string(page, 's')}; };
+    start(limits, std::move(r));
+    std::vector<std::unique_ptr<client>> stalled;
+    for (int i = 0; i < 2; ++i) {
+        stalled.push_back(std::make_unique<client>(port()));
+        ASSERT_TRUE(stalled.back()->send("GET /status HTTP/1.1\r\nHost: t\r\n\r\n"));
+        ASSERT_TRUE(eventually([&] { return stalled.back()->readable(); }));
+    }
+    client scraper(port());
+    const auto served = scraper.request("GET", "/healthz");
+    ASSERT_TRUE(served.has_value());
+    EXPECT_EQ(served->status, 200u);
+    EXPECT_EQ(server_->evicted_connections(), 1u);
+    // The first one's response ends short of its length; the second's is whole.
+    EXPECT_LT(stalled[0]->read_to_close().size(), page);
+    const auto whole = stalled[1]->read_reply();
+    ASSERT_TRUE(whole.has_value());
+    EXPECT_EQ(whole->body.size(), page);
+}
+
 TEST_F(HttpServer, a_flood_of_connections_leaves_at_most_the_limit_open_and_a_scraper_served) {
     server_limits limits;
     limits.max_connections = 8;
