@@ -251,7 +251,8 @@ config load_file(const std::string& path, const std::vector<override_entry>& ove
     if (fd < 0) {
         const int error = errno;
         if (error == ENOENT || error == EACCES || error == ENOTDIR || error == ELOOP) {
-            throw config_error(shown + ": cannot read config file: " + std::generic_category().message(error));
+            throw config_error(shown +
+                               ": cannot read config file: " + std::generic_category().message(error));
         }
         throw config_error(shown + ": cannot open config file: " + std::generic_category().message(error));
     }
@@ -278,7 +279,8 @@ config load_file(const std::string& path, const std::vector<override_entry>& ove
         const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0)
-            throw config_error(shown + ": cannot read config file: " + std::generic_category().message(errno));
+            throw config_error(shown +
+                               ": cannot read config file: " + std::generic_category().message(errno));
         if (n == 0) break;
         got += static_cast<std::size_t>(n);
     }
@@ -338,6 +340,16 @@ std::string_view to_string(layout_kind v) {
             return "per_thread";
         case layout_kind::shared:
             return "shared";
+    }
+    return "?";
+}
+
+std::string_view to_string(hand_off_kind v) {
+    switch (v) {
+        case hand_off_kind::next:
+            return "next";
+        case hand_off_kind::fifo:
+            return "fifo";
     }
     return "?";
 }

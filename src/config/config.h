@@ -51,11 +51,16 @@ struct log_config {
 enum class engine_kind { lean, asio };
 // per_thread: one io_context per worker thread; shared: one io_context run by all.
 enum class layout_kind { per_thread, shared };
+// How a lean task handed a message or a join is run. next: as soon as the
+// task that woke it suspends (a next slot, bounded); fifo: behind every task
+// already runnable on its worker.
+enum class hand_off_kind { next, fifo };
 
 struct runtime_config {
     unsigned threads = 0;  // 0 = CPUs available to the process (affinity and cgroup quota)
     engine_kind engine = engine_kind::lean;
     layout_kind layout = layout_kind::per_thread;
+    hand_off_kind hand_off = hand_off_kind::next;
 
     bool operator==(const runtime_config&) const = default;
 };
@@ -223,6 +228,7 @@ std::string_view to_string(log_level v);
 std::string_view to_string(log_format v);
 std::string_view to_string(engine_kind v);
 std::string_view to_string(layout_kind v);
+std::string_view to_string(hand_off_kind v);
 std::string_view to_string(workload_kind v);
 
 }  // namespace corostorm::config

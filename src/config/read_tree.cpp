@@ -309,7 +309,7 @@ void read_log(const field& f, log_config& out) {
 }
 
 void read_runtime(const field& f, runtime_config& out) {
-    const section s(f, {"threads", "engine", "layout"});
+    const section s(f, {"threads", "engine", "layout", "hand_off"});
     if (const auto threads = s.get("threads")) {
         out.threads = static_cast<unsigned>(read_count(*threads, 0, 1024));
     }
@@ -318,6 +318,9 @@ void read_runtime(const field& f, runtime_config& out) {
     }
     if (const auto layout = s.get("layout")) {
         out.layout = read_enum(*layout, std::array{layout_kind::per_thread, layout_kind::shared});
+    }
+    if (const auto hand_off = s.get("hand_off")) {
+        out.hand_off = read_enum(*hand_off, std::array{hand_off_kind::next, hand_off_kind::fifo});
     }
 }
 

@@ -183,9 +183,11 @@ assembly::assembly(const config::config& cfg, std::function<metrics::scenario_vi
     for (auto& f : factories_) raw.push_back(f.get());
     const auto layout = cfg.runtime.layout == config::layout_kind::shared ? runtime::layout::shared
                                                                           : runtime::layout::per_thread;
-    pool_ = std::make_unique<runtime::pool>(worker_threads(cfg), std::move(raw),
-                                            runtime::worker_options{.sample_every = cfg.latency.sample_every},
-                                            layout);
+    pool_ = std::make_unique<runtime::pool>(
+        worker_threads(cfg), std::move(raw),
+        runtime::worker_options{.sample_every = cfg.latency.sample_every,
+                                .next_slot = cfg.runtime.hand_off == config::hand_off_kind::next},
+        layout);
 
     frame_bytes_exact_ = cfg.runtime.engine == config::engine_kind::lean;
     fd_plan_ =

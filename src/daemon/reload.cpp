@@ -77,6 +77,10 @@ reload_plan plan_reload(const config::config& running, const config::config& fre
         plan.restart_needed.push_back(change("runtime.layout", config::to_string(running.runtime.layout),
                                              config::to_string(fresh.runtime.layout)));
     }
+    if (fresh.runtime.hand_off != running.runtime.hand_off) {
+        plan.restart_needed.push_back(change("runtime.hand_off", config::to_string(running.runtime.hand_off),
+                                             config::to_string(fresh.runtime.hand_off)));
+    }
     eff.runtime = running.runtime;
     if (limit_text(fresh.memory) != limit_text(running.memory)) {
         plan.restart_needed.push_back(

@@ -27,7 +27,7 @@ public:
         full_ = true;
         if (timer_node* receiver = receiver_) {
             receiver_ = nullptr;
-            this_worker().make_ready(*receiver);
+            this_worker().hand_off(*receiver);
         }
     }
 

@@ -26,7 +26,7 @@ public:
         if (--pending_ == 0 && waiter_ != nullptr) {
             timer_node* w = waiter_;
             waiter_ = nullptr;
-            this_worker().make_ready(*w);
+            this_worker().hand_off(*w);
         }
     }
 

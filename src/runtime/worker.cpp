@@ -6,6 +6,7 @@
 #include <cassert>
 #include <chrono>
 #include <ctime>
+#include <utility>
 
 #include "runtime/busy_work.h"
 #include "runtime/clock.h"
@@ -174,6 +175,16 @@ void worker::make_ready(timer_node& node, metrics::latency_source source) noexce
     }
 }
 
+void worker::hand_off(timer_node& node) noexcept {
+    if (!in_ready_turn_ || !options_.next_slot) {
+        make_ready(node);
+        return;
+    }
+    node.deadline_ns = sample_latency() ? clock_ns_ : 0;
+    if (next_ != nullptr) ready_.push(*next_);  // run_queue posts nothing: its caller re-posts
+    next_ = &node;
+}
+
 void worker::resume_io(task_handle h, std::uint64_t completion_ns) noexcept {
     auto& stats = shard_.workload(h.promise().workload);
     stats.resumes.add(1);
@@ -201,6 +212,24 @@ void worker::complete_io(timer_node& node) {
     boost::asio::post(executor_, [this, &node] { make_ready(node, metrics::latency_source::io); });
 }
 
+void worker::resume_ready(timer_node* node, metrics::latency_source source) noexcept {
+    node->next = nullptr;
+    auto& promise = task::promise_type::of(node);
+    auto& stats = shard_.workload(promise.workload);
+    stats.resumes.add(1);
+    if (const std::uint64_t stamp = node->deadline_ns; stamp != 0) {
+        if (stamp == ready_run_.stamp && &stats == ready_run_.stats && source == ready_run_.source)
+            [[likely]] {
+            ++ready_run_.length;
+        } else {
+            flush_ready_run();
+            ready_run_ = {stamp, &stats, 1, source};
+        }
+    }
+    task_handle::from_promise(promise).resume();
+    tick_clock();
+}
+
 std::size_t worker::run_queue(ready_queue& q, metrics::latency_source source, std::size_t budget) {
     // Only what is queued now runs in this turn: a task that yields again
     // goes behind, into the next turn, so timers and control get theirs.
@@ -208,25 +237,24 @@ std::size_t worker::run_queue(ready_queue& q, metrics::latency_source source, st
     timer_node* const batch_tail = q.tail;
     q.head = q.tail = nullptr;
     std::size_t n = 0;
-    for (; n < budget && batch != nullptr; ++n) {
+    in_ready_turn_ = true;
+    while (n < budget && batch != nullptr) {
         timer_node* node = batch;
         batch = node->next;
-        node->next = nullptr;
-        auto& promise = task::promise_type::of(node);
-        auto& stats = shard_.workload(promise.workload);
-        stats.resumes.add(1);
-        if (const std::uint64_t stamp = node->deadline_ns; stamp != 0) {
-            if (stamp == ready_run_.stamp && &stats == ready_run_.stats && source == ready_run_.source)
-                [[likely]] {
-                ++ready_run_.length;
-            } else {
-                flush_ready_run();
-                ready_run_ = {stamp, &stats, 1, source};
+        resume_ready(node, source);
+        ++n;
+        // The chain of hand-offs this resume started runs now, within bounds.
+        for (unsigned chain = 0; next_ != nullptr; ++chain) {
+            timer_node* handed = std::exchange(next_, nullptr);
+            if (n == budget || chain == next_chain_limit) {
+                ready_.push(*handed);
+                break;
             }
+            resume_ready(handed, metrics::latency_source::ready);
+            ++n;
         }
-        task_handle::from_promise(promise).resume();
-        tick_clock();
     }
+    in_ready_turn_ = false;
     if (batch != nullptr) {
         // Over budget: the rest goes back in front of what was queued meanwhile.
         batch_tail->next = q.head;

@@ -17,7 +17,9 @@
 //     the timer wheel; when it fires the worker resumes every due task
 //     (bounded batches, re-posted, so control work is never starved);
 //   - the ready queue: tasks that yielded or were handed a message, resumed
-//     in FIFO order by a posted handler, in bounded batches;
+//     in FIFO order by a posted handler, in bounded batches; and its next
+//     slot: a task handed a message or a join by the task running runs as
+//     soon as that one suspends (see hand_off);
 //   - the control tick (every 5 ms): move the unit count of each workload
 //     toward its target ramp by spawning (paced in bounded batches) and by
 //     letting surplus units retire at their next wake; publish a heartbeat.
@@ -97,6 +99,7 @@ struct worker_options {
     std::uint64_t sample_every = 1;               // record latency of 1 in N resumes
     std::size_t spawn_batch = 8192;               // spawns per control turn at most
     std::size_t resume_batch = 4096;              // resumes per handler at most
+    bool next_slot = true;                        // hand_off runs the task next (else FIFO)
 };
 
 class worker {
@@ -157,6 +160,20 @@ public:
     // for a task woken by a socket completion) is measured from now.
     void make_ready(timer_node& node,
                     metrics::latency_source source = metrics::latency_source::ready) noexcept;
+    // Queues a suspended lean task that the running task just handed a
+    // message or a join: it runs next, as soon as the running task suspends,
+    // ahead of the ready queue, as Go's `runnext` slot does, so a token passed
+    // along a chain of tasks does not wait behind every other runnable task.
+    // Bounded: one slot (a second hand-off in the same resume sends the first
+    // to the back of the ready queue); a chain of hand-offs ends after
+    // next_chain_limit resumes, its next task going to the back of the ready
+    // queue, so a ping-ponging pair cannot starve the queue; and every resume
+    // counts towards the turn's resume_batch, so it cannot starve the timers
+    // or the control tick either. Outside a ready turn (a timer, a spawn, a
+    // socket completion woke the sender), or with options.next_slot off
+    // (runtime.hand_off: fifo), it is make_ready: latency source ready either way.
+    void hand_off(timer_node& node) noexcept;
+    static constexpr unsigned next_chain_limit = 256;
     // Resumes a lean task at once from a handler of this worker that is not a
     // task (an rpc connection delivering replies), recording its io latency
     // against `completion_ns`, the worker clock when the completion arrived.
@@ -265,7 +282,11 @@ private:
     ready_queue ready_;
     ready_queue io_ready_;
     bool ready_posted_ = false;
+    // The next slot (see hand_off): filled only while run_queue runs a task.
+    timer_node* next_ = nullptr;
+    bool in_ready_turn_ = false;
     std::size_t run_queue(ready_queue& q, metrics::latency_source source, std::size_t budget);
+    void resume_ready(timer_node* node, metrics::latency_source source) noexcept;
 
     std::vector<target_ramp> targets_;
     std::vector<std::uint64_t> desired_units_;

@@ -205,6 +205,9 @@ TEST(Load, each_engine_and_layout_is_accepted) {
     EXPECT_EQ(c.runtime.engine, engine_kind::asio);
     EXPECT_EQ(c.runtime.layout, layout_kind::shared);
     EXPECT_EQ(c.runtime.threads, 0U);
+    EXPECT_EQ(c.runtime.hand_off, hand_off_kind::next);
+    EXPECT_EQ(load_string("runtime: {hand_off: fifo}").runtime.hand_off, hand_off_kind::fifo);
+    EXPECT_EQ(load_string("runtime: {hand_off: next}").runtime.hand_off, hand_off_kind::next);
 }
 
 TEST(Load, a_workload_of_each_kind_takes_its_defaults_when_only_named) {
@@ -621,7 +624,7 @@ TEST(Overrides, errors_say_they_came_from_set) {
               "runtime.threads=5000)");
     EXPECT_EQ(error_of("{}", sets({"runtime.thread=4"})),
               R"(runtime.thread: unknown key; did you mean "threads"? allowed: threads, engine, )"
-              "layout (from --set runtime.thread=4)");
+              "layout, hand_off (from --set runtime.thread=4)");
     EXPECT_EQ(error_of("{}", sets({"scenario.stages[1]={name: ramp, over: 1s}"})),
               R"(scenario.stages[1].name: must be unique (scenario.stages[0].name is the same), )"
               R"(got "ramp" (from --set scenario.stages[1]={name: ramp, over: 1s}))");
@@ -686,8 +689,9 @@ TEST(Overrides, the_echoed_argument_is_escaped_and_cut_short) {
     EXPECT_THAT(message, HasSubstr("...\" (5016 bytes))"));
     EXPECT_LT(message.size(), 400U);
     // A key of the path that is not a plain word is quoted, in the path and in the message.
-    EXPECT_EQ(error_of("{}", sets({"runtime.a b=1"})),
-              R"(runtime."a b": unknown key; allowed: threads, engine, layout (from --set runtime.a b=1))");
+    EXPECT_EQ(
+        error_of("{}", sets({"runtime.a b=1"})),
+        R"(runtime."a b": unknown key; allowed: threads, engine, layout, hand_off (from --set runtime.a b=1))");
 }
 
 TEST(ToYaml, defaults_are_written_in_full_with_human_units) {
@@ -700,6 +704,7 @@ runtime:
   threads: 0
   engine: lean
   layout: per_thread
+  hand_off: next
 memory:
   limit: auto
   headroom: 10%
@@ -774,6 +779,8 @@ TEST(ToYaml, engines_layouts_and_workload_kinds_have_their_yaml_names) {
     EXPECT_EQ(to_string(engine_kind::asio), "asio");
     EXPECT_EQ(to_string(layout_kind::per_thread), "per_thread");
     EXPECT_EQ(to_string(layout_kind::shared), "shared");
+    EXPECT_EQ(to_string(hand_off_kind::next), "next");
+    EXPECT_EQ(to_string(hand_off_kind::fifo), "fifo");
     EXPECT_EQ(to_string(workload_kind::sleep), "sleep");
     EXPECT_EQ(to_string(workload_kind::yield), "yield");
     EXPECT_EQ(to_string(workload_kind::ring), "ring");
@@ -817,6 +824,8 @@ TEST(ToYaml, a_mix_of_every_kind_engine_and_layout_survives_the_round_trip) {
             config mixed = load_string(full_yaml);
             mixed.runtime.engine = engine;
             mixed.runtime.layout = layout;
+            mixed.runtime.hand_off =
+                layout == layout_kind::shared ? hand_off_kind::fifo : hand_off_kind::next;
             mixed.workloads[2].yield.work = 999us;
             mixed.workloads[3].ring.ring_size = 1'000'000;
             mixed.workloads[4].spawn_tree = {1, 20};
@@ -867,11 +876,11 @@ const bad_case bad_cases[] = {
     {"map where a count goes", "runtime: {threads: {a: 1}}",
      "runtime.threads: must be a count like 1000, 10k or 1M, got a map"},
     {"scalar where a section goes", "runtime: 4",
-     "runtime: must be a map with keys threads, engine, layout, got 4"},
+     "runtime: must be a map with keys threads, engine, layout, hand_off, got 4"},
     {"unknown top-level key", "servr: {}", R"(servr: unknown key; did you mean "server"?)"},
     {"unknown key with nothing close", "zzz: 1", "zzz: unknown key; allowed: server, log"},
     {"unknown key in a section", "runtime: {thread: 4}",
-     R"(runtime.thread: unknown key; did you mean "threads"? allowed: threads, engine, layout)"},
+     R"(runtime.thread: unknown key; did you mean "threads"? allowed: threads, engine, layout, hand_off)"},
     {"unknown key in a stage", "scenario: {stages: [{name: a, over: 1s, taks: 5}]}",
      R"(scenario.stages[0].taks: unknown key; did you mean "tasks"? allowed: name, tasks, over)"},
     {"unknown key in a workload", "workloads: [{name: a, perdio: 1s}]",
@@ -1205,10 +1214,11 @@ const bad_case bad_cases[] = {
      "workloads[0].kind: duplicate key; write each key once"},
     // keys that are not plain words are quoted, escaped and cut short
     {"key with a terminal escape", "runtime: {\"\\e[2Jthreads\": 1}",
-     R"(runtime."\x1b[2Jthreads": unknown key; allowed: threads, engine, layout)"},
+     R"(runtime."\x1b[2Jthreads": unknown key; allowed: threads, engine, layout, hand_off)"},
     {"key with a NUL", "runtime: {\"a\\0b\": 1}", R"(runtime."a\x00b": unknown key)"},
     {"key with a newline", "runtime: {\"a\\nb\": 1}", R"(runtime."a\nb": unknown key)"},
-    {"empty key", "runtime: {\"\": 1}", R"(runtime."": unknown key; allowed: threads, engine, layout)"},
+    {"empty key", "runtime: {\"\": 1}",
+     R"(runtime."": unknown key; allowed: threads, engine, layout, hand_off)"},
     {"key with a space", "runtime: {a b: 1}", R"(runtime."a b": unknown key)"},
     {"key in fullwidth letters", "\xEF\xBD\x92untime: {}", "\"\xEF\xBD\x92untime\": unknown key"},
     {"key behind a byte order mark", "log: {}\n\xEF\xBB\xBFruntime: {}", R"("\ufeffruntime": unknown key)"},
@@ -1249,7 +1259,8 @@ const bad_case bad_cases[] = {
     {"undefined alias", "runtime: *cpus",
      "<string>:1:10: invalid YAML: the referenced anchor is not defined"},
     {"tab indentation", "runtime:\n\tthreads: 1\n", "<string>:2:9: invalid YAML: illegal map value"},
-    {"merge key", "runtime: {<<: {threads: 1}}", "runtime.<<: unknown key; allowed: threads, engine, layout"},
+    {"merge key", "runtime: {<<: {threads: 1}}",
+     "runtime.<<: unknown key; allowed: threads, engine, layout, hand_off"},
     {"key that is not a name", "? [a]\n: 1\n", "top level: keys must be names, got a list of 1 item"},
     {"empty file", "", "<string>: config file is empty; write {} for all defaults"},
     {"only comments and blanks", "# nothing here\n\n   \n# still nothing\n",
@@ -1282,7 +1293,7 @@ TEST(BadConfig, whole_messages_have_the_documented_shape) {
     EXPECT_EQ(error_of("runtime: {threads: 5000}"), "runtime.threads: must be between 0 and 1024, got 5000");
     EXPECT_EQ(error_of("runtime: {thread: 4}"),
               R"(runtime.thread: unknown key; did you mean "threads"? allowed: threads, engine, )"
-              "layout");
+              "layout, hand_off");
     EXPECT_EQ(error_of("scenario: {stages: [{name: a, over: 1s}, {name: b, over: fast}]}"),
               R"(scenario.stages[1].over: must be a duration like 250ms, 30s, 5m, got "fast")");
     EXPECT_EQ(error_of("runtime: {engine: fibers}"),
