@@ -227,7 +227,14 @@ void worker::resume_ready(timer_node* node, metrics::latency_source source) noex
         }
     }
     task_handle::from_promise(promise).resume();
+    const std::uint64_t before = clock_ns_;
     tick_clock();
+    // A task this resume handed off, stamped with the cached clock, was handed
+    // inside this resume, the last of the clock_refresh that a refresh here
+    // just measured: its wait runs from the end of this resume, not from the
+    // start of the 64, which would charge it up to 64 resumes of other tasks.
+    if (next_ != nullptr && next_->deadline_ns == before && clock_ns_ != before)
+        next_->deadline_ns = clock_ns_;
 }
 
 std::size_t worker::run_queue(ready_queue& q, metrics::latency_source source, std::size_t budget) {
@@ -243,10 +250,10 @@ std::size_t worker::run_queue(ready_queue& q, metrics::latency_source source, st
         batch = node->next;
         resume_ready(node, source);
         ++n;
-        // The chain of hand-offs this resume started runs now, within bounds.
-        for (unsigned chain = 0; next_ != nullptr; ++chain) {
+        // The chain of hand-offs this resume started runs now, within the turn.
+        while (next_ != nullptr) {
             timer_node* handed = std::exchange(next_, nullptr);
-            if (n == budget || chain == next_chain_limit) {
+            if (n == budget) {
                 ready_.push(*handed);
                 break;
             }

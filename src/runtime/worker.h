@@ -165,15 +165,16 @@ public:
     // ahead of the ready queue, as Go's `runnext` slot does, so a token passed
     // along a chain of tasks does not wait behind every other runnable task.
     // Bounded: one slot (a second hand-off in the same resume sends the first
-    // to the back of the ready queue); a chain of hand-offs ends after
-    // next_chain_limit resumes, its next task going to the back of the ready
-    // queue, so a ping-ponging pair cannot starve the queue; and every resume
-    // counts towards the turn's resume_batch, so it cannot starve the timers
-    // or the control tick either. Outside a ready turn (a timer, a spawn, a
-    // socket completion woke the sender), or with options.next_slot off
-    // (runtime.hand_off: fifo), it is make_ready: latency source ready either way.
+    // to the back of the ready queue); and a chain of hand-offs inherits the
+    // rest of the turn, as a goroutine in `runnext` inherits its time slice:
+    // once the turn's resume_batch is spent its next task goes to the back of
+    // the ready queue. A ping-ponging pair thus holds the worker for one turn
+    // at most: the timers, the control tick and socket completions run between
+    // turns, and the ready queue advances by at least one task a turn. Outside
+    // a ready turn (a timer, a spawn, a socket completion woke the sender), or
+    // with options.next_slot off (runtime.hand_off: fifo), it is make_ready:
+    // latency source ready either way.
     void hand_off(timer_node& node) noexcept;
-    static constexpr unsigned next_chain_limit = 256;
     // Resumes a lean task at once from a handler of this worker that is not a
     // task (an rpc connection delivering replies), recording its io latency
     // against `completion_ns`, the worker clock when the completion arrived.
