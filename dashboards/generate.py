@@ -165,6 +165,11 @@ def overview():
              "evicted ({{instance}})"),
         ], 12, 43, desc="Evicted: closed to make room (the 256-connection limit, out of descriptors, or unread "
                         "responses at their 16 MiB bound). Above 0 while scrapes fail: a client holds the server."),
+        panel(15, "Targets up", "short", [
+            (f"sum by (job) (up{{{JI}}})", "up ({{job}})"),
+            (f"count by (job) (up{{{JI}}})", "scraped ({{job}})"),
+        ], 0, 51, desc="Instances Prometheus scraped successfully (up) out of those it scrapes; fewer up than "
+                       "scraped is CorostormDown (docs/runbook.md#corostormdown) once it lasts a minute."),
     ], "Tasks, spawn rate, memory per task, resumes, worker load and connections, per engine and workload.")
 
 
