@@ -45,6 +45,17 @@ else
     not_ok "the config must bind 0.0.0.0:9464 in a pod"
 fi
 
+# prometheusrule.yaml and grafana-dashboards.yaml are generated from
+# deploy/prometheus/rules and dashboards/*.json: they must be current.
+if ! python3 -c 'import yaml' 2>/dev/null; then
+    not_ok "python3 with PyYAML is needed to check deploy/kubernetes/generate.py (apt-get install python3-yaml)"
+elif python3 "$DEPLOY/generate.py" --check 2>"$E2E_TMP/generate.err"; then
+    ok "prometheusrule.yaml and grafana-dashboards.yaml match deploy/kubernetes/generate.py"
+else
+    cat "$E2E_TMP/generate.err"
+    not_ok "deploy/kubernetes: generated manifests are stale (run python3 deploy/kubernetes/generate.py)"
+fi
+
 node "$VALIDATE" "$DEPLOY" || not_ok "the manifests listed in kustomization.yaml"
 
 if command -v kubectl >/dev/null 2>&1; then
