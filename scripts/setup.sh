@@ -19,6 +19,7 @@ test_packages=(
   jq
   golang-go                 # Go 1.19: builds bench/peers/go for tests/peers, bench/compare and prove --against-go
   python3                   # dashboards/generate.py: the dashboard test checks its output
+  python3-yaml              # deploy/kubernetes/generate.py and tests/deploy/alerts_check.py read YAML
   docker-compose            # `docker-compose config` checks deploy/compose (no engine needed)
   nodejs npm                # validate deploy/kubernetes against the Kubernetes schemas
   docker.io debootstrap     # the container test: its own engine and a debian:bookworm-slim base

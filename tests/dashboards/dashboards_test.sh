@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # The Grafana dashboards in dashboards/ against a real corostorm and a real
 # Prometheus. First the JSON: it parses, the generator's output is current,
-# uids are the documented ones, panel ids are unique, every panel has a unit
-# and the ${datasource} datasource, every variable a query uses is defined.
+# uids are the documented ones, schemaVersion 39, __inputs (DS_PROMETHEUS) and
+# __requires (every panel type used) for an import by file, links to the other
+# two dashboards, a row layout (rows first, no panel overlapping another or
+# past 24 columns), panel ids are unique, every panel has a unit and the
+# ${datasource} datasource, every variable a query uses is defined.
 # Then every panel query and every variable query, with the variables
 # substituted as Grafana would, must parse and return at least one series
-# while a mixed scenario (sleep + yield + ring + echo + rpc) runs; the panels
-# that split by source, method or workload must show the I/O series too.
+# while a mixed scenario (sleep + yield + ring + echo + rpc) runs, and no
+# panel series may carry an instance label: panels aggregate across the
+# selected instances. The panels that split by source, method or workload
+# must show the I/O series too.
 #
 # usage: dashboards_test.sh BIN SRC_DIR
 # Exits 77 (skipped) when the prometheus binary is not installed.
@@ -39,20 +44,46 @@ for name in "${!WANT_UID[@]}"; do
     [[ $uid == "${WANT_UID[$name]}" ]] && ok "$name.json: uid $uid" ||
         not_ok "$name.json: uid '$uid', want '${WANT_UID[$name]}'"
 
+    # Import by file and layout.
+    jq -e '.schemaVersion == 39' "$file" >/dev/null && ok "$name.json: schemaVersion 39" ||
+        not_ok "$name.json: schemaVersion $(jq '.schemaVersion' "$file"), want 39"
+    jq -e 'any(.__inputs[]?; .name == "DS_PROMETHEUS" and .type == "datasource" and .pluginId == "prometheus")' \
+        "$file" >/dev/null && ok "$name.json: __inputs has the DS_PROMETHEUS datasource input" ||
+        not_ok "$name.json: no DS_PROMETHEUS datasource input in __inputs"
+    bad=$(jq -r '[.__requires[]? | "\(.type)/\(.id)"] as $r
+                 | (["grafana/grafana", "datasource/prometheus"]
+                    + [.panels[] | select(.type != "row") | "panel/\(.type)"] | unique) - $r | join(" ")' "$file")
+    [[ -z $bad ]] && ok "$name.json: __requires lists grafana, prometheus and every panel type" ||
+        not_ok "$name.json: __requires misses: $bad"
+    for other in "${!WANT_UID[@]}"; do
+        [[ $other == "$name" ]] && continue
+        jq -e --arg u "/d/${WANT_UID[$other]}" 'any(.links[]; .type == "link" and .url == $u and .includeVars and .keepTime)' \
+            "$file" >/dev/null && ok "$name.json: links to $other (variables and time kept)" ||
+            not_ok "$name.json: no link to /d/${WANT_UID[$other]}"
+    done
+    jq -e '.panels[0].type == "row" and ([.panels[] | select(.type == "row")] | length) >= 2' "$file" >/dev/null &&
+        ok "$name.json: row layout" || not_ok "$name.json: the panels are not laid out in rows"
+    # Every grid cell holds at most one panel, and no panel passes column 24.
+    bad=$(jq -r '[.panels[] | .title as $t | .gridPos as $g
+                  | if $g.x + $g.w > 24 then "\($t): past column 24" else
+                    (range($g.y; $g.y + $g.h) as $y | range($g.x; $g.x + $g.w) as $x | "\($x),\($y)") end]
+                 | group_by(.) | map(select(length > 1 or (.[0] | test(":")))[0]) | join(" ")' "$file")
+    [[ -z $bad ]] && ok "$name.json: no panel overlaps another" || not_ok "$name.json: overlapping panels at $bad"
+
     dups=$(jq -r '[.panels[].id] | group_by(.) | map(select(length > 1)[0]) | map(tostring) | join(" ")' "$file")
     [[ -z $dups ]] && ok "$name.json: panel ids unique" || not_ok "$name.json: duplicate panel ids: $dups"
     noid=$(jq -r '.panels[] | select((.id | type) != "number") | .title' "$file")
     [[ -z $noid ]] || not_ok "$name.json: panels without a numeric id: $noid"
 
-    bad=$(jq -r '.panels[] | select((.fieldConfig.defaults.unit // "") == "") | .title' "$file")
+    bad=$(jq -r '.panels[] | select(.type != "row") | select((.fieldConfig.defaults.unit // "") == "") | .title' "$file")
     [[ -z $bad ]] && ok "$name.json: every panel has a unit" || not_ok "$name.json: panels without a unit: $bad"
 
-    bad=$(jq -r '.panels[] | select(.datasource.uid != "${datasource}"
+    bad=$(jq -r '.panels[] | select(.type != "row") | select(.datasource.uid != "${datasource}"
                  or any(.targets[]; .datasource.uid != "${datasource}")) | .title' "$file")
     [[ -z $bad ]] && ok "$name.json: every panel and target uses \${datasource}" ||
         not_ok "$name.json: panels not on \${datasource}: $bad"
 
-    bad=$(jq -r '.panels[] | select((.targets | length) == 0) | .title' "$file")
+    bad=$(jq -r '.panels[] | select(.type != "row") | select((.targets | length) == 0) | .title' "$file")
     [[ -z $bad ]] || not_ok "$name.json: panels without a query: $bad"
 
     for var in datasource job instance engine workload; do
@@ -65,7 +96,7 @@ for name in "${!WANT_UID[@]}"; do
     # Every $var / ${var} in a panel or variable query is a templating
     # variable or one of Grafana's built-ins ($__rate_interval and friends).
     defined=$(jq -r '.templating.list[].name' "$file")
-    used=$(jq -r '(.panels[].targets[].expr), (.templating.list[] | .definition // empty)' "$file" |
+    used=$(jq -r '(.panels[].targets[]?.expr), (.templating.list[] | .definition // empty)' "$file" |
         grep -o -E '\$\{?[A-Za-z_][A-Za-z0-9_]*' | sed -E 's/^\$\{?//' | sort -u)
     undefined=""
     for var in $used; do
@@ -144,12 +175,18 @@ variable_query() {
     sed -E 's/^label_values\((.*), *([A-Za-z_][A-Za-z0-9_]*)\)$/count by (\2) (\1)/' <<<"$1"
 }
 
-# check_query WHAT EXPR: the query parses and returns at least one series.
-# A rate may still lack samples for a moment, so an empty answer is retried.
+# check_query WHAT EXPR [panel]: the query parses and returns at least one
+# series; a panel query's series must not carry an instance label (panels
+# aggregate across the selected instances). A rate may still lack samples for
+# a moment, so an empty answer is retried.
 check_query() {
-    local what=$1 expr=$2
+    local what=$1 expr=$2 kind=${3:-}
     if poll_until 10 has_series "$expr"; then
-        ok "$what ($SERIES series)"
+        if [[ $kind == panel ]] && jq -e 'any(.data.result[]; .metric | has("instance"))' "$E2E_TMP/query.json" >/dev/null; then
+            not_ok "$what: a series per instance, not aggregated across instances: $expr"
+        else
+            ok "$what ($SERIES series)"
+        fi
     elif [[ $QUERY_STATUS == success ]]; then
         not_ok "$what: no series: $expr"
     else
@@ -170,9 +207,9 @@ for name in overview latency memory; do
     for i in "${!PASS_NAMES[@]}"; do
         vals=("${PASS_JOB[i]}" "${PASS_INSTANCE[i]}" "${PASS_ENGINE[i]}" "${PASS_WORKLOAD[i]}")
         while IFS=$'\t' read -r title expr; do
-            check_query "$name/${PASS_NAMES[i]}: $title" "$(substitute "$expr" "${vals[@]}")"
+            check_query "$name/${PASS_NAMES[i]}: $title" "$(substitute "$expr" "${vals[@]}")" panel
             QUERIES=$((QUERIES + 1))
-        done < <(jq -r '.panels[] | .title as $t | .targets[] | ["\($t) [\(.refId)]", .expr] | @tsv' "$file")
+        done < <(jq -r '.panels[] | .title as $t | .targets[]? | ["\($t) [\(.refId)]", .expr] | @tsv' "$file")
         while IFS=$'\t' read -r var def; do
             check_query "$name/${PASS_NAMES[i]}: variable \$$var" \
                 "$(variable_query "$(substitute "$def" "${vals[@]}")")"

@@ -8,7 +8,7 @@
 #
 # usage: kubernetes_test.sh SRC_DIR
 # The npm modules come from $COROSTORM_NPM_DIR (default SRC_DIR/build/npm).
-# Exits 77 (skipped) when node or the npm modules are missing.
+# Exits 77 (skipped) when node, the npm modules or python3's PyYAML are missing.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
@@ -28,6 +28,8 @@ for module in kubernetes-models @kubernetes-models/validate @kubernetes-models/p
         skip_test "npm module $module not found in $NPM_DIR/node_modules; run: $SETUP"
 done
 export NODE_PATH=$NPM_DIR/node_modules
+python3 -c 'import yaml' 2>/dev/null ||
+    skip_test "python3 with PyYAML is needed for deploy/kubernetes/generate.py --check; run: apt-get install python3-yaml"
 
 e2e_init
 
@@ -43,6 +45,15 @@ if grep -qE '^  listen: "?0\.0\.0\.0:9464"?' "$DEPLOY/corostorm.yaml"; then
     ok "the config binds 0.0.0.0:9464"
 else
     not_ok "the config must bind 0.0.0.0:9464 in a pod"
+fi
+
+# prometheusrule.yaml and grafana-dashboards.yaml are generated from
+# deploy/prometheus/rules and dashboards/*.json: they must be current.
+if python3 "$DEPLOY/generate.py" --check 2>"$E2E_TMP/generate.err"; then
+    ok "prometheusrule.yaml and grafana-dashboards.yaml match deploy/kubernetes/generate.py"
+else
+    cat "$E2E_TMP/generate.err"
+    not_ok "deploy/kubernetes: generated manifests are stale (run python3 deploy/kubernetes/generate.py)"
 fi
 
 node "$VALIDATE" "$DEPLOY" || not_ok "the manifests listed in kustomization.yaml"

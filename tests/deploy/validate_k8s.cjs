@@ -1,7 +1,9 @@
 // Validates Kubernetes manifests against the API schemas (npm kubernetes-models,
 // @kubernetes-models/prometheus-operator) and checks corostorm's own rules on
 // the validated objects: non-root, read-only root, no capabilities, probes,
-// resources, and a ServiceMonitor that really selects the Service.
+// resources, a ServiceMonitor that really selects the Service, a
+// PrometheusRule with the fields the operator needs, and the Grafana
+// dashboard ConfigMaps.
 //
 // usage: node validate_k8s.cjs KUSTOMIZE_DIR        the folder's kustomization
 //                                                   and the files it lists
@@ -161,9 +163,71 @@ function checkPolicy(objects, configFile) {
   }
 }
 
+// The monitoring objects: a PrometheusRule with the fields the operator needs
+// (its schema leaves most of them optional), and one Grafana dashboard
+// ConfigMap per dashboard, labelled for the kube-prometheus-stack sidecar.
+function checkMonitoring(objects) {
+  const rules = objects.filter((o) => o.kind === 'PrometheusRule');
+  check(rules.length === 1, `one PrometheusRule (found ${rules.length})`);
+  for (const pr of rules) {
+    const what = `PrometheusRule/${pr.metadata.name}`;
+    check(pr.apiVersion === 'monitoring.coreos.com/v1', `${what}: apiVersion monitoring.coreos.com/v1`);
+    const groups = (pr.spec && pr.spec.groups) || [];
+    check(groups.length > 0, `${what}: spec.groups is not empty`);
+    const names = groups.map((g) => g.name);
+    check(names.every((n) => typeof n === 'string' && n !== '') && new Set(names).size === names.length,
+      `${what}: every group has a unique name`);
+    let alerts = 0;
+    let records = 0;
+    const bad = [];
+    for (const g of groups) {
+      const list = g.rules || [];
+      if (!list.length) bad.push(`group ${g.name} has no rules`);
+      for (const r of list) {
+        const id = `${g.name}/${r.alert || r.record}`;
+        if ((typeof r.alert === 'string') === (typeof r.record === 'string') || !(r.alert || r.record)) {
+          bad.push(`${id}: not exactly one of alert and record`);
+        }
+        if (typeof r.expr !== 'string' || r.expr.trim() === '') bad.push(`${id}: no expr`);
+        if (r.alert) {
+          alerts++;
+          const a = r.annotations || {};
+          for (const k of ['summary', 'description', 'runbook_url']) {
+            if (typeof a[k] !== 'string' || a[k] === '') bad.push(`${id}: no ${k} annotation`);
+          }
+          if (!r.labels || typeof r.labels.severity !== 'string') bad.push(`${id}: no severity label`);
+        } else if (r.record) {
+          records++;
+        }
+      }
+    }
+    check(bad.length === 0, `${what}: every rule has alert or record, and an expr; every alert ` +
+      `summary, description, runbook_url and severity${bad.length ? `: ${bad.join('; ')}` : ''}`);
+    check(alerts > 0 && records > 0, `${what}: ${alerts} alerts and ${records} recording rules`);
+  }
+
+  const dashboards = objects.filter((o) => o.kind === 'ConfigMap' &&
+    ((o.metadata.labels || {}).grafana_dashboard === '1'));
+  check(dashboards.length === 3, `three ConfigMaps labelled grafana_dashboard: "1" (found ${dashboards.length})`);
+  for (const cm of dashboards) {
+    const entries = Object.entries(cm.data || {});
+    let parsed = null;
+    try {
+      parsed = entries.length === 1 ? JSON.parse(entries[0][1]) : null;
+    } catch (e) {
+      parsed = null;
+    }
+    check(!!parsed && typeof parsed.uid === 'string' && entries[0][0] === `${parsed.uid}.json` &&
+      Array.isArray(parsed.panels) && parsed.panels.length > 0,
+      `ConfigMap/${cm.metadata.name}: one dashboard, <uid>.json, with panels`);
+  }
+}
+
 function main(argv) {
   if (argv[0] === '--rendered' && argv.length === 3) {
-    checkPolicy(loadAndValidate(argv[1]), argv[2]);
+    const objects = loadAndValidate(argv[1]);
+    checkPolicy(objects, argv[2]);
+    checkMonitoring(objects);
   } else if (argv.length === 1) {
     // Without kustomize: validate the files the kustomization lists, and check
     // that everything it refers to exists.
@@ -194,6 +258,7 @@ function main(argv) {
     check(pairs.some((p) => p['app.kubernetes.io/name'] === 'corostorm'),
       'kustomization.yaml: labels app.kubernetes.io/name: corostorm on every object');
     checkPolicy(objects, null);
+    checkMonitoring(objects);
   } else {
     console.error('usage: validate_k8s.cjs DIR | --rendered FILE CONFIG');
     process.exit(2);
