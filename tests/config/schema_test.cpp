@@ -6,6 +6,8 @@
 // validator and not to the schema (or the other way round) fails here.
 //
 // For every map in the schema (the top level, each section, a stage, each workload kind):
+//   - it is closed (additionalProperties: false), or closed by conditional parts, one for
+//     each value of the key they test (a workload's kind);
 //   - an unknown key is refused, and the validator's "allowed:" list is exactly the
 //     schema's properties; the keys the validator says are missing are the required ones;
 // for every key in it:
@@ -15,7 +17,9 @@
 //     "LO .. HI" and an integer branch (if any) as minimum and maximum;
 //   - values written with units (1k, 1s, 1KiB, 10%, auto, ...) are accepted by the
 //     schema exactly when the validator reads them;
-// and every list's minItems and maxItems are the validator's.
+// and every list's minItems and maxItems are the validator's. Separately, the patterns of
+// the count, duration and size definitions take what parse_count, parse_duration and
+// parse_size read.
 // python3-jsonschema checks the same schema against the config corpus (schema_test.py).
 #include <gmock/gmock.h>
 
