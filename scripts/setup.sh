@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what corostorm needs from Debian 12 packages, and nothing else.
 #   scripts/setup.sh          build and run dependencies
-#   scripts/setup.sh --test   also what the tests need (Prometheus + promtool, jq, Go, Python,
-#                             docker-compose, node + npm, Docker + debootstrap, clang + libFuzzer)
+#   scripts/setup.sh --test   also what the tests need (Prometheus + promtool, jq, Go, Python
+#                             with jsonschema and yaml, docker-compose, node + npm, Docker +
+#                             debootstrap, clang + libFuzzer)
 # The Dockerfile's build stage uses this same script: one list of dependencies.
 set -euo pipefail
 
@@ -19,7 +20,8 @@ test_packages=(
   jq
   golang-go                 # Go 1.19: builds bench/peers/go for tests/peers, bench/compare and prove --against-go
   python3                   # dashboards/generate.py: the dashboard test checks its output
-  python3-yaml              # deploy/kubernetes/generate.py and tests/deploy/alerts_check.py read YAML
+  python3-yaml              # deploy/kubernetes/generate.py, tests/deploy/alerts_check.py, the schema test
+  python3-jsonschema        # config/corostorm.schema.json checked against the config corpus
   docker-compose            # `docker-compose config` checks deploy/compose (no engine needed)
   nodejs npm                # validate deploy/kubernetes against the Kubernetes schemas
   docker.io debootstrap     # the container test: its own engine and a debian:bookworm-slim base

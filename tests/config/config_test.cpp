@@ -1353,6 +1353,23 @@ TEST(BadConfig, every_file_in_the_bad_folder_fails_with_its_expected_message) {
     }
 }
 
+// The configs schema_test.py also validates against config/corostorm.schema.json.
+TEST(GoodConfig, every_file_in_the_good_folder_loads) {
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(COROSTORM_GOOD_CONFIG_DIR)) {
+        files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+    ASSERT_GE(files.size(), 5U);
+    for (const auto& file : files) {
+        try {
+            load_file(file.string());
+        } catch (const config_error& e) {
+            ADD_FAILURE() << e.what();
+        }
+    }
+}
+
 // The key paths in YAML written by to_yaml (block style, two-space indents), list indices
 // written [], e.g. scenario.stages[].tasks.
 std::set<std::string> key_paths(const std::string& yaml) {
