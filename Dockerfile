@@ -48,7 +48,7 @@ RUN apt-get update -qq \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin corostorm
 COPY --from=build /src/build/release/src/corostorm /usr/local/bin/corostorm
-COPY config/corostorm.yaml /etc/corostorm/corostorm.yaml
+COPY config/corostorm.yaml config/corostorm.schema.json /etc/corostorm/
 COPY dashboards/ /usr/share/corostorm/dashboards/
 ENV COROSTORM_CONFIG=/etc/corostorm/corostorm.yaml
 # The numeric uid matches deploy/kubernetes (runAsUser 10001, runAsNonRoot).
