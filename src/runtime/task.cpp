@@ -9,6 +9,9 @@ namespace {
 // constructor runs right after its frame's operator new, on the same thread,
 // with only trivial parameter copies in between, so this hand-over is exact.
 thread_local std::uint32_t tls_last_frame_size = 0;
+// Likewise from the promise constructor to initial_suspend, which run back to
+// back for the same frame: whether the task starts at once.
+thread_local bool tls_starts_at_once = true;
 }  // namespace
 
 void* allocate_frame(std::size_t n) {
@@ -22,8 +25,14 @@ void deallocate_frame(void* p, std::size_t n) noexcept { this_worker().allocator
 std::uint32_t take_last_frame_size() noexcept { return tls_last_frame_size; }
 
 void task_started(task_env env, std::uint32_t frame_bytes) noexcept {
-    this_worker().scope().on_started(env, frame_bytes);
+    worker& w = this_worker();
+    w.scope().on_started(env, frame_bytes);
+    tls_starts_at_once = w.start_now(env.may_queue);
 }
+
+bool starts_at_once() noexcept { return tls_starts_at_once; }
+
+void start_later(timer_node* node) noexcept { this_worker().make_ready(*node); }
 
 void task_finished(task_env env, std::uint32_t frame_bytes, task_outcome outcome) noexcept {
     this_worker().scope().on_finished(env, frame_bytes, outcome);

@@ -35,8 +35,13 @@ using metrics::task_outcome;
 struct task_env {
     std::uint16_t workload = 0;
     bool root = true;
+    // May wait in the ready queue instead of starting at once when the
+    // worker's turn is spent (see worker::start_now): for children whose
+    // spawner does not need them to have run before it goes on (tree nodes).
+    bool may_queue = false;
 
-    task_env child() const noexcept { return {workload, false}; }
+    task_env child() const noexcept { return {workload, false, false}; }
+    task_env queued_child() const noexcept { return {workload, false, true}; }
 };
 
 namespace detail {
@@ -44,6 +49,8 @@ void* allocate_frame(std::size_t n);
 void deallocate_frame(void* p, std::size_t n) noexcept;
 std::uint32_t take_last_frame_size() noexcept;
 void task_started(task_env env, std::uint32_t frame_bytes) noexcept;
+bool starts_at_once() noexcept;  // the decision task_started made for the task being built
+void start_later(timer_node* node) noexcept;
 void task_finished(task_env env, std::uint32_t frame_bytes, task_outcome outcome) noexcept;
 }  // namespace detail
 
@@ -59,8 +66,19 @@ public:
         static void* operator new(std::size_t n) { return detail::allocate_frame(n); }
         static void operator delete(void* p, std::size_t n) noexcept { detail::deallocate_frame(p, n); }
 
+        // A task starts at once, running until its first suspension inside
+        // the spawner's call, unless the worker's turn is spent and the task
+        // may queue: then it waits in the ready queue like a yielded task.
+        struct initial_awaiter {
+            bool await_ready() const noexcept { return detail::starts_at_once(); }
+            void await_suspend(std::coroutine_handle<promise_type> h) const noexcept {
+                detail::start_later(&h.promise().timer);
+            }
+            void await_resume() const noexcept {}
+        };
+
         task get_return_object() noexcept { return {}; }
-        std::suspend_never initial_suspend() noexcept { return {}; }
+        initial_awaiter initial_suspend() noexcept { return {}; }
         std::suspend_never final_suspend() noexcept {
             detail::task_finished(task_env{workload, root}, frame_bytes, outcome);
             return {};

@@ -214,6 +214,7 @@ void worker::complete_io(timer_node& node) {
 
 void worker::resume_ready(timer_node* node, metrics::latency_source source) noexcept {
     node->next = nullptr;
+    ++turn_work_;
     auto& promise = task::promise_type::of(node);
     auto& stats = shard_.workload(promise.workload);
     stats.resumes.add(1);
@@ -237,28 +238,25 @@ void worker::resume_ready(timer_node* node, metrics::latency_source source) noex
         next_->deadline_ns = clock_ns_;
 }
 
-std::size_t worker::run_queue(ready_queue& q, metrics::latency_source source, std::size_t budget) {
+void worker::run_queue(ready_queue& q, metrics::latency_source source) {
     // Only what is queued now runs in this turn: a task that yields again
     // goes behind, into the next turn, so timers and control get theirs.
     timer_node* batch = q.head;
     timer_node* const batch_tail = q.tail;
     q.head = q.tail = nullptr;
-    std::size_t n = 0;
     in_ready_turn_ = true;
-    while (n < budget && batch != nullptr) {
+    while (!turn_spent() && batch != nullptr) {
         timer_node* node = batch;
         batch = node->next;
         resume_ready(node, source);
-        ++n;
         // The chain of hand-offs this resume started runs now, within the turn.
         while (next_ != nullptr) {
             timer_node* handed = std::exchange(next_, nullptr);
-            if (n == budget) {
+            if (turn_spent()) {
                 ready_.push(*handed);
                 break;
             }
             resume_ready(handed, metrics::latency_source::ready);
-            ++n;
         }
     }
     in_ready_turn_ = false;
@@ -268,15 +266,15 @@ std::size_t worker::run_queue(ready_queue& q, metrics::latency_source source, st
         if (q.head == nullptr) q.tail = batch_tail;
         q.head = batch;
     }
-    return n;
 }
 
 void worker::run_ready() {
     worker_binding bind(this);
+    turn t(*this, options_.resume_batch);
     refresh_clock();
     ready_posted_ = false;
-    const std::size_t ran = run_queue(io_ready_, metrics::latency_source::io, options_.resume_batch);
-    run_queue(ready_, metrics::latency_source::ready, options_.resume_batch - ran);
+    run_queue(io_ready_, metrics::latency_source::io);
+    run_queue(ready_, metrics::latency_source::ready);
     flush_ready_run();
     if ((ready_.head != nullptr || io_ready_.head != nullptr) && !ready_posted_) {
         ready_posted_ = true;
@@ -285,6 +283,7 @@ void worker::run_ready() {
 }
 
 void worker::fire(timer_node* node) noexcept {
+    ++turn_work_;
     auto& promise = task::promise_type::of(node);
     auto& stats = shard_.workload(promise.workload);
     stats.resumes.add(1);
@@ -299,6 +298,7 @@ void worker::fire(timer_node* node) noexcept {
 
 void worker::on_wake() {
     worker_binding bind(this);
+    turn t(*this, options_.resume_batch);
     armed_due_ns_ = UINT64_MAX;
     in_wake_ = true;
     refresh_clock();
@@ -316,6 +316,7 @@ void worker::on_wake() {
 
 void worker::flush_on_stop() {
     worker_binding bind(this);
+    turn t(*this, options_.resume_batch);
     refresh_clock();
     in_wake_ = true;
     const std::size_t fired = wheel_.drain(options_.resume_batch, [this](timer_node* n) { fire(n); });
@@ -325,6 +326,7 @@ void worker::flush_on_stop() {
 
 void worker::on_control() {
     worker_binding bind(this);
+    turn t(*this, options_.spawn_batch);
     refresh_clock();
     const std::uint64_t now = clock_ns_;
     shard_.heartbeat_ns.set(now);
@@ -357,7 +359,7 @@ void worker::on_control() {
         const std::uint64_t unit = factories_[w]->tasks_per_unit();
         const std::uint64_t unit_fds = factories_[w]->fds_per_unit();
         desired_units_[w] = share_of(targets_[w].at(now) / unit, index_, count_);
-        while (budget > 0 && scope_.units(w) < desired_units_[w]) {
+        while (budget > 0 && !turn_spent() && scope_.units(w) < desired_units_[w]) {
             if (scope_.live_total() + unit > ceiling) {
                 held_back = true;
                 break;
@@ -380,7 +382,7 @@ void worker::on_control() {
     }
     if (held_back) shard_.spawn_denied_memory.add(1);
     if (held_back_fds) shard_.spawn_denied_fds.add(1);
-    schedule_control(budget == 0);
+    schedule_control(budget == 0 || turn_spent());
 }
 
 void worker::schedule_control(bool immediately) {

@@ -41,6 +41,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <algorithm>
 #include <atomic>
 #include <cassert>
 #include <cstdint>
@@ -156,6 +157,20 @@ public:
 
     // ---- owner thread only: the task-facing side ----
     void schedule(timer_node& node) noexcept;
+    // Called for every lean task being spawned: true when it starts at once.
+    // A turn (one handler: a ready batch, a timer wake-up, a control tick)
+    // runs at most resume_batch tasks (spawn_batch for a control tick),
+    // counting resumes and starts alike; once that is spent a task that may
+    // queue (task_env::may_queue: tree nodes) waits in the ready queue
+    // instead, so a tree of a million tasks cannot hold the worker for a
+    // whole turn of its own. Outside a turn every task starts at once.
+    bool start_now(bool may_queue) noexcept {
+        if (may_queue && turn_work_ >= turn_limit_) return false;
+        ++turn_work_;
+        return true;
+    }
+    // The most tasks any turn of this worker has run (resumed or started).
+    std::size_t max_turn_work() const noexcept { return max_turn_work_; }
     // Queues a suspended lean task to run; its latency (source ready, or io
     // for a task woken by a socket completion) is measured from now.
     void make_ready(timer_node& node,
@@ -234,6 +249,25 @@ private:
     void finish();
     void destroy_remaining() noexcept;
     void schedule_control(bool immediately);
+    // A turn's work budget (see start_now), for the handler's lifetime.
+    class turn {
+    public:
+        turn(worker& w, std::size_t limit) noexcept : w_(w) {
+            w_.turn_work_ = 0;
+            w_.turn_limit_ = limit;
+        }
+        ~turn() {
+            w_.max_turn_work_ = std::max(w_.max_turn_work_, w_.turn_work_);
+            w_.turn_work_ = 0;
+            w_.turn_limit_ = SIZE_MAX;
+        }
+        turn(const turn&) = delete;
+        turn& operator=(const turn&) = delete;
+
+    private:
+        worker& w_;
+    };
+    bool turn_spent() const noexcept { return turn_work_ >= turn_limit_; }
     // One resume or spawn done: reads the clock again every clock_refresh of them.
     void tick_clock() noexcept {
         if (--clock_countdown_ == 0) refresh_clock();
@@ -286,7 +320,10 @@ private:
     // The next slot (see hand_off): filled only while run_queue runs a task.
     timer_node* next_ = nullptr;
     bool in_ready_turn_ = false;
-    std::size_t run_queue(ready_queue& q, metrics::latency_source source, std::size_t budget);
+    std::size_t turn_work_ = 0;
+    std::size_t turn_limit_ = SIZE_MAX;
+    std::size_t max_turn_work_ = 0;
+    void run_queue(ready_queue& q, metrics::latency_source source);
     void resume_ready(timer_node* node, metrics::latency_source source) noexcept;
 
     std::vector<target_ramp> targets_;

@@ -39,7 +39,9 @@ runtime::task tree_root(runtime::task_env env, const spawn_tree_options& o) {
     const std::uint64_t expected = tree_sum(o);
     for (;;) {
         runtime::join_counter join(o.fanout);
-        for (std::uint64_t k = 0; k < o.fanout; ++k) tree_node(env.child(), &join, o, o.depth - 1, k);
+        // Nodes may queue: a tree beyond the worker's turn budget continues
+        // through the ready queue, in turns like every other task's.
+        for (std::uint64_t k = 0; k < o.fanout; ++k) tree_node(env.queued_child(), &join, o, o.depth - 1, k);
         if (co_await join.wait() != expected) throw std::logic_error("spawn_tree: wrong sum");
         if (runtime::this_worker().should_retire(env.workload)) co_return runtime::task_outcome::cancelled;
         co_await runtime::yield_now{};  // one tree per turn: let the worker's other tasks run

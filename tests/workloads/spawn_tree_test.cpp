@@ -38,6 +38,27 @@ TEST(SpawnTree, a_skynet_tree_runs_every_task_and_sums_right) {
     EXPECT_EQ(p.at(0).frame_live_bytes(), 0u);
 }
 
+TEST(SpawnTree, a_tree_runs_in_bounded_turns_through_the_ready_queue) {
+    // 111,111 tasks a tree, each turn at most 1024 tasks (2048 for a control
+    // tick): the tree is spread over a hundred turns and more, with the
+    // worker's timers and control ticks between them, and still sums right.
+    spawn_tree_workload tree({.fanout = 10, .depth = 5});
+    runtime::worker_options options;
+    options.resume_batch = 1024;
+    options.spawn_batch = 2048;
+    runtime::pool p(1, {&tree}, options);
+    p.start();
+    p.set_targets({runtime::target_ramp{0, 111'111, runtime::now_ns(), 0}});
+    const auto& s = p.at(0).shard().workload(0);
+    ASSERT_TRUE(wait_for([&] { return s.spawned.read() >= 1 + 3 * (111'111 - 1); }, 120s));
+    EXPECT_TRUE(p.stop(60s));
+    EXPECT_EQ(s.completed[1].read(), 0u) << "a tree summed wrong";
+    EXPECT_EQ(s.completed[0].read(), s.spawned.read() - 1);
+    EXPECT_GT(p.at(0).max_turn_work(), 0u);
+    EXPECT_LE(p.at(0).max_turn_work(), options.spawn_batch) << "a turn ran more tasks than its budget";
+    EXPECT_EQ(p.at(0).frame_live_bytes(), 0u);
+}
+
 TEST(SpawnTree, a_share_smaller_than_one_tree_runs_none) {
     spawn_tree_workload tree({.fanout = 10, .depth = 3});  // 1111 tasks a tree
     runtime::pool p(1, {&tree}, {});
