@@ -61,6 +61,7 @@ struct runtime_config {
     engine_kind engine = engine_kind::lean;
     layout_kind layout = layout_kind::per_thread;
     hand_off_kind hand_off = hand_off_kind::next;
+    duration timer_tick = std::chrono::milliseconds(1);  // the lean timer wheel's resolution
 
     bool operator==(const runtime_config&) const = default;
 };

@@ -309,7 +309,7 @@ void read_log(const field& f, log_config& out) {
 }
 
 void read_runtime(const field& f, runtime_config& out) {
-    const section s(f, {"threads", "engine", "layout", "hand_off"});
+    const section s(f, {"threads", "engine", "layout", "hand_off", "timer_tick"});
     if (const auto threads = s.get("threads")) {
         out.threads = static_cast<unsigned>(read_count(*threads, 0, 1024));
     }
@@ -322,6 +322,7 @@ void read_runtime(const field& f, runtime_config& out) {
     if (const auto hand_off = s.get("hand_off")) {
         out.hand_off = read_enum(*hand_off, std::array{hand_off_kind::next, hand_off_kind::fifo});
     }
+    if (const auto tick = s.get("timer_tick")) out.timer_tick = read_duration(*tick, 10us, 100ms);
 }
 
 void read_memory(const field& f, memory_config& out) {

@@ -185,8 +185,11 @@ assembly::assembly(const config::config& cfg, std::function<metrics::scenario_vi
                                                                           : runtime::layout::per_thread;
     pool_ = std::make_unique<runtime::pool>(
         worker_threads(cfg), std::move(raw),
-        runtime::worker_options{.sample_every = cfg.latency.sample_every,
-                                .next_slot = cfg.runtime.hand_off == config::hand_off_kind::next},
+        runtime::worker_options{
+            .timer_tick_ns = static_cast<std::uint64_t>(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(cfg.runtime.timer_tick).count()),
+            .sample_every = cfg.latency.sample_every,
+            .next_slot = cfg.runtime.hand_off == config::hand_off_kind::next},
         layout);
 
     frame_bytes_exact_ = cfg.runtime.engine == config::engine_kind::lean;

@@ -77,6 +77,11 @@ reload_plan plan_reload(const config::config& running, const config::config& fre
         plan.restart_needed.push_back(change("runtime.layout", config::to_string(running.runtime.layout),
                                              config::to_string(fresh.runtime.layout)));
     }
+    if (fresh.runtime.timer_tick != running.runtime.timer_tick) {
+        plan.restart_needed.push_back(change("runtime.timer_tick",
+                                             config::format_duration(running.runtime.timer_tick),
+                                             config::format_duration(fresh.runtime.timer_tick)));
+    }
     if (fresh.runtime.hand_off != running.runtime.hand_off) {
         plan.restart_needed.push_back(change("runtime.hand_off", config::to_string(running.runtime.hand_off),
                                              config::to_string(fresh.runtime.hand_off)));

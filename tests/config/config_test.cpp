@@ -208,6 +208,10 @@ TEST(Load, each_engine_and_layout_is_accepted) {
     EXPECT_EQ(c.runtime.hand_off, hand_off_kind::next);
     EXPECT_EQ(load_string("runtime: {hand_off: fifo}").runtime.hand_off, hand_off_kind::fifo);
     EXPECT_EQ(load_string("runtime: {hand_off: next}").runtime.hand_off, hand_off_kind::next);
+    EXPECT_EQ(c.runtime.timer_tick, 1ms);
+    EXPECT_EQ(load_string("runtime: {timer_tick: 100us}").runtime.timer_tick, 100us);
+    EXPECT_EQ(load_string("runtime: {timer_tick: 10us}").runtime.timer_tick, 10us);
+    EXPECT_EQ(load_string("runtime: {timer_tick: 100ms}").runtime.timer_tick, 100ms);
 }
 
 TEST(Load, a_workload_of_each_kind_takes_its_defaults_when_only_named) {
@@ -624,7 +628,7 @@ TEST(Overrides, errors_say_they_came_from_set) {
               "runtime.threads=5000)");
     EXPECT_EQ(error_of("{}", sets({"runtime.thread=4"})),
               R"(runtime.thread: unknown key; did you mean "threads"? allowed: threads, engine, )"
-              "layout, hand_off (from --set runtime.thread=4)");
+              "layout, hand_off, timer_tick (from --set runtime.thread=4)");
     EXPECT_EQ(error_of("{}", sets({"scenario.stages[1]={name: ramp, over: 1s}"})),
               R"(scenario.stages[1].name: must be unique (scenario.stages[0].name is the same), )"
               R"(got "ramp" (from --set scenario.stages[1]={name: ramp, over: 1s}))");
@@ -691,7 +695,7 @@ TEST(Overrides, the_echoed_argument_is_escaped_and_cut_short) {
     // A key of the path that is not a plain word is quoted, in the path and in the message.
     EXPECT_EQ(
         error_of("{}", sets({"runtime.a b=1"})),
-        R"(runtime."a b": unknown key; allowed: threads, engine, layout, hand_off (from --set runtime.a b=1))");
+        R"(runtime."a b": unknown key; allowed: threads, engine, layout, hand_off, timer_tick (from --set runtime.a b=1))");
 }
 
 TEST(ToYaml, defaults_are_written_in_full_with_human_units) {
@@ -705,6 +709,7 @@ runtime:
   engine: lean
   layout: per_thread
   hand_off: next
+  timer_tick: 1ms
 memory:
   limit: auto
   headroom: 10%
@@ -876,11 +881,11 @@ const bad_case bad_cases[] = {
     {"map where a count goes", "runtime: {threads: {a: 1}}",
      "runtime.threads: must be a count like 1000, 10k or 1M, got a map"},
     {"scalar where a section goes", "runtime: 4",
-     "runtime: must be a map with keys threads, engine, layout, hand_off, got 4"},
+     "runtime: must be a map with keys threads, engine, layout, hand_off, timer_tick, got 4"},
     {"unknown top-level key", "servr: {}", R"(servr: unknown key; did you mean "server"?)"},
     {"unknown key with nothing close", "zzz: 1", "zzz: unknown key; allowed: server, log"},
     {"unknown key in a section", "runtime: {thread: 4}",
-     R"(runtime.thread: unknown key; did you mean "threads"? allowed: threads, engine, layout, hand_off)"},
+     R"(runtime.thread: unknown key; did you mean "threads"? allowed: threads, engine, layout, hand_off, timer_tick)"},
     {"unknown key in a stage", "scenario: {stages: [{name: a, over: 1s, taks: 5}]}",
      R"(scenario.stages[0].taks: unknown key; did you mean "tasks"? allowed: name, tasks, over)"},
     {"unknown key in a workload", "workloads: [{name: a, perdio: 1s}]",
@@ -1214,11 +1219,11 @@ const bad_case bad_cases[] = {
      "workloads[0].kind: duplicate key; write each key once"},
     // keys that are not plain words are quoted, escaped and cut short
     {"key with a terminal escape", "runtime: {\"\\e[2Jthreads\": 1}",
-     R"(runtime."\x1b[2Jthreads": unknown key; allowed: threads, engine, layout, hand_off)"},
+     R"(runtime."\x1b[2Jthreads": unknown key; allowed: threads, engine, layout, hand_off, timer_tick)"},
     {"key with a NUL", "runtime: {\"a\\0b\": 1}", R"(runtime."a\x00b": unknown key)"},
     {"key with a newline", "runtime: {\"a\\nb\": 1}", R"(runtime."a\nb": unknown key)"},
     {"empty key", "runtime: {\"\": 1}",
-     R"(runtime."": unknown key; allowed: threads, engine, layout, hand_off)"},
+     R"(runtime."": unknown key; allowed: threads, engine, layout, hand_off, timer_tick)"},
     {"key with a space", "runtime: {a b: 1}", R"(runtime."a b": unknown key)"},
     {"key in fullwidth letters", "\xEF\xBD\x92untime: {}", "\"\xEF\xBD\x92untime\": unknown key"},
     {"key behind a byte order mark", "log: {}\n\xEF\xBB\xBFruntime: {}", R"("\ufeffruntime": unknown key)"},
@@ -1260,7 +1265,7 @@ const bad_case bad_cases[] = {
      "<string>:1:10: invalid YAML: the referenced anchor is not defined"},
     {"tab indentation", "runtime:\n\tthreads: 1\n", "<string>:2:9: invalid YAML: illegal map value"},
     {"merge key", "runtime: {<<: {threads: 1}}",
-     "runtime.<<: unknown key; allowed: threads, engine, layout, hand_off"},
+     "runtime.<<: unknown key; allowed: threads, engine, layout, hand_off, timer_tick"},
     {"key that is not a name", "? [a]\n: 1\n", "top level: keys must be names, got a list of 1 item"},
     {"empty file", "", "<string>: config file is empty; write {} for all defaults"},
     {"only comments and blanks", "# nothing here\n\n   \n# still nothing\n",
@@ -1293,7 +1298,7 @@ TEST(BadConfig, whole_messages_have_the_documented_shape) {
     EXPECT_EQ(error_of("runtime: {threads: 5000}"), "runtime.threads: must be between 0 and 1024, got 5000");
     EXPECT_EQ(error_of("runtime: {thread: 4}"),
               R"(runtime.thread: unknown key; did you mean "threads"? allowed: threads, engine, )"
-              "layout, hand_off");
+              "layout, hand_off, timer_tick");
     EXPECT_EQ(error_of("scenario: {stages: [{name: a, over: 1s}, {name: b, over: fast}]}"),
               R"(scenario.stages[1].over: must be a duration like 250ms, 30s, 5m, got "fast")");
     EXPECT_EQ(error_of("runtime: {engine: fibers}"),

@@ -70,6 +70,7 @@ SCHEMA_CANNOT_EXPRESS = {
     "46-cpu-slice-zero.yaml": "range of a duration",
     "51-sleep-period-too-short.yaml": "range of a duration",
     "79-huge-duration.yaml": "range of a duration",
+    "127-timer-tick-too-fine.yaml": "range of a duration",
     "111-echo-message-zero.yaml": "range of a size with a unit (0B)",
     "112-echo-message-too-large.yaml": "range of a size with a unit (128KiB)",
     "117-rpc-message-too-small.yaml": "range of a size with a unit (8B)",

@@ -70,6 +70,7 @@ TEST(PlanReload, restart_only_keys_keep_their_running_values_and_are_reported) {
     fresh.runtime.engine = config::engine_kind::asio;
     fresh.runtime.layout = config::layout_kind::shared;
     fresh.runtime.hand_off = config::hand_off_kind::fifo;
+    fresh.runtime.timer_tick = std::chrono::microseconds(100);
     fresh.log.format = config::log_format::json;
     fresh.memory.limit = config::memory_limit_kind::bytes;
     fresh.memory.limit_bytes = 512ULL << 20;
@@ -80,9 +81,9 @@ TEST(PlanReload, restart_only_keys_keep_their_running_values_and_are_reported) {
     EXPECT_THAT(plan.restart_needed,
                 ElementsAre("server.listen (127.0.0.1:9464 -> 127.0.0.1:9999)", "log.format (text -> json)",
                             "runtime.threads (2 -> 4)", "runtime.engine (lean -> asio)",
-                            "runtime.layout (per_thread -> shared)", "runtime.hand_off (next -> fifo)",
-                            "memory.limit (auto -> 512MiB)", "memory.headroom (10% -> 64MiB)",
-                            "workloads[1] (r).ring_size (10 -> 20)"));
+                            "runtime.layout (per_thread -> shared)", "runtime.timer_tick (1ms -> 100us)",
+                            "runtime.hand_off (next -> fifo)", "memory.limit (auto -> 512MiB)",
+                            "memory.headroom (10% -> 64MiB)", "workloads[1] (r).ring_size (10 -> 20)"));
     auto want = running();
     want.latency.sample_every = 5;
     EXPECT_EQ(plan.effective, want);
