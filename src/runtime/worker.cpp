@@ -87,8 +87,10 @@ void worker::start_on_shared() { schedule_control(true); }
 
 void worker::set_targets(std::vector<target_ramp> totals) {
     assert(totals.size() == factories_.size());
-    boost::asio::post(executor_,
-                      [this, totals = std::move(totals)]() mutable { targets_ = std::move(totals); });
+    boost::asio::post(executor_, [this, totals = std::move(totals)]() mutable {
+        targets_ = std::move(totals);
+        wake_control();
+    });
 }
 
 void worker::set_sample_every(std::uint64_t every) {
@@ -104,6 +106,7 @@ void worker::request_stop() {
         if (stopping_) return;
         stopping_ = true;
         std::fill(desired_units_.begin(), desired_units_.end(), 0);
+        wake_control();
         if (started_) {
             worker_binding bind(this);
             for (task_factory* f : factories_) f->on_worker_stop(*this);
@@ -327,6 +330,8 @@ void worker::flush_on_stop() {
 void worker::on_control() {
     worker_binding bind(this);
     turn t(*this, options_.spawn_batch);
+    control_settled_ = false;
+    ++control_ticks_;
     refresh_clock();
     const std::uint64_t now = clock_ns_;
     shard_.heartbeat_ns.set(now);
@@ -355,10 +360,13 @@ void worker::on_control() {
         fds += scope_.units(w) * factories_[w]->fds_per_unit();
     bool held_back = false;
     bool held_back_fds = false;
+    bool settled = true;  // every workload at its target, no ramp under way
     for (std::uint32_t w = 0; w < factories_.size(); ++w) {
         const std::uint64_t unit = factories_[w]->tasks_per_unit();
         const std::uint64_t unit_fds = factories_[w]->fds_per_unit();
         desired_units_[w] = share_of(targets_[w].at(now) / unit, index_, count_);
+        const target_ramp& ramp = targets_[w];
+        if (ramp.from != ramp.to && now < ramp.start_ns + ramp.over_ns) settled = false;
         while (budget > 0 && !turn_spent() && scope_.units(w) < desired_units_[w]) {
             if (scope_.live_total() + unit > ceiling) {
                 held_back = true;
@@ -382,18 +390,32 @@ void worker::on_control() {
     }
     if (held_back) shard_.spawn_denied_memory.add(1);
     if (held_back_fds) shard_.spawn_denied_fds.add(1);
-    schedule_control(budget == 0 || turn_spent());
+    for (std::uint32_t w = 0; w < factories_.size(); ++w) {
+        if (scope_.units(w) < desired_units_[w]) settled = false;
+    }
+    schedule_control(budget == 0 || turn_spent(), settled);
 }
 
-void worker::schedule_control(bool immediately) {
+void worker::schedule_control(bool immediately, bool settled) {
     if (immediately) {
         boost::asio::post(executor_, [this] { on_control(); });
         return;
     }
-    control_timer_.expires_after(std::chrono::nanoseconds(options_.control_period_ns));
+    control_settled_ = settled;
+    control_timer_.expires_after(
+        std::chrono::nanoseconds(settled ? options_.settled_control_period_ns : options_.control_period_ns));
     control_timer_.async_wait([this](const boost::system::error_code& ec) {
         if (!ec) on_control();
     });
+}
+
+void worker::wake_control() {
+    // Only a tick waiting on the timer is cancelled (and then replaced), so
+    // there is never more than one control tick pending.
+    if (control_settled_ && control_timer_.cancel() > 0) {
+        control_settled_ = false;
+        boost::asio::post(executor_, [this] { on_control(); });
+    }
 }
 
 void worker::finish() {

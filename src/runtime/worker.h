@@ -97,10 +97,14 @@ public:
 struct worker_options {
     std::uint64_t timer_tick_ns = 1'000'000;      // timer wheel resolution
     std::uint64_t control_period_ns = 5'000'000;  // spawn pacing and heartbeat
-    std::uint64_t sample_every = 1;               // record latency of 1 in N resumes
-    std::size_t spawn_batch = 8192;               // spawns per control turn at most
-    std::size_t resume_batch = 4096;              // resumes per handler at most
-    bool next_slot = true;                        // hand_off runs the task next (else FIFO)
+    // The control tick's period once every workload has its target and no
+    // ramp is under way: an idle worker wakes this rarely (set_targets and
+    // request_stop wake it at once).
+    std::uint64_t settled_control_period_ns = 250'000'000;
+    std::uint64_t sample_every = 1;   // record latency of 1 in N resumes
+    std::size_t spawn_batch = 8192;   // spawns per control turn at most
+    std::size_t resume_batch = 4096;  // resumes per handler at most
+    bool next_slot = true;            // hand_off runs the task next (else FIFO)
 };
 
 class worker {
@@ -171,6 +175,8 @@ public:
     }
     // The most tasks any turn of this worker has run (resumed or started).
     std::size_t max_turn_work() const noexcept { return max_turn_work_; }
+    // Control ticks run so far (owner thread; read by tests once stopped).
+    std::uint64_t control_ticks() const noexcept { return control_ticks_; }
     // Queues a suspended lean task to run; its latency (source ready, or io
     // for a task woken by a socket completion) is measured from now.
     void make_ready(timer_node& node,
@@ -248,7 +254,9 @@ private:
     void run_ready();
     void finish();
     void destroy_remaining() noexcept;
-    void schedule_control(bool immediately);
+    void schedule_control(bool immediately, bool settled = false);
+    // Brings a control tick waiting out the settled period forward to now.
+    void wake_control();
     // A turn's work budget (see start_now), for the handler's lifetime.
     class turn {
     public:
@@ -289,6 +297,7 @@ private:
     boost::asio::any_io_executor executor_;
     boost::asio::steady_timer wake_timer_;
     boost::asio::steady_timer control_timer_;
+    bool control_settled_ = false;  // the pending control tick waits the settled period
     std::uint64_t armed_due_ns_ = UINT64_MAX;
     bool in_wake_ = false;
 
@@ -323,6 +332,7 @@ private:
     std::size_t turn_work_ = 0;
     std::size_t turn_limit_ = SIZE_MAX;
     std::size_t max_turn_work_ = 0;
+    std::uint64_t control_ticks_ = 0;
     void run_queue(ready_queue& q, metrics::latency_source source);
     void resume_ready(timer_node* node, metrics::latency_source source) noexcept;
 

@@ -295,5 +295,21 @@ TEST(TargetRamp, is_linear_between_its_ends_and_flat_outside) {
     EXPECT_EQ((target_ramp{5, 7, 10, 0}.at(0)), 7u) << "a zero-length ramp jumps";
 }
 
+TEST(IdleWorker, ticks_rarely_once_settled_and_a_new_target_or_a_stop_wakes_it_at_once) {
+    holder_factory f;
+    worker_options options;
+    options.settled_control_period_ns = 3'600'000'000'000;  // an hour: only a wake-up ends the wait
+    pool p(1, {&f}, options);
+    p.start();
+    p.set_targets({target_ramp{0, 0, now_ns(), 0}});
+    std::this_thread::sleep_for(300ms);  // 60 ticks at the 5 ms control period
+    p.set_targets({target_ramp{0, 100, now_ns(), 0}});
+    ASSERT_TRUE(wait_for([&] { return live(p) == 100; })) << "the new target waited for the settled tick";
+    std::this_thread::sleep_for(300ms);
+    ASSERT_TRUE(p.stop(10s)) << "the stop waited for the settled tick";
+    EXPECT_LE(p.at(0).control_ticks(), 20u);
+    EXPECT_GE(p.at(0).control_ticks(), 2u);
+}
+
 }  // namespace
 }  // namespace corostorm::runtime
