@@ -360,7 +360,11 @@ void worker::on_control() {
         fds += scope_.units(w) * factories_[w]->fds_per_unit();
     bool held_back = false;
     bool held_back_fds = false;
-    bool settled = true;  // every workload at its target, no ramp under way
+    // Settled: every workload at its target, no ramp under way, and no task
+    // resumed or spawned since the last tick, on either engine (the shard's
+    // counters: O(workloads)).
+    const std::uint64_t activity = activity_count();
+    bool settled = activity == activity_at_control_;
     for (std::uint32_t w = 0; w < factories_.size(); ++w) {
         const std::uint64_t unit = factories_[w]->tasks_per_unit();
         const std::uint64_t unit_fds = factories_[w]->fds_per_unit();
@@ -393,6 +397,8 @@ void worker::on_control() {
     for (std::uint32_t w = 0; w < factories_.size(); ++w) {
         if (scope_.units(w) < desired_units_[w]) settled = false;
     }
+    activity_at_control_ = activity_count();
+    if (activity_at_control_ != activity) settled = false;  // this tick spawned
     schedule_control(budget == 0 || turn_spent(), settled);
 }
 
@@ -407,6 +413,14 @@ void worker::schedule_control(bool immediately, bool settled) {
     control_timer_.async_wait([this](const boost::system::error_code& ec) {
         if (!ec) on_control();
     });
+}
+
+std::uint64_t worker::activity_count() const noexcept {
+    std::uint64_t n = 0;
+    for (std::uint32_t w = 0; w < factories_.size(); ++w) {
+        n += shard_.workload(w).resumes.read() + shard_.workload(w).spawned.read();
+    }
+    return n;
 }
 
 void worker::wake_control() {

@@ -97,9 +97,11 @@ public:
 struct worker_options {
     std::uint64_t timer_tick_ns = 1'000'000;      // timer wheel resolution
     std::uint64_t control_period_ns = 5'000'000;  // spawn pacing and heartbeat
-    // The control tick's period once every workload has its target and no
-    // ramp is under way: an idle worker wakes this rarely (set_targets and
-    // request_stop wake it at once).
+    // The control tick's period once every workload has its target, no ramp
+    // is under way and no task ran since the last tick: an idle worker wakes
+    // this rarely (set_targets and request_stop wake it at once). A worker
+    // that runs tasks keeps the control period, which also publishes its
+    // busy time.
     std::uint64_t settled_control_period_ns = 250'000'000;
     std::uint64_t sample_every = 1;   // record latency of 1 in N resumes
     std::size_t spawn_batch = 8192;   // spawns per control turn at most
@@ -257,6 +259,7 @@ private:
     void schedule_control(bool immediately, bool settled = false);
     // Brings a control tick waiting out the settled period forward to now.
     void wake_control();
+    std::uint64_t activity_count() const noexcept;  // resumes + spawns of every workload
     // A turn's work budget (see start_now), for the handler's lifetime.
     class turn {
     public:
@@ -333,6 +336,7 @@ private:
     std::size_t turn_limit_ = SIZE_MAX;
     std::size_t max_turn_work_ = 0;
     std::uint64_t control_ticks_ = 0;
+    std::uint64_t activity_at_control_ = 0;  // resumes + spawns at the last control tick
     void run_queue(ready_queue& q, metrics::latency_source source);
     void resume_ready(timer_node* node, metrics::latency_source source) noexcept;
 
