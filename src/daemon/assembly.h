@@ -63,6 +63,9 @@ bool is_io_workload(config::workload_kind kind) noexcept;
 
 // runtime.threads, or the CPUs the process may use when it is 0.
 unsigned worker_threads(const config::config& cfg);
+// A warning when runtime.threads asks for more workers than the CPUs the
+// process may use (`cpus`), else empty: for the start-up log and check-config.
+std::string oversubscribed_threads(const config::config& cfg, unsigned cpus);
 
 class assembly {
 public:

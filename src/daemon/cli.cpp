@@ -175,6 +175,9 @@ int main_entry(int argc, char** argv) {
                   << (file.empty() ? std::string("built-in defaults") : config::shown_path(file))
                   << ": config is valid\n";
         for (const auto& line : starved_workloads(cfg)) std::cerr << "corostorm: warning: " << line << "\n";
+        if (const auto warning = oversubscribed_threads(cfg, metrics::available_cpus()); !warning.empty()) {
+            std::cerr << "corostorm: warning: " << warning << "\n";
+        }
         // What `run` would cap, with this process's descriptor limits.
         const auto plan = guard::plan_fds(cfg, worker_threads(cfg), guard::raise_fd_limit(),
                                           metrics::read_process_stats().open_fds);

@@ -84,6 +84,9 @@ public:
         spdlog::info("corostorm {} starting: {} worker thread(s), engine {}, layout {}, {} workload(s)",
                      COROSTORM_VERSION, parts_->threads(), config::to_string(cfg_.runtime.engine),
                      config::to_string(cfg_.runtime.layout), cfg_.workloads.size());
+        if (const auto warning = oversubscribed_threads(cfg_, metrics::available_cpus()); !warning.empty()) {
+            spdlog::warn("{}", warning);
+        }
         server_.start();
         spdlog::info("serving /metrics /healthz /readyz /status on {}", server_.local_address());
         log_memory_guard();

@@ -66,4 +66,21 @@ for engine in lean asio; do
     ((STOP_RC == 0)) && ok "$engine: SIGTERM: exit 0" || not_ok "$engine: exit $STOP_RC"
 done
 
+# ------------------------------------------ more workers than CPUs: told ----
+# Workers beyond the CPUs only take turns on them: check-config and the
+# start-up log say so; as many workers as CPUs draws no warning.
+cpus=$(nproc)
+run_capture 30 "$E2E_TMP/out" "$E2E_TMP/err" "$BIN" check-config --set "runtime.threads=$((cpus + 1))"
+((RUN_RC == 0)) && grep -q -F "warning: runtime.threads: $((cpus + 1)) worker threads on $cpus CPU(s) available" \
+    "$E2E_TMP/err" && ok "check-config warns of $((cpus + 1)) threads on $cpus CPUs (exit 0)" ||
+    not_ok "check-config with $((cpus + 1)) threads: exit $RUN_RC, stderr: $(head -c 400 "$E2E_TMP/err")"
+run_capture 30 "$E2E_TMP/out" "$E2E_TMP/err" "$BIN" check-config --set "runtime.threads=$cpus"
+((RUN_RC == 0)) && ! grep -q 'runtime.threads' "$E2E_TMP/err" && ok "and not for $cpus threads" ||
+    not_ok "check-config with $cpus threads: exit $RUN_RC, stderr: $(head -c 400 "$E2E_TMP/err")"
+start_daemon "$BIN" run --set server.listen=127.0.0.1:0 --set "runtime.threads=$((cpus + 1))" --set 'scenario.stages=[{name: s, tasks: 0, over: 0s}]'
+poll_until 10 grep -q -F "runtime.threads: $((cpus + 1)) worker threads on $cpus CPU(s)" "$DAEMON_LOG" &&
+    ok "the start-up log warns too" || not_ok "no oversubscription warning in the log"
+stop_and_wait "$DAEMON_PID" TERM 30
+((STOP_RC == 0)) && ok "SIGTERM: exit 0" || not_ok "exit $STOP_RC"
+
 e2e_finish

@@ -34,18 +34,20 @@ BIG=$E2E_TMP/big.yaml
 } >"$BIG"
 ok "config of $(($(stat -c %s "$BIG") / 1024)) KiB"
 
-# held PID: true once PID's main thread blocks SIGTERM (bit 15 of SigBlk). Builtins
+# ready PID: true once PID holds SIGTERM blocked (bit 15 of SigBlk: main's first
+# line) or catches it (SigCgt: a command's handlers, installed before it releases
+# the held signals), so a signal sent now is neither lost nor fatal. Builtins
 # only: a poll that forks would be slower than what it watches.
-held() {
+ready() {
     local key value
     while read -r key value; do
-        [[ $key == SigBlk: ]] && { (((0x$value >> 14) & 1)); return; }
+        [[ $key == SigBlk: || $key == SigCgt: ]] && (((0x$value >> 14) & 1)) && return 0
     done <"/proc/$1/status" 2>/dev/null
     return 1
 }
 # signal_early SIG DELAY_MS NAME CMD...: starts CMD; once the binary runs (exec done,
-# so the signal cannot hit the shell's child before it), waits until it holds signals,
-# sleeps DELAY_MS and sends SIG. Sets BG_PID and BG_LOG. A binary that does not hold
+# so the signal cannot hit the shell's child before it), waits until it is ready for them,
+# sleeps DELAY_MS and sends SIG. Sets BG_PID and BG_LOG. A binary that is not ready
 # them within 10 s fails here: under a sanitizer on a loaded machine the way from exec
 # to main() alone can take longer than any short allowance, and a signal sent before
 # main() says nothing about the daemon (an asynchronous command of a script even starts
@@ -57,8 +59,8 @@ signal_early() {
     local deadline=$((SECONDS + 10))
     until [[ /proc/$BG_PID/exe -ef $1 ]] || ((SECONDS >= deadline)); do :; done
     deadline=$((SECONDS + 10))
-    until held "$BG_PID" || ((SECONDS >= deadline)); do :; done
-    held "$BG_PID" || not_ok "$name: the binary did not hold SIGINT/SIGTERM within 10 s of exec"
+    until ready "$BG_PID" || ! [[ -e /proc/$BG_PID/status ]] || ((SECONDS >= deadline)); do :; done
+    ready "$BG_PID" || not_ok "$name: the binary neither held nor caught SIGTERM within 10 s of exec"
     ((delay_ms == 0)) || sleep "$(printf '0.%03d' "$delay_ms")"
     kill -"$sig" "$BG_PID" 2>/dev/null || true
 }
