@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "metrics/probes.h"
+#include "metrics/revision.h"
 #include "workloads/cpu.h"
 #include "workloads/echo.h"
 #include "workloads/ring.h"
@@ -214,6 +215,7 @@ assembly::assembly(const config::config& cfg, std::function<metrics::scenario_vi
     kernel_baseline_ = metrics::read_kernel_memory();
     exporter_ = std::make_unique<metrics::runtime_exporter>(metrics::exporter_source{
         .version = COROSTORM_VERSION,
+        .revision = metrics::build_revision(),
         .engine = std::string(config::to_string(cfg.runtime.engine)),
         .frame_bytes_exact = frame_bytes_exact_,
         .workloads = workload_names_,

@@ -17,6 +17,7 @@
 #include <system_error>
 
 #include "daemon/prove.h"
+#include "metrics/revision.h"
 
 extern char** environ;
 
@@ -256,10 +257,11 @@ void build_go_peer(const go_peer& peer) {
     if (env_or_empty("GOCACHE").empty()) overrides.push_back("GOCACHE=" + (cache / "go-build").string());
     if (env_or_empty("GOPATH").empty()) overrides.push_back("GOPATH=" + (cache / "gopath").string());
     std::vector<std::string> env = environment_with(overrides);
+    // The version and revision of this corostorm: the peer's build_info says the same.
+    const std::string ldflags = std::string("-X main.version=") + COROSTORM_VERSION +
+                                " -X main.revision=" + metrics::build_revision();
     const peer_result r =
-        spawn_and_wait(peer.go,
-                       {"go", "build", "-trimpath", "-ldflags",
-                        std::string("-X main.version=") + COROSTORM_VERSION, "-o", peer.binary, "."},
+        spawn_and_wait(peer.go, {"go", "build", "-trimpath", "-ldflags", ldflags, "-o", peer.binary, "."},
                        std::move(env), peer.source_dir, child_stdout::to_stderr);
     if (r.exit_code != 0) {
         throw std::runtime_error(fmt::format("building the Go peer in {} failed (go build exited {})",

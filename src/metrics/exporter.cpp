@@ -119,14 +119,15 @@ std::vector<MetricFamily> runtime_exporter::Collect() const {
     std::vector<MetricFamily> out;
 
     auto build = family("corostorm_build_info",
-                        "Always 1; the labels say which corostorm, engine, compiler and Boost produced "
-                        "these series.",
+                        "Always 1; the labels say which corostorm (version and git revision), engine, "
+                        "compiler and Boost produced these series.",
                         MetricType::Gauge);
     add_gauge(build,
               {{"version", source_.version},
                {"engine", engine},
                {"compiler", compiler()},
-               {"boost", COROSTORM_BOOST_VERSION}},
+               {"boost", COROSTORM_BOOST_VERSION},
+               {"revision", source_.revision}},
               1);
     out.push_back(std::move(build));
 

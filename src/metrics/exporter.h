@@ -50,6 +50,8 @@ struct reload_counts {
 
 struct exporter_source {
     std::string version;
+    // The git commit the binary was built from (build_revision()), "unknown" when not known.
+    std::string revision = "unknown";
     std::string engine;
     // False for engines whose frames the runtime cannot count (asio): then
     // neither frame bytes nor memory_per_task{method="frame"} is exported.

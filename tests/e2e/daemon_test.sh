@@ -6,7 +6,8 @@
 #
 # usage: daemon_test.sh BIN [SRC_DIR]
 # Environment: COROSTORM_SANITIZED=1 for a sanitizer build (slower, and its
-# allocator makes resident memory per task larger).
+# allocator makes resident memory per task larger); COROSTORM_EXPECTED_REVISION,
+# the revision corostorm_build_info must carry (CTest passes the configured one).
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -97,6 +98,15 @@ build=$(metric_value "$METRICS" corostorm_build_info version="$version") ||
     die "corostorm_build_info{version=\"$version\"} missing"
 [[ $build == 1 ]] || die "corostorm_build_info is $build, want 1"
 ok "corostorm_build_info{version=\"$version\"} 1"
+# The revision CMake configured (CTest passes it); without it, any non-empty one.
+revision=$(grep '^corostorm_build_info{' "$METRICS" | sed -n 's/.*[{,]revision="\([^"]*\)".*/\1/p')
+if [[ -n ${COROSTORM_EXPECTED_REVISION:-} ]]; then
+    [[ $revision == "$COROSTORM_EXPECTED_REVISION" ]] ||
+        die "corostorm_build_info{revision=\"$revision\"}, want \"$COROSTORM_EXPECTED_REVISION\" (the configured one)"
+else
+    [[ -n $revision ]] || die "corostorm_build_info has no revision label"
+fi
+ok "corostorm_build_info{revision=\"$revision\"}"
 
 metric_value "$METRICS" process_resident_memory_bytes >/dev/null || die "process_resident_memory_bytes missing"
 ok "process collector present"

@@ -52,6 +52,7 @@ struct two_workers {
     exporter_source source() const {
         return exporter_source{
             .version = "1.2.3",
+            .revision = "0123abc",
             .engine = "lean",
             .workloads = {"idle", "busy"},
             .io_workloads = {false, true},
@@ -167,6 +168,22 @@ TEST(RuntimeExporter, memory_per_task_is_absent_without_live_tasks) {
     EXPECT_EQ(text.find("corostorm_memory_limit_bytes"), std::string::npos);
     EXPECT_EQ(series_value(text, R"(corostorm_spawn_denied_total{reason="memory"})"), "0");
     EXPECT_NE(text.find("corostorm_tasks_live"), std::string::npos);
+}
+
+TEST(RuntimeExporter, build_info_names_version_engine_compiler_boost_and_revision) {
+    two_workers w;
+    runtime_exporter exporter(w.source());
+    const std::string text = serialize({&exporter});
+    const std::regex build_info(
+        R"(\ncorostorm_build_info\{version="1\.2\.3",engine="lean",compiler="[^"]+",boost="[^"]+",)"
+        R"(revision="0123abc"\} 1\n)");
+    EXPECT_TRUE(std::regex_search(text, build_info)) << text.substr(0, text.find("# HELP", 1));
+
+    // Without one given, the revision says so instead of being left out.
+    exporter_source unknown = w.source();
+    unknown.revision = exporter_source{}.revision;
+    runtime_exporter without(std::move(unknown));
+    EXPECT_NE(serialize({&without}).find(R"(,revision="unknown"} 1)"), std::string::npos);
 }
 
 TEST(RuntimeExporter, exports_the_golden_list_of_metric_names) {

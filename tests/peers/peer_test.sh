@@ -52,7 +52,9 @@ j() { jq -r "$1" "$OUT" 2>/dev/null || true; }
 # ---------------------------------------------------------------- build ----
 case_start
 t0=$SECONDS
-if ! (cd "$PEER_SRC" && go build -trimpath -ldflags "-X main.version=$VERSION" -o "$PEER" .) >"$OUT" 2>&1; then
+# A revision of its own, checked in build_info below.
+readonly PEER_REVISION=0123abc
+if ! (cd "$PEER_SRC" && go build -trimpath -ldflags "-X main.version=$VERSION -X main.revision=$PEER_REVISION" -o "$PEER" .) >"$OUT" 2>&1; then
     cat "$OUT"
     die "go build of $PEER_SRC failed"
 fi
@@ -80,7 +82,7 @@ process_resident_memory_bytes gauge
 process_start_time_seconds gauge
 process_threads gauge
 process_virtual_memory_bytes gauge"
-readonly GOLDEN_LABELS="corostorm_build_info{version,engine,compiler,boost}
+readonly GOLDEN_LABELS="corostorm_build_info{version,engine,compiler,boost,revision}
 corostorm_memory_growth_bytes{engine,method}
 corostorm_memory_per_task_bytes{engine,method}
 corostorm_schedule_latency_seconds_bucket{engine,workload,source,le}
@@ -305,6 +307,8 @@ for spec in "${SERVE_CASES[@]}"; do
         compiler=$(grep '^corostorm_build_info' "$metrics" | sed 's/.*compiler="\([^"]*\)".*/\1/')
         [[ $compiler == go1.* ]] || PROBLEMS+=("build_info compiler is '$compiler'")
         grep -q "^corostorm_build_info{version=\"$VERSION\"," "$metrics" || PROBLEMS+=("build_info version is not $VERSION")
+        metric_value "$metrics" corostorm_build_info "revision=$PEER_REVISION" >/dev/null ||
+            PROBLEMS+=("build_info revision is not $PEER_REVISION: $(grep '^corostorm_build_info' "$metrics")")
         expect_eq tasks_target "$(metric_value "$metrics" corostorm_tasks_target engine=go)" "$tasks"
         rss=$(metric_value "$metrics" corostorm_memory_per_task_bytes engine=go method=rss || echo none)
         num_cmp "$rss" '>=' 0 || PROBLEMS+=("memory_per_task_bytes{method=rss} is '$rss'")

@@ -20,6 +20,10 @@ import (
 // build time with -ldflags "-X main.version=X.Y.Z".
 var version = "unknown"
 
+// revision: the git commit it was built from, as corostorm_build_info{revision}
+// says it; set at build time with -ldflags "-X main.revision=COMMIT".
+var revision = "unknown"
+
 func main() {
 	o, err := parseOptions(os.Args[1:])
 	switch {

@@ -88,9 +88,9 @@ func writeMetrics(out io.Writer, src *metricsSource) error {
 
 	x.family("corostorm_build_info", "gauge",
 		"Always 1; the labels say which corostorm version this Go peer mirrors, the engine (go), the Go "+
-			"release that built it (compiler) and boost (none: no Boost in Go).")
+			"release that built it (compiler), boost (none: no Boost in Go) and the git revision it was built from.")
 	x.sample("corostorm_build_info", []label{{"version", version}, engine,
-		{"compiler", runtime.Version()}, {"boost", "none"}}, "1")
+		{"compiler", runtime.Version()}, {"boost", "none"}, {"revision", revision}}, "1")
 
 	x.family("corostorm_tasks_live", "gauge",
 		"Goroutines of the workload alive now (spawned and not yet finished), ring members and tree nodes included.")
