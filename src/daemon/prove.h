@@ -8,7 +8,7 @@
 // workloads by a single entry of the chosen kind; the HTTP server is not
 // started. The pool and its baselines are built by the same `assembly` as the
 // daemon's. Then, on the calling thread:
-//   1. spawning: poll the shards every 10 ms until the target is reached, the
+//   1. spawning: poll the shards every 1 ms until the target is reached, the
 //      time limit (--duration) passes, spawning fails for lack of memory
 //      (spawn failures and no progress for a second) or SIGINT/SIGTERM arrives;
 //      progress goes to stderr (one line redrawn in place on a terminal,

@@ -13,7 +13,8 @@
 // task is caught by the promise and counted as an error; it never reaches the
 // worker loop.
 // A coroutine is a lean task when it returns `task` and its first parameter
-// is a `task_env`. Spawn one with `runtime::spawn_scope::spawn` (worker.h).
+// is a `task_env`. Spawn one by calling it on its worker's thread (from a
+// task_factory's spawn, or from another lean task, as a ring or a tree does).
 // Thread-safety: a task only ever runs on its worker's thread.
 #pragma once
 

@@ -3,8 +3,9 @@
 //
 // Why: the lean engine holds millions of sleeping tasks per worker. A heap
 // costs O(log n) cache misses per operation on frames spread over gigabytes;
-// a steady_timer per task costs a heap block and, per FINDINGS, tops out near
-// 400k wake-ups/s. The wheel touches only the node it inserts or fires plus
+// a steady_timer per task costs a heap block, and one asio worker falls
+// behind 1M such timers at a 1 s period (docs/benchmarks.md, "Engines side by
+// side"). The wheel touches only the node it inserts or fires plus
 // one slot head, whatever the number of timers.
 // Shape: levels 0 and 1 have 1024 slots each (one tick wide on level 0,
 // 1024 ticks on level 1: a window of about a second and of 18 minutes at

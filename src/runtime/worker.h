@@ -23,8 +23,8 @@
 //   - the control tick (every 5 ms): move the unit count of each workload
 //     toward its target ramp by spawning (paced in bounded batches) and by
 //     letting surplus units retire at their next wake; publish a heartbeat.
-// The worker's clock: reading steady_clock costs ~30 ns here (FINDINGS-style
-// measurement in docs/design.md), more than a whole yield round trip, so lean tasks
+// The worker's clock: reading steady_clock costs ~30 ns here (measured;
+// docs/design.md), more than a whole yield round trip, so lean tasks
 // and the latency stamps read a cached copy instead. It is read afresh at the
 // start of every handler, every `clock_refresh` (64) resumes or spawns inside
 // one, and after busy work; a stamp is therefore late by at most the time of
@@ -241,11 +241,6 @@ public:
     static constexpr unsigned clock_refresh = 64;
     frame_allocator& allocator() noexcept { return allocator_; }
     spawn_scope& scope() noexcept { return scope_; }
-
-    // Test hooks, owner thread only: one wake-up or one control turn, as the
-    // io_context would run them.
-    void run_timers_once() { on_wake(); }
-    void run_control_once() { on_control(); }
 
 private:
     void arm(std::uint64_t due_ns) noexcept;

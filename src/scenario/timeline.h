@@ -47,7 +47,6 @@ public:
     const stage& current() const noexcept { return stages_[index_]; }
     bool finished() const noexcept { return finished_; }
     std::uint64_t cycle() const noexcept { return cycle_; }
-    std::uint64_t stage_start_ns() const noexcept { return stage_start_ns_; }
     // When the current stage ends; nullopt once finished.
     std::optional<std::uint64_t> stage_end_ns() const noexcept;
 
