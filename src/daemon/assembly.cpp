@@ -175,9 +175,8 @@ std::string oversubscribed_threads(const config::config& cfg, unsigned cpus) {
     if (cfg.runtime.threads <= cpus) return {};
     return "runtime.threads: " + std::to_string(cfg.runtime.threads) + " worker threads on " +
            std::to_string(cpus) +
-           " CPU(s) available: the workers beyond the CPUs only take turns on them (timer lateness grows), "
-           "and "
-           "each holds its own 1 MiB frame slab; runtime.threads: 0 takes the CPUs available";
+           " CPU(s) available: the workers beyond the CPUs only take turns on them (timer lateness "
+           "grows), and each holds its own 1 MiB frame slab; runtime.threads: 0 takes the CPUs available";
 }
 
 assembly::assembly(const config::config& cfg, std::function<metrics::scenario_view()> scenario,
