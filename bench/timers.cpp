@@ -7,7 +7,7 @@
 // fires is inserted again at deadline + period, the way a sleeping task goes
 // back to sleep. One operation = one fire + one insert, with the cascades
 // between wheel levels that it causes. Measured: thread CPU time over
-// --rounds periods / operations.
+// --rounds periods / operations (summed over the polls).
 //
 // Each node sits inside a block of --stride bytes (default 88: a sleeping
 // task's frame, with the node where the promise puts it), so the nodes are
@@ -17,12 +17,17 @@
 //   - ns per op: everything, as a worker pays it;
 //   - wheel steps per op: list operations the wheel performed (links made,
 //     including cascades) per operation, a count that does not depend on
-//     caches: it stays flat if the structure is O(1).
+//     caches: it stays flat if the structure is O(1);
+//   - most moved in a poll and the longest poll: the worst single step, what
+//     a worker turn pays at once (the wheel bounds the first; with a period
+//     beyond the 1024-tick level-0 window, --period-ticks 100000, timers
+//     move down a level before they fire).
 //
 //   build/release/bench/bench_timers [--sizes 1k,1M,10M,100M] [--period-ticks 1000]
 //                                    [--rounds 2] [--stride 88]
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -70,6 +75,8 @@ struct result {
     std::uint64_t ops = 0;
     std::uint64_t links = 0;
     double ns_per_op = 0;
+    std::uint64_t most_moved = 0;  // timers moved down a level in one poll, at most
+    std::uint64_t longest_ns = 0;  // the longest poll, wall clock
 };
 
 result measure(std::uint64_t timers, std::uint64_t period_ticks, std::uint64_t rounds, std::size_t stride) {
@@ -98,17 +105,24 @@ result measure(std::uint64_t timers, std::uint64_t period_ticks, std::uint64_t r
 
     result r;
     const std::uint64_t links_before = wheel.links();
-    const std::uint64_t cpu0 = corostorm::runtime::thread_cpu_ns();
     const std::uint64_t end_ns = start_ns + rounds * period_ns;
+    std::uint64_t cpu_ns = 0;
     for (std::uint64_t now = start_ns + tick_ns; now <= end_ns; now += tick_ns) {
+        const std::uint64_t moves = wheel.moves();
+        // Thread CPU time, so that a poll preempted by another process does
+        // not count as a long one.
+        const std::uint64_t t0 = corostorm::runtime::thread_cpu_ns();
         r.ops += wheel.poll(now, SIZE_MAX, [&](timer_node* n) {
             n->deadline_ns += period_ns;
             wheel.insert(n);
         });
+        const std::uint64_t took = corostorm::runtime::thread_cpu_ns() - t0;
+        cpu_ns += took;
+        r.longest_ns = std::max(r.longest_ns, took);
+        r.most_moved = std::max(r.most_moved, wheel.moves() - moves);
     }
-    const std::uint64_t cpu1 = corostorm::runtime::thread_cpu_ns();
     r.links = wheel.links() - links_before;
-    r.ns_per_op = r.ops == 0 ? 0 : static_cast<double>(cpu1 - cpu0) / static_cast<double>(r.ops);
+    r.ns_per_op = r.ops == 0 ? 0 : static_cast<double>(cpu_ns) / static_cast<double>(r.ops);
     munmap(mem, bytes);
     return r;
 }
@@ -130,7 +144,8 @@ int main(int argc, char** argv) {
                 const std::size_t comma = std::min(list.find(',', at), list.size());
                 const std::uint64_t n = parse_count(std::string_view(list).substr(at, comma - at));
                 if (n == 0 || n > 1'000'000'000) {
-                    std::fprintf(stderr, "--sizes: each size is a count from 1 to 1000M (1k, 10M), got '%s'\n",
+                    std::fprintf(stderr,
+                                 "--sizes: each size is a count from 1 to 1000M (1k, 10M), got '%s'\n",
                                  list.c_str());
                     return 2;
                 }
@@ -166,20 +181,27 @@ int main(int argc, char** argv) {
     std::string command = argv[0];
     for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
     std::printf("# timing wheel: cost of one timer operation (fire + insert again) by pending timers\n");
-    std::printf("machine: %s, %u CPUs available, %.1f GiB, kernel %s\n", corostorm::metrics::cpu_model().c_str(),
-                corostorm::metrics::available_cpus(),
+    std::printf("machine: %s, %u CPUs available, %.1f GiB, kernel %s\n",
+                corostorm::metrics::cpu_model().c_str(), corostorm::metrics::available_cpus(),
                 static_cast<double>(corostorm::metrics::total_memory_bytes()) / (1024.0 * 1024 * 1024),
                 corostorm::metrics::kernel_release().c_str());
     std::printf("command: %s\n", command.c_str());
     std::printf("period %llu ticks of 1 ms, %llu rounds, one node per %zu-byte block (a frame)\n\n",
-                static_cast<unsigned long long>(period_ticks), static_cast<unsigned long long>(rounds), stride);
-    std::printf("| pending timers | operations | ns per op | wheel steps per op |\n");
-    std::printf("| -------------: | ---------: | --------: | -----------------: |\n");
+                static_cast<unsigned long long>(period_ticks), static_cast<unsigned long long>(rounds),
+                stride);
+    std::printf(
+        "| pending timers | operations | ns per op | wheel steps per op | most moved in a poll | longest "
+        "poll |\n");
+    std::printf(
+        "| -------------: | ---------: | --------: | -----------------: | -------------------: | "
+        "-----------: |\n");
     std::fflush(stdout);
     for (const std::uint64_t n : sizes) {
         const result r = measure(n, period_ticks, rounds, stride);
-        std::printf("| %14s | %10s | %9.1f | %18.3f |\n", label(n).c_str(), label(r.ops).c_str(), r.ns_per_op,
-                    r.ops == 0 ? 0.0 : static_cast<double>(r.links) / static_cast<double>(r.ops));
+        std::printf("| %14s | %10s | %9.1f | %18.3f | %20llu | %9.2f ms |\n", label(n).c_str(),
+                    label(r.ops).c_str(), r.ns_per_op,
+                    r.ops == 0 ? 0.0 : static_cast<double>(r.links) / static_cast<double>(r.ops),
+                    static_cast<unsigned long long>(r.most_moved), static_cast<double>(r.longest_ns) / 1e6);
         std::fflush(stdout);
     }
     return 0;

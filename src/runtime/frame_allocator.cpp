@@ -104,15 +104,17 @@ void* frame_allocator::carve(std::size_t rounded) {
     if (static_cast<std::size_t>(bump_end_ - bump_) < pad + rounded) {
         // The tail of the old slab (< max_small bytes) is abandoned: at most
         // 0.1% of a slab, and it keeps the fast path a single comparison.
-        void* raw = std::malloc(slab_bytes);
+        const std::size_t bytes = next_slab_bytes_;
+        void* raw = std::malloc(bytes);
         if (raw == nullptr) throw std::bad_alloc();
         auto* slab = static_cast<slab_header*>(raw);
         slab->next = slabs_;
         slabs_ = slab;
-        reserved_bytes_.add(slab_bytes);
+        reserved_bytes_.add(bytes);
+        next_slab_bytes_ = std::min(2 * (bytes + 64), slab_bytes + 64) - 64;
         // Blocks start 16 bytes in, after the slab header (malloc's blocks are 16-aligned).
         bump_ = static_cast<std::byte*>(raw) + 16;
-        bump_end_ = static_cast<std::byte*>(raw) + slab_bytes;
+        bump_end_ = static_cast<std::byte*>(raw) + bytes;
         faulted_end_ = bump_;
         pad = 0;
     }

@@ -12,8 +12,9 @@
 // bytes cannot require 16 (GCC lays out the frame sleeping tasks use in 88
 // bytes: rounding it to 96 would cost 9% more memory per task).
 // Cost: allocate/deallocate are a few instructions: pop/push of an intrusive
-// free list, or a bump of the current slab; a new slab (1 MiB, from malloc so
-// that heap statistics see it) is taken once every ten thousand frames.
+// free list, or a bump of the current slab; a new slab (from malloc so that
+// heap statistics see it; 16 KiB first, doubling to 1 MiB) is taken once
+// every ten thousand frames once the slabs are grown.
 // Thread-safety: none. One worker owns it; frames are allocated and freed on
 // that worker's thread only (per_thread layout keeps a task on its worker).
 // Accounting: `live_bytes()` is the sum of the sizes the compiler asked for
@@ -34,11 +35,16 @@ class frame_allocator {
 public:
     static constexpr std::size_t granule = 8;
     static constexpr std::size_t max_small = 1024;  // larger frames go to malloc
-    // What one slab asks malloc for: glibc serves a request this large with a
-    // mapping of its own, the request plus a 16-byte header rounded up to
-    // pages; 64 bytes short of 1 MiB makes that mapping exactly 1 MiB, so no
-    // page is touched for a few bytes of it.
+    // What the largest slab asks malloc for: glibc serves a request this
+    // large with a mapping of its own, the request plus a 16-byte header
+    // rounded up to pages; 64 bytes short of 1 MiB makes that mapping exactly
+    // 1 MiB, so no page is touched for a few bytes of it.
     static constexpr std::size_t slab_bytes = 1024 * 1024 - 64;
+    // Slabs start small and double up to slab_bytes (each 64 bytes short of
+    // a power of two), so that a worker with a few tasks holds a few pages,
+    // not a megabyte: with 1024 workers and 100 tasks each the difference is
+    // ~640 B per task (docs/benchmarks.md, idle workers).
+    static constexpr std::size_t first_slab_bytes = 16 * 1024 - 64;
 
     frame_allocator() = default;
     ~frame_allocator();
@@ -74,6 +80,7 @@ private:
     std::byte* faulted_end_ = nullptr;  // the slab is faulted in up to here
     static constexpr std::size_t prefault_bytes = 64 * 1024;
     slab_header* slabs_ = nullptr;
+    std::size_t next_slab_bytes_ = first_slab_bytes;
     std::uint64_t live_blocks_ = 0;
     metrics::owned_value live_bytes_;      // read by the exporter
     metrics::owned_value reserved_bytes_;  // read by the exporter

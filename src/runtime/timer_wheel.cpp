@@ -49,6 +49,7 @@ void timer_wheel::link(timer_node* node) noexcept {
     timer_node*& head = slot_[slot][next_chain_++ % chains];
     node->next = head;
     head = node;
+    ++count_[slot];
     set_occupied(slot);
 }
 
@@ -76,8 +77,11 @@ int timer_wheel::next_occupied(unsigned level, unsigned position) const noexcept
 
 std::optional<timer_wheel::expiration> timer_wheel::next_expiration() const noexcept {
     // Each level holds timers in its next slots (and in its current slot
-    // once time has reached it). Levels overlap in time, so take the earliest
-    // slot start over all of them; on a tie the upper level goes first so that
+    // once time has reached it). Take the earliest time to act over all
+    // levels: a level-0 slot acts at its start; an upper slot from its
+    // opening (one lower-level slot after its start minus its width: from
+    // then on every timer in it fits the window below) and then once per
+    // poll until it is empty. On a tie the upper level goes first, so that
     // its timers join the same batch.
     std::optional<expiration> best;
     for (unsigned level = levels; level-- > 0;) {
@@ -85,39 +89,65 @@ std::optional<timer_wheel::expiration> timer_wheel::next_expiration() const noex
         const unsigned mask = (1u << bits(level)) - 1;
         const int ahead = next_occupied(level, static_cast<unsigned>(position & mask));
         if (ahead < 0) continue;
-        const std::uint64_t tick = (position + static_cast<unsigned>(ahead)) << shift(level);
+        const std::uint64_t start = (position + static_cast<unsigned>(ahead)) << shift(level);
+        std::uint64_t tick = start;
+        if (level != 0) {
+            const std::uint64_t lead =
+                (std::uint64_t{1} << shift(level)) - (std::uint64_t{1} << shift(level - 1));
+            const std::uint64_t opens = start > lead ? start - lead : 0;
+            tick = std::min(std::max(opens, move_after_[level]), start);
+        }
         if (!best || tick < best->tick) {
             best = expiration{level, static_cast<unsigned>((position + static_cast<unsigned>(ahead)) & mask),
-                              tick};
+                              tick, start};
         }
     }
     return best;
 }
 
-void timer_wheel::expire(const expiration& e) noexcept {
+bool timer_wheel::expire(const expiration& e, std::uint64_t now) noexcept {
     const unsigned flat = first_slot(e.level) + e.slot;
     if (e.tick > elapsed_) elapsed_ = e.tick;
     if (e.level == 0 && due_count_ == 0) {
         // Every node of a one-tick slot is due now: hand the chains over
         // without touching a node (the firing walk touches each once).
         take_as_due(flat);
-        return;
+        return true;
     }
-    chain_heads lists = slot_[flat];
-    slot_[flat] = {};
-    clear_occupied(flat);
+    // This poll's share: what remains over the ticks left before the start
+    // (all of a level-0 slot, whose start has come).
+    std::size_t share = count_[flat];
+    if (e.level != 0) {
+        const std::uint64_t ticks_left = e.start > now ? e.start - now : 1;
+        share =
+            std::clamp<std::size_t>((count_[flat] + ticks_left - 1) / ticks_left, move_floor, move_ceiling);
+        share = std::min(share, move_allowance_);
+        move_allowance_ -= std::min<std::size_t>(share, count_[flat]);
+        move_after_[e.level] = now + 1;
+    }
+    chain_heads& lists = slot_[flat];
     // One node from each chain per round: the loads of the chains' next
     // pointers are independent, so the CPU keeps several misses in flight.
-    for (bool more = true; more;) {
+    std::size_t moved = 0;
+    for (bool more = true; more && moved < share;) {
         more = false;
         for (auto& list : lists) {
             if (timer_node* n = list) {
                 list = n->next;
+                --count_[flat];
                 link(n);
                 more = true;
+                if (++moved == share) break;
             }
         }
     }
+    if (e.level != 0) moves_ += moved;
+    if (count_[flat] == 0) {
+        lists = {};
+        clear_occupied(flat);
+        return true;
+    }
+    return e.start > now;
 }
 
 void timer_wheel::take_as_due(unsigned flat_slot) noexcept {
@@ -127,6 +157,7 @@ void timer_wheel::take_as_due(unsigned flat_slot) noexcept {
     }
     next_due_ = 0;
     slot_[flat_slot] = {};
+    count_[flat_slot] = 0;
     clear_occupied(flat_slot);
 }
 

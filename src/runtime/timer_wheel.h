@@ -1,5 +1,5 @@
 // Hierarchical timing wheel of intrusive timer nodes: O(1) insert, O(1)
-// amortised expiry, no allocation ever.
+// amortised expiry, no allocation ever, and a bounded amount of work per poll.
 //
 // Why: the lean engine holds millions of sleeping tasks per worker. A heap
 // costs O(log n) cache misses per operation on frames spread over gigabytes;
@@ -7,16 +7,27 @@
 // behind 1M such timers at a 1 s period (docs/benchmarks.md, "Engines side by
 // side"). The wheel touches only the node it inserts or fires plus
 // one slot head, whatever the number of timers.
-// Shape: levels 0 and 1 have 1024 slots each (one tick wide on level 0,
-// 1024 ticks on level 1: a window of about a second and of 18 minutes at
-// 1 ms), the four levels above 64 slots each, so the wheel spans 2^44 ticks
-// (557 years at 1 ms). A timer waits on the lowest level whose window (its
-// next slots) reaches the deadline, and moves down a level when its slot
-// comes up. Why this shape: periods up to a second, the common case, go
-// straight into the slot that fires them and never move, so such a timer
-// costs one link and the firing walk; and when a level-1 slot comes up it
-// moves only the timers of the next 1.024 s (1% of 100M sleepers with a 100 s
-// period), not a 64th of the level's whole window in one burst.
+// Shape: levels 0 and 1 have 1024 slots each, the five levels above 64
+// each. A level-0 slot is one tick; a slot of any level above is half the
+// window of the level below it (512 ticks on level 1, 2^18 on level 2, then
+// x32 a level), so the wheel spans 2^44 ticks (557 years at 1 ms). A timer
+// waits on the lowest level whose window (its next slots) reaches the
+// deadline, and moves down a level before its slot comes up. Why this
+// shape: periods up to a second, the common case, go straight into the
+// slot that fires them and never move, so such a timer costs one link and
+// the firing walk; and because each level's window is twice the slot width
+// of the level above, an upper slot can be moved down *ahead* of its time,
+// spread over the preceding slot width, instead of all at once.
+// Moving down (the cascade): an upper slot opens one lower-level slot after
+// its start minus its width, and from then on each poll moves a share of it:
+// what remains divided by the ticks left before its start, at least
+// move_floor (so sparse slots move in one go) and at most move_ceiling (the
+// bound on a poll's work). With 100M sleepers at a 100 s period a level-1
+// slot holds 512k timers; moved at its start in one go that is ~50 ms of
+// cache misses in one worker turn, spread it is ~1k timers a tick. A poll
+// that falls behind (its slot's start has come and timers remain) stops
+// there, fires nothing later than them, and says so (behind()): the caller
+// polls again after other work, so no single poll does unbounded work.
 // Firing: a level-0 slot whose tick has come is handed over whole (its
 // chains become the due chains) without touching its nodes; firing walks
 // the chains round-robin and prefetches each chain's next node, so the cache
@@ -28,8 +39,8 @@
 // Thread-safety: none; one worker owns a wheel.
 // Cancelling: drain() hands out every pending timer straight from its slot,
 // moving none down (shutdown wants them all, and soon, not in order).
-// Memory: (2 x 1024 + 4 x 64) x 8 list heads x 8 B = 144 KiB per wheel,
-// whatever the timer count.
+// Memory: (2 x 1024 + 5 x 64) slots x (8 list heads x 8 B + a 4 B count)
+// = 157 KiB per wheel, whatever the timer count.
 // Lifetime: nodes are owned by the caller (they live inside coroutine
 // frames) and must stay valid while linked; drain() unlinks them all.
 #pragma once
@@ -47,13 +58,28 @@ struct timer_node {
     std::uint64_t deadline_ns = 0;  // steady-clock nanoseconds
 };
 
+namespace wheel_shape {
+inline constexpr unsigned levels = 7;
+inline constexpr unsigned wide_levels = 2;  // levels 0 and 1
+inline constexpr unsigned wide_bits = 10;   // 1024 slots on each wide level
+inline constexpr unsigned upper_bits = 6;   // 64 slots on every level above
+constexpr unsigned bits(unsigned level) noexcept { return level < wide_levels ? wide_bits : upper_bits; }
+// Slots of a level are ticks shifted by this: each level's slot is half the
+// window of the level below (see above).
+constexpr unsigned shift(unsigned level) noexcept {
+    return level == 0 ? 0 : shift(level - 1) + bits(level - 1) - 1;
+}
+}  // namespace wheel_shape
+
 class timer_wheel {
 public:
-    static constexpr unsigned levels = 6;
-    static constexpr unsigned wide_levels = 2;  // levels 0 and 1
-    static constexpr unsigned wide_bits = 10;   // 1024 slots on each wide level
-    static constexpr unsigned upper_bits = 6;   // 64 slots on every level above
-    static constexpr unsigned span_bits = wide_levels * wide_bits + upper_bits * (levels - wide_levels);
+    static constexpr unsigned levels = wheel_shape::levels;
+    static constexpr unsigned wide_levels = wheel_shape::wide_levels;
+    static constexpr unsigned wide_bits = wheel_shape::wide_bits;
+    static constexpr unsigned upper_bits = wheel_shape::upper_bits;
+    static constexpr unsigned bits(unsigned level) noexcept { return wheel_shape::bits(level); }
+    static constexpr unsigned shift(unsigned level) noexcept { return wheel_shape::shift(level); }
+    static constexpr unsigned span_bits = wheel_shape::shift(levels - 1) + wheel_shape::bits(levels - 1);
     static constexpr std::uint64_t max_ticks = std::uint64_t{1} << span_bits;
     static constexpr unsigned total_slots =
         wide_levels * (1u << wide_bits) + (levels - wide_levels) * (1u << upper_bits);
@@ -61,6 +87,11 @@ public:
     // several cache misses on nodes (which live in frames spread over the
     // heap) in flight instead of queueing them behind one pointer chain.
     static constexpr unsigned chains = 8;
+    // Timers one poll moves down from a slot: at least the floor (a sparse
+    // slot moves in one go); at most the ceiling over all of a poll's moves
+    // (the bound on its work: ~0.5 ms of cache misses on frames here).
+    static constexpr std::size_t move_floor = 256;
+    static constexpr std::size_t move_ceiling = 8192;
 
     // `now_ns`: the current steady-clock time; `tick_ns`: the resolution.
     timer_wheel(std::uint64_t now_ns, std::uint64_t tick_ns);
@@ -68,9 +99,10 @@ public:
     void insert(timer_node* node) noexcept;
 
     // Fires (calls fire(node*) for) timers whose tick is <= the tick of `now_ns`,
-    // at most `budget` of them. A fired node is unlinked before fire() runs, so
-    // fire() may insert it again. Returns the number fired; fewer than
-    // `budget` means nothing else is due.
+    // at most `budget` of them, and moves timers of upcoming upper slots down
+    // a level, at most move_ceiling of them. A fired node is unlinked before
+    // fire() runs, so fire() may insert it again. Returns the number fired;
+    // fewer than `budget` with behind() false means nothing else is due.
     template <class Fire>
     std::size_t poll(std::uint64_t now_ns, std::size_t budget, Fire&& fire);
 
@@ -87,6 +119,11 @@ public:
     // Per fired timer it stays below levels whatever the number of timers:
     // the O(1) bound, counted (benchmarks and tests read it).
     std::uint64_t links() const noexcept { return links_; }
+    // Moves down a level so far (part of links()).
+    std::uint64_t moves() const noexcept { return moves_; }
+    // The last poll stopped at its move bound with timers due that it has
+    // not reached: poll again (after other work) before sleeping.
+    bool behind() const noexcept { return behind_; }
 
     std::size_t size() const noexcept { return size_; }
     bool empty() const noexcept { return size_ == 0; }
@@ -96,17 +133,11 @@ private:
     struct expiration {
         unsigned level;
         unsigned slot;
-        std::uint64_t tick;  // start tick of the slot
+        std::uint64_t tick;   // when to act: the start on level 0, the next move above
+        std::uint64_t start;  // start tick of the slot
     };
     using chain_heads = std::array<timer_node*, chains>;
 
-    static constexpr unsigned bits(unsigned level) noexcept {
-        return level < wide_levels ? wide_bits : upper_bits;
-    }
-    static constexpr unsigned shift(unsigned level) noexcept {
-        return level <= wide_levels ? level * wide_bits
-                                    : wide_levels * wide_bits + (level - wide_levels) * upper_bits;
-    }
     static constexpr unsigned first_slot(unsigned level) noexcept {
         return level <= wide_levels ? level << wide_bits
                                     : (wide_levels << wide_bits) + ((level - wide_levels) << upper_bits);
@@ -123,9 +154,11 @@ private:
         occupied_[flat_slot / 64] &= ~(std::uint64_t{1} << (flat_slot % 64));
     }
     void link(timer_node* node) noexcept;  // into a slot or the due chains; no size change
-    // Takes the slot of `e` and moves time to its start. A level-0 slot
-    // becomes the due chains as it is; an upper slot's nodes are filed again.
-    void expire(const expiration& e) noexcept;
+    // Acts on the slot of `e` at its tick, moving time there. A level-0
+    // slot becomes the due chains as it is; an upper slot has a share of its
+    // nodes filed again on lower levels. Returns false when that share was
+    // bounded, timers of the slot remain and the slot's start has come.
+    bool expire(const expiration& e, std::uint64_t now) noexcept;
     // The due chains are empty: make the chains of `flat_slot` the due chains.
     void take_as_due(unsigned flat_slot) noexcept;
     template <class Fire>
@@ -139,9 +172,16 @@ private:
     // Bit s of the flat slot numbering (level 0 first): slot s is non-empty.
     std::array<std::uint64_t, (total_slots + 63) / 64> occupied_{};
     std::array<chain_heads, total_slots> slot_{};
+    std::array<std::uint32_t, total_slots> count_{};  // nodes per slot: the move share
+    // Per level: the tick before which that level moves nothing more (one
+    // share per poll).
+    std::array<std::uint64_t, levels> move_after_{};
     unsigned next_chain_ = 0;
     std::size_t size_ = 0;
     std::uint64_t links_ = 0;
+    std::uint64_t moves_ = 0;
+    std::size_t move_allowance_ = 0;  // moves left to the current poll
+    bool behind_ = false;
 };
 
 template <class Fire>
@@ -174,12 +214,17 @@ template <class Fire>
 std::size_t timer_wheel::poll(std::uint64_t now_ns, std::size_t budget, Fire&& fire) {
     const std::uint64_t now = now_ns / tick_ns_;
     std::size_t fired = 0;
+    behind_ = false;
+    move_allowance_ = move_ceiling;
     for (;;) {
         fired += fire_due(budget - fired, fire);
         if (fired == budget) return fired;
         const auto e = next_expiration();
         if (!e || e->tick > now) break;
-        expire(*e);
+        if (!expire(*e, now)) {
+            behind_ = true;
+            return fired;
+        }
     }
     if (now > elapsed_) elapsed_ = now;
     return fired;

@@ -308,8 +308,9 @@ void worker::on_wake() {
     const std::size_t fired =
         wheel_.poll(clock_ns_, options_.resume_batch, [this](timer_node* n) { fire(n); });
     in_wake_ = false;
-    if (fired == options_.resume_batch) {
-        // More is due: continue after whatever else is queued (control ticks).
+    if (fired == options_.resume_batch || wheel_.behind()) {
+        // More is due (or the wheel stopped at its bound on moving timers
+        // down): continue after whatever else is queued (control ticks).
         boost::asio::post(executor_, [this] { on_wake(); });
         armed_due_ns_ = 0;  // a continuation is pending; nothing needs arming
         return;

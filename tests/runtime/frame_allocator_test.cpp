@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <numeric>
 #include <vector>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -54,6 +55,30 @@ TEST(FrameAllocator, blocks_are_aligned_for_their_size_distinct_and_writable) {
     EXPECT_EQ(a.live_bytes(), 0u);
 }
 
+TEST(FrameAllocator, slabs_start_small_and_double_up_to_the_largest) {
+    frame_allocator a;
+    std::vector<void*> blocks{a.allocate(88)};
+    EXPECT_EQ(a.reserved_bytes(), frame_allocator::first_slab_bytes)
+        << "a worker with one task holds one small slab";
+    // Fill slab after slab: each new one is twice the last (64 bytes short of
+    // a power of two), until the largest, which repeats.
+    std::vector<std::uint64_t> sizes{a.reserved_bytes()};
+    while (sizes.size() < 10) {
+        blocks.push_back(a.allocate(88));
+        const std::uint64_t reserved = a.reserved_bytes();
+        if (reserved != std::accumulate(sizes.begin(), sizes.end(), std::uint64_t{0})) {
+            sizes.push_back(reserved - std::accumulate(sizes.begin(), sizes.end(), std::uint64_t{0}));
+        }
+    }
+    for (std::size_t i = 1; i < sizes.size(); ++i) {
+        EXPECT_EQ(sizes[i],
+                  std::min<std::uint64_t>(2 * (sizes[i - 1] + 64), frame_allocator::slab_bytes + 64) - 64)
+            << "slab " << i;
+    }
+    EXPECT_EQ(sizes.back(), frame_allocator::slab_bytes);
+    for (void* p : blocks) a.deallocate(p, 88);
+}
+
 TEST(FrameAllocator, a_freed_frame_is_reused_by_the_next_of_its_size) {
     frame_allocator a;
     void* p = a.allocate(100);
@@ -71,7 +96,7 @@ TEST(FrameAllocator, a_freed_frame_is_reused_by_the_next_of_its_size) {
 TEST(FrameAllocator, rounding_overhead_is_below_one_granule_per_frame) {
     frame_allocator a;
     constexpr std::size_t frames = 1'000'000;  // enough that the last, part-filled slab weighs little
-    constexpr std::size_t size = 88;  // a sleeping task's frame
+    constexpr std::size_t size = 88;           // a sleeping task's frame
     std::vector<void*> blocks;
     for (std::size_t i = 0; i < frames; ++i) blocks.push_back(a.allocate(size));
     const double per_frame = static_cast<double>(a.reserved_bytes()) / frames;

@@ -74,9 +74,16 @@ TEST(TimerWheel, matches_a_sorted_reference_under_random_inserts_reinserts_and_p
     std::vector<timer_node> nodes(40'000);
     std::multimap<std::uint64_t, const timer_node*> reference;  // deadline tick -> node
     const auto tick_of = [](std::uint64_t ns) { return (ns + tick - 1) / tick; };
-        // Distances across the level boundaries (level 0 holds 1024 ticks, level 1 1024 x 1024 ...).
-    const std::uint64_t spans[] = {1,       1023,    1025, 64 * 1024, std::uint64_t{1} << 20, (std::uint64_t{1} << 20) + 5,
-                                   1 << 26, std::uint64_t{1} << 32, std::uint64_t{1} << 40};
+    // Distances across the level boundaries (level 0 holds 1024 ticks, level 1 1024 x 1024 ...).
+    const std::uint64_t spans[] = {1,
+                                   1023,
+                                   1025,
+                                   64 * 1024,
+                                   std::uint64_t{1} << 20,
+                                   (std::uint64_t{1} << 20) + 5,
+                                   1 << 26,
+                                   std::uint64_t{1} << 32,
+                                   std::uint64_t{1} << 40};
     std::size_t next = 0;
     std::uint64_t now = start;
     std::size_t polls = 0;
@@ -106,7 +113,7 @@ TEST(TimerWheel, matches_a_sorted_reference_under_random_inserts_reinserts_and_p
                 reference.emplace(tick_of(n->deadline_ns), n);
             }
         };
-        while (wheel.poll(now, budget, on_fire) == budget) {
+        while (wheel.poll(now, budget, on_fire) == budget || wheel.behind()) {
         }
         ++polls;
         // Due in the reference: everything with a tick <= now, including the
@@ -123,7 +130,7 @@ TEST(TimerWheel, matches_a_sorted_reference_under_random_inserts_reinserts_and_p
 
 TEST(TimerWheel, a_timer_within_a_second_is_linked_once_a_ten_second_one_moves_once) {
     timer_wheel wheel(start, tick);
-    timer_node near{nullptr, start + 1000 * tick};  // level 0: its firing slot at once
+    timer_node near{nullptr, start + 1000 * tick};   // level 0: its firing slot at once
     timer_node far{nullptr, start + 10'000 * tick};  // level 1: moves down once
     wheel.insert(&near);
     EXPECT_EQ(wheel.links(), 1u);
@@ -135,6 +142,66 @@ TEST(TimerWheel, a_timer_within_a_second_is_linked_once_a_ten_second_one_moves_o
     ASSERT_EQ(fired.size(), 1u);
     EXPECT_EQ(fired[0].at_ns, far.deadline_ns);
     EXPECT_EQ(wheel.links() - before, 2u);  // inserted on level 1, moved to level 0 once
+}
+
+TEST(TimerWheel, a_dense_upper_slot_moves_down_spread_over_the_ticks_before_it) {
+    // 300k timers over ticks 2,000 .. 12,000: each 512-tick level-1 slot holds
+    // ~15k of them. Moved at its start in one go, one poll would move them all;
+    // spread, each poll moves a share of at most move_floor, and every timer
+    // still fires in its own tick.
+    timer_wheel wheel(start, tick);
+    std::vector<timer_node> nodes(300'000);
+    std::mt19937_64 rng(11);
+    for (auto& n : nodes) {
+        n.deadline_ns = start + (2000 + rng() % 10'000) * tick;
+        wheel.insert(&n);
+    }
+    std::uint64_t most_moved = 0;
+    std::size_t fired = 0;
+    for (std::uint64_t now = start; now <= start + 12'001 * tick; now += tick) {
+        const std::uint64_t before = wheel.moves();
+        wheel.poll(now, SIZE_MAX, [&](timer_node* n) {
+            ++fired;
+            EXPECT_GE(now, n->deadline_ns) << "fired early";
+            EXPECT_LT(now - n->deadline_ns, tick) << "fired after its tick";
+        });
+        EXPECT_FALSE(wheel.behind());
+        most_moved = std::max(most_moved, wheel.moves() - before);
+    }
+    EXPECT_EQ(fired, nodes.size());
+    EXPECT_EQ(wheel.moves(), nodes.size()) << "each timer waits on level 1 and moves down once";
+    EXPECT_LE(most_moved, timer_wheel::move_floor);
+    EXPECT_GT(most_moved, 0u);
+}
+
+TEST(TimerWheel, a_poll_that_falls_behind_moves_at_most_the_ceiling_and_catches_up) {
+    // 50k timers in one level-1 slot and a poll long after their deadline
+    // (a worker held elsewhere): each poll moves at most the ceiling, says it
+    // is behind, fires nothing early, and repeated polls fire them all.
+    timer_wheel wheel(start, tick);
+    std::vector<timer_node> nodes(50'000);
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+        nodes[i].deadline_ns = start + (5000 + i % 300) * tick;
+        wheel.insert(&nodes[i]);
+    }
+    const std::uint64_t now = start + 6000 * tick;
+    std::size_t fired = 0;
+    std::size_t polls = 0;
+    bool was_behind = false;
+    do {
+        const std::uint64_t before = wheel.moves();
+        wheel.poll(now, SIZE_MAX, [&](timer_node* n) {
+            ++fired;
+            EXPECT_GE(now, n->deadline_ns);
+        });
+        EXPECT_LE(wheel.moves() - before, timer_wheel::move_ceiling);
+        was_behind = was_behind || wheel.behind();
+        ASSERT_LT(++polls, 100u);
+    } while (wheel.behind());
+    EXPECT_TRUE(was_behind);
+    EXPECT_GE(polls, nodes.size() / timer_wheel::move_ceiling);
+    EXPECT_EQ(fired, nodes.size());
+    EXPECT_TRUE(wheel.empty());
 }
 
 TEST(TimerWheel, cancelling_everything_mid_run_hands_out_each_pending_timer_once) {
@@ -157,9 +224,9 @@ TEST(TimerWheel, cancelling_everything_mid_run_hands_out_each_pending_timer_once
     std::set<const timer_node*> drained;
     std::size_t total = 0;
     while (const std::size_t n = wheel.drain(333, [&](timer_node* node) {
-               EXPECT_TRUE(drained.insert(node).second) << "handed out twice";
-               EXPECT_EQ(fired.count(node), 0u) << "fired and then cancelled";
-           })) {
+        EXPECT_TRUE(drained.insert(node).second) << "handed out twice";
+        EXPECT_EQ(fired.count(node), 0u) << "fired and then cancelled";
+    })) {
         total += n;
     }
     EXPECT_EQ(total, nodes.size() - fired.size());
@@ -227,9 +294,9 @@ TEST(TimerWheel, drain_hands_out_every_timer_once_from_every_level) {
     std::set<const timer_node*> out;
     std::size_t total = 0;
     while (const std::size_t n = wheel.drain(100, [&](timer_node* node) {
-               EXPECT_TRUE(out.insert(node).second) << "handed out twice";
-               EXPECT_EQ(node->next, nullptr);
-           })) {
+        EXPECT_TRUE(out.insert(node).second) << "handed out twice";
+        EXPECT_EQ(node->next, nullptr);
+    })) {
         total += n;
     }
     EXPECT_EQ(total, nodes.size());
