@@ -1,4 +1,4 @@
-#include "daemon/cli.h"
+#include "cli/cli.h"
 
 #include "daemon/assembly.h"
 #include "guard/fd_budget.h"
@@ -17,11 +17,27 @@
 #include "config/config.h"
 #include "daemon/daemon.h"
 #include "daemon/logging.h"
-#include "daemon/peer.h"
-#include "daemon/prove.h"
+#include "prove/peer.h"
+#include "prove/prove.h"
 #include "daemon/signals.h"
 
-namespace corostorm::daemon {
+namespace corostorm::cli {
+
+using daemon::hold_signals;
+using daemon::oversubscribed_threads;
+using daemon::release_signals;
+using daemon::run;
+using daemon::setup_logging;
+using daemon::shutdown_logging;
+using daemon::starved_workloads;
+using daemon::worker_threads;
+using prove::go_peer;
+using prove::locate_go_peer;
+using prove::make_prove_config;
+using prove::parse_prove_flags;
+using prove::prove_flags;
+using prove::prove_options;
+using prove::usage_error;
 
 namespace {
 
@@ -193,7 +209,7 @@ int main_entry(int argc, char** argv) {
     setup_logging(log);
     int code = exit_runtime;
     try {
-        code = *prove_cmd ? prove(cfg, proving, peer ? &*peer : nullptr) : run(cfg, {file, sets});
+        code = *prove_cmd ? prove::prove(cfg, proving, peer ? &*peer : nullptr) : run(cfg, {file, sets});
     } catch (const std::exception& e) {
         spdlog::critical("{}", e.what());
         code = exit_runtime;
@@ -202,4 +218,4 @@ int main_entry(int argc, char** argv) {
     return code;
 }
 
-}  // namespace corostorm::daemon
+}  // namespace corostorm::cli

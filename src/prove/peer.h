@@ -23,7 +23,7 @@
 
 #include "config/config.h"
 
-namespace corostorm::daemon {
+namespace corostorm::prove {
 
 struct go_peer {
     std::string binary;      // the peer to run
@@ -54,4 +54,4 @@ struct peer_result {
 // Runs the peer to its end. Throws std::runtime_error when it cannot start.
 peer_result run_go_peer(const go_peer& peer, const std::vector<std::string>& args);
 
-}  // namespace corostorm::daemon
+}  // namespace corostorm::prove

@@ -1,4 +1,4 @@
-#include "daemon/prove.h"
+#include "prove/prove.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -18,15 +18,22 @@
 #include <thread>
 
 #include "daemon/assembly.h"
-#include "daemon/daemon.h"
-#include "daemon/peer.h"
-#include "daemon/prove_report.h"
+#include "prove/peer.h"
+#include "prove/prove_report.h"
 #include "daemon/signals.h"
 #include "guard/memory_guard.h"
 #include "metrics/probes.h"
 #include "runtime/clock.h"
 
-namespace corostorm::daemon {
+namespace corostorm::prove {
+
+using daemon::assembly;
+using daemon::drain_timeout;
+using daemon::exit_on_second_signal;
+using daemon::is_io_workload;
+using daemon::make_timeline;
+using daemon::make_workload;
+using daemon::release_signals;
 
 namespace {
 
@@ -565,4 +572,4 @@ int prove(const config::config& cfg, const prove_options& options, const go_peer
     return std::cout ? code : 1;
 }
 
-}  // namespace corostorm::daemon
+}  // namespace corostorm::prove

@@ -33,7 +33,7 @@
 
 #include "config/config.h"
 
-namespace corostorm::daemon {
+namespace corostorm::prove {
 
 // A bad flag: what() names the flag, the value and what is allowed (exit 2).
 class usage_error : public std::runtime_error {
@@ -86,4 +86,4 @@ struct go_peer;
 // `peer` (from locate_go_peer), also builds and runs the Go peer.
 int prove(const config::config& cfg, const prove_options& options, const go_peer* peer = nullptr);
 
-}  // namespace corostorm::daemon
+}  // namespace corostorm::prove
