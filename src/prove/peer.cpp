@@ -16,7 +16,7 @@
 #include <string_view>
 #include <system_error>
 
-#include "prove/prove.h"
+#include "prove/flags.h"
 #include "metrics/revision.h"
 
 extern char** environ;

@@ -34,7 +34,7 @@ struct go_peer {
 
 // Checks that the peer can run `cfg`'s one workload like corostorm does and
 // finds where the peer comes from. `explicit_path` is --go-peer (may be
-// empty). Throws usage_error (prove.h) with what to do: install golang-go,
+// empty). Throws usage_error (prove/flags.h) with what to do: install golang-go,
 // pass --go-peer, pick a workload the peer has.
 go_peer locate_go_peer(const config::config& cfg, const std::string& explicit_path);
 
