@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "metrics/exporter.h"
 #include "metrics/recorder.h"
+#include "metrics/totals.h"
 
 namespace corostorm::prove {
 
