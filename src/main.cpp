@@ -1,3 +1,3 @@
-#include "daemon/cli.h"
+#include "cli/cli.h"
 
-int main(int argc, char** argv) { return corostorm::daemon::main_entry(argc, argv); }
+int main(int argc, char** argv) { return corostorm::cli::main_entry(argc, argv); }

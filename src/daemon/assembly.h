@@ -15,6 +15,7 @@
 // Cost: totals() is O(workers x workloads x buckets), never O(tasks).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -66,6 +67,10 @@ unsigned worker_threads(const config::config& cfg);
 // A warning when runtime.threads asks for more workers than the CPUs the
 // process may use (`cpus`), else empty: for the start-up log and check-config.
 std::string oversubscribed_threads(const config::config& cfg, unsigned cpus);
+
+// How long stopping the pool may drain its tasks before the stragglers are
+// destroyed: run's drain on SIGTERM, prove's at the end of its run.
+inline constexpr std::chrono::seconds drain_timeout{30};
 
 class assembly {
 public:

@@ -25,6 +25,7 @@
 #include "daemon/logging.h"
 #include "daemon/reload.h"
 #include "daemon/signals.h"
+#include "daemon/status.h"
 #include "metrics/exporter.h"
 #include "metrics/probes.h"
 #include "metrics/process_collector.h"
@@ -203,25 +204,6 @@ private:
             fd_warned_for_ = demand.asked_connections;
             spdlog::warn("descriptors: {}", guard::describe_cap(demand, parts_->fd_plan()));
         }
-    }
-
-    nlohmann::json descriptors_json() const {
-        const auto& plan = parts_->fd_plan();
-        guard::fd_demand demand;
-        {
-            std::lock_guard lock(scenario_mu_);
-            demand = fd_demand_;
-        }
-        nlohmann::json out{{"limit", plan.limits.soft},
-                           {"hard_limit", plan.limits.hard},
-                           {"open_at_start", plan.open_at_start},
-                           {"reserved", plan.reserved},
-                           {"echo_connections_max", plan.max_connections()},
-                           {"echo_connections_asked", demand.asked_connections},
-                           {"echo_connections_fit", demand.fits_connections},
-                           {"capped", demand.capped()}};
-        if (demand.capped()) out["message"] = guard::describe_cap(demand, plan);
-        return out;
     }
 
     void log_memory_guard() const {
@@ -488,8 +470,6 @@ private:
     }
 
     server::response status_page() const;
-    nlohmann::json memory_json(const std::optional<metrics::memory_per_task>& mem) const;
-    nlohmann::json guard_json() const;
 
     // Written by the control thread (reload), read by it freely and by the
     // server thread under config_mu_.
@@ -549,32 +529,9 @@ public:
     }
 };
 
-nlohmann::json app::memory_json(const std::optional<metrics::memory_per_task>& mem) const {
-    if (!mem) return nullptr;
-    nlohmann::json out{{"heap", mem->heap}, {"rss", mem->rss}};
-    if (parts_->frame_bytes_exact()) out["frame"] = mem->frame;
-    return out;
-}
-
-nlohmann::json app::guard_json() const {
-    if (!guard_) return {{"limit", "none"}};
-    const auto state = guard_->state();
-    return {
-        {"limit", guard::to_string(memory_limit_.source)},
-        {"limit_bytes", memory_limit_.limit_bytes},
-        {"headroom_bytes", memory_limit_.headroom_bytes},
-        {"threshold_bytes", memory_limit_.threshold_bytes()},
-        {"usage_bytes", state.usage_bytes},
-        {"bytes_per_task", state.bytes_per_task},
-        {"capped", state.capped},
-        {"episodes", state.episodes},
-        {"address_space_bytes",
-         memory_limit_.address_space_bytes > 0 ? nlohmann::json(memory_limit_.address_space_bytes) : nullptr},
-        {"address_space_binds", state.address_space_binds}};
-}
-
+// /status (daemon/status.h builds the body): the config and the scenario copied under
+// their locks, the rest read lock-free.
 server::response app::status_page() const {
-    using nlohmann::json;
     config::config cfg;
     std::vector<std::string> restart_needed;
     {
@@ -582,72 +539,25 @@ server::response app::status_page() const {
         cfg = cfg_;
         restart_needed = restart_needed_;
     }
-    const auto totals = parts_->totals();
-    const auto view = scenario_now();
-    const auto mem = parts_->memory_per_task(totals);
-    const auto& workload_names = parts_->workload_names();
-    json workloads = json::object();
-    std::uint64_t target_total = 0;
-    for (std::size_t w = 0; w < workload_names.size(); ++w) {
-        const auto& t = totals.workloads[w];
-        const std::uint64_t target = w < view.targets.size() ? view.targets[w] : 0;
-        target_total += target;
-        const auto quantiles = [](const metrics::latency_snapshot& h) {
-            return json{{"count", h.count()},
-                        {"p50", h.quantile(0.5)},
-                        {"p90", h.quantile(0.9)},
-                        {"p99", h.quantile(0.99)},
-                        {"p999", h.quantile(0.999)}};
-        };
-        const bool io = is_io_workload(cfg.workloads[w].kind);
-        json latency = json::object();
-        for (std::size_t s = 0; s < metrics::latency_source_count; ++s) {
-            if (static_cast<metrics::latency_source>(s) == metrics::latency_source::io && !io) continue;
-            latency[metrics::latency_source_names[s]] = quantiles(t.latency[s]);
-        }
-        workloads[workload_names[w]] = {
-            {"kind", config::to_string(cfg.workloads[w].kind)},
-            {"weight", cfg.workloads[w].weight},
-            {"live", t.live},
-            {"target", target},
-            // What whole units make of the target: less when a ring or tree does not divide it.
-            {"effective_target", unit_fit{target, parts_->tasks_per_unit(w)}.effective()},
-            {"spawned", t.spawned},
-            {"completed", {{"ok", t.completed[0]}, {"error", t.completed[1]}, {"cancelled", t.completed[2]}}},
-            {"resumes", t.resumes},
-            {"frame_bytes", t.frame_bytes},
-            {"latency_seconds", latency},
-        };
-        if (io) {
-            workloads[workload_names[w]]["connections"] = t.connections;
-            workloads[workload_names[w]]["round_trip_seconds"] = quantiles(t.round_trip);
-        }
+    guard::fd_demand fd_demand;
+    {
+        std::lock_guard lock(scenario_mu_);
+        fd_demand = fd_demand_;
     }
-    json body{
-        {"version", COROSTORM_VERSION},
-        {"state", draining_ ? "draining" : (ready_ ? "running" : "starting")},
-        {"uptime_seconds",
-         started_ns_ == 0 ? 0.0 : static_cast<double>(runtime::now_ns() - started_ns_) / 1e9},
-        {"config",
-         {{"threads", parts_->threads()},
-          {"engine", config::to_string(cfg.runtime.engine)},
-          {"layout", config::to_string(cfg.runtime.layout)},
-          {"sample_every", cfg.latency.sample_every},
-          {"stages", cfg.scenario.stages.size()},
-          {"repeat", cfg.scenario.repeat},
-          {"file", source_.file.empty() ? json(nullptr) : json(source_.file)},
-          {"reloads",
-           {{"success", reloads_.success.load(std::memory_order_relaxed)},
-            {"failure", reloads_.failure.load(std::memory_order_relaxed)}}},
-          {"restart_needed", restart_needed}}},
-        {"stage", view.stage},
-        {"stage_state", guard_ && guard_->state().capped ? "capped" : "running"},
-        {"tasks", {{"live", totals.live}, {"target", target_total}}},
-        {"memory_per_task_bytes", memory_json(mem)},
-        {"memory_guard", guard_json()},
-        {"descriptors", descriptors_json()},
-        {"workloads", workloads},
-    };
+    const auto view = scenario_now();
+    const nlohmann::json body = status_json({
+        .cfg = cfg,
+        .file = source_.file,
+        .restart_needed = restart_needed,
+        .parts = *parts_,
+        .view = view,
+        .reloads = reloads_,
+        .memory_limit = memory_limit_,
+        .guard = guard_.get(),
+        .fd_demand = fd_demand,
+        .state = draining_ ? "draining" : (ready_ ? "running" : "starting"),
+        .uptime_seconds = started_ns_ == 0 ? 0.0 : static_cast<double>(runtime::now_ns() - started_ns_) / 1e9,
+    });
     return {200, "application/json", body.dump(2) + "\n"};
 }
 

@@ -20,15 +20,12 @@
 // Shutdown order is the reverse of start-up: pool, then server, then logs.
 #pragma once
 
-#include <chrono>
 #include <string>
 #include <vector>
 
 #include "config/config.h"
 
 namespace corostorm::daemon {
-
-inline constexpr std::chrono::seconds drain_timeout{30};
 
 // Where the running config came from, so that SIGHUP can read it again:
 // the file (empty: built-in defaults, nothing to reload) and the --set

@@ -3,10 +3,11 @@
 //
 // Design note. Nothing is pushed into prometheus-cpp objects while tasks run
 // (its Histogram takes a mutex per Observe, its Gauge is one shared atomic).
-// Instead Collect() walks every worker's shard and sums per workload: the
-// cost of a scrape is O(workers x workloads x buckets) whatever the number of
-// tasks, and it never blocks a worker. Memory per task is derived here from
-// three independent sources so a reader can cross-check them:
+// Instead Collect() walks every worker's shard and sums per workload
+// (sum_shards, metrics/totals.h): the cost of a scrape is
+// O(workers x workloads x buckets) whatever the number of tasks, and it never
+// blocks a worker. Memory per task (measure_memory_per_task, the same header)
+// is exported from three independent sources so a reader can cross-check them:
 //   frame: exact bytes of live coroutine frames / live tasks (lean engine);
 //   heap:  (allocator bytes in use now - at baseline) / live tasks;
 //   rss:   (resident bytes now - at baseline) / live tasks;
@@ -17,7 +18,6 @@
 #include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
 
-#include <array>
 #include <cstdint>
 #include <functional>
 #include <atomic>
@@ -27,6 +27,7 @@
 
 #include "metrics/probes.h"
 #include "metrics/recorder.h"
+#include "metrics/totals.h"
 
 namespace corostorm::metrics {
 
@@ -72,47 +73,6 @@ struct exporter_source {
     // Config reloads (SIGHUP), owned by the daemon; null: not exported.
     const reload_counts* reloads = nullptr;
 };
-
-// Totals over all workers, the same numbers Collect() exports; for /status and reports.
-struct runtime_totals {
-    struct per_workload {
-        std::uint64_t live = 0;
-        std::uint64_t spawned = 0;
-        std::uint64_t resumes = 0;
-        std::uint64_t frame_bytes = 0;
-        std::array<std::uint64_t, task_outcome_count> completed{};
-        std::array<latency_snapshot, latency_source_count> latency{};
-        latency_snapshot round_trip;
-        std::uint64_t round_trips = 0;
-        std::uint64_t connections = 0;
-    };
-    std::vector<per_workload> workloads;
-    std::uint64_t live = 0;
-    std::uint64_t frame_bytes = 0;
-    std::uint64_t spawn_failures = 0;
-    std::uint64_t spawn_denied_memory = 0;
-    std::uint64_t spawn_denied_fds = 0;
-    std::uint64_t connections = 0;
-    std::vector<double> busy_seconds;  // per worker
-};
-runtime_totals sum_shards(const std::vector<const worker_shard*>& shards, std::size_t workloads);
-
-// Bytes grown since the baselines, by method (frame: the live frames' bytes),
-// and the same per live task.
-struct memory_per_task {
-    double frame = 0;
-    double heap = 0;
-    double rss = 0;
-    std::optional<double> kernel;  // nullopt: no baseline, or the source changed or cannot be read
-    double frame_growth = 0;
-    double heap_growth = 0;
-    double rss_growth = 0;
-    std::optional<double> kernel_growth;
-};
-// nullopt when no task is alive (there is nothing to divide by).
-std::optional<memory_per_task> measure_memory_per_task(
-    const runtime_totals& totals, std::uint64_t rss_baseline, std::uint64_t heap_baseline,
-    std::optional<kernel_memory> kernel_baseline = std::nullopt);
 
 class runtime_exporter final : public prometheus::Collectable {
 public:

@@ -131,7 +131,7 @@ function checkPolicy(objects, configFile) {
   check(service.spec.type === 'ClusterIP', 'Service: type ClusterIP');
   check(matches(service.spec.selector, podLabels), 'Service: selector matches the pod labels');
 
-  // A drain is bounded by 30 s (drain_timeout in src/daemon/daemon.h); the kubelet's
+  // A drain is bounded by 30 s (drain_timeout in src/daemon/assembly.h); the kubelet's
   // SIGKILL must not come before it ends.
   check(pod.terminationGracePeriodSeconds > 30,
     `Deployment: terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds} > the 30 s drain bound`);

@@ -16,7 +16,7 @@ require_tools curl awk grep
 
 e2e_init
 if [[ ${COROSTORM_SANITIZED:-} == 1 ]]; then TASKS=1000000; else TASKS=10000000; fi
-readonly DRAIN_BOUND=30  # drain_timeout in src/daemon/daemon.h
+readonly DRAIN_BOUND=30  # drain_timeout in src/daemon/assembly.h
 METRICS=$E2E_TMP/metrics.txt
 
 live_is() {

@@ -1,7 +1,7 @@
 // Prove mode: the Go side of `corostorm prove`. Spawn --tasks as fast as
 // GOMAXPROCS spawner goroutines can, measure a window, print one report.
 //
-// Design note (phases, as corostorm's src/daemon/prove.cpp):
+// Design note (phases, as corostorm's src/prove/prove.cpp):
 //  1. spawning: poll the shards every millisecond until the target is reached
 //     (tasks alive; for spawn_tree tasks spawned, as corostorm counts it), the
 //     time limit (--duration) passes, or SIGINT/SIGTERM arrives;

@@ -1,5 +1,5 @@
 // The prove report: the figures of one run with the keys of
-// `corostorm prove --json` (src/daemon/prove_report.cpp), and a short table
+// `corostorm prove --json` (src/prove/prove_report.cpp), and a short table
 // for people. A figure that does not exist is null, never NaN.
 package main
 

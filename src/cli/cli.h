@@ -3,8 +3,8 @@
 // (0 ok, 2 bad usage or config, 1 runtime failure). main() only calls this.
 #pragma once
 
-namespace corostorm::daemon {
+namespace corostorm::cli {
 
 int main_entry(int argc, char** argv);
 
-}  // namespace corostorm::daemon
+}  // namespace corostorm::cli

@@ -1,4 +1,4 @@
-#include "daemon/peer.h"
+#include "prove/peer.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -16,12 +16,12 @@
 #include <string_view>
 #include <system_error>
 
-#include "daemon/prove.h"
+#include "prove/flags.h"
 #include "metrics/revision.h"
 
 extern char** environ;
 
-namespace corostorm::daemon {
+namespace corostorm::prove {
 
 namespace {
 
@@ -320,4 +320,4 @@ peer_result run_go_peer(const go_peer& peer, const std::vector<std::string>& arg
     return spawn_and_wait(peer.binary, args, environment_with({}), {}, child_stdout::capture);
 }
 
-}  // namespace corostorm::daemon
+}  // namespace corostorm::prove

@@ -1,4 +1,4 @@
-#include "daemon/prove_report.h"
+#include "prove/prove_report.h"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 
 #include "metrics/probes.h"
 
-namespace corostorm::daemon {
+namespace corostorm::prove {
 
 namespace {
 
@@ -502,4 +502,4 @@ prove_report report_from_json(const json& j) {
     return r;
 }
 
-}  // namespace corostorm::daemon
+}  // namespace corostorm::prove

@@ -1,4 +1,4 @@
-#include "daemon/cli.h"
+#include "cli/cli.h"
 
 #include "daemon/assembly.h"
 #include "guard/fd_budget.h"
@@ -17,11 +17,27 @@
 #include "config/config.h"
 #include "daemon/daemon.h"
 #include "daemon/logging.h"
-#include "daemon/peer.h"
-#include "daemon/prove.h"
+#include "prove/peer.h"
+#include "prove/prove.h"
 #include "daemon/signals.h"
 
-namespace corostorm::daemon {
+namespace corostorm::cli {
+
+using daemon::hold_signals;
+using daemon::oversubscribed_threads;
+using daemon::release_signals;
+using daemon::run;
+using daemon::setup_logging;
+using daemon::shutdown_logging;
+using daemon::starved_workloads;
+using daemon::worker_threads;
+using prove::go_peer;
+using prove::locate_go_peer;
+using prove::make_prove_config;
+using prove::parse_prove_flags;
+using prove::prove_flags;
+using prove::prove_options;
+using prove::usage_error;
 
 namespace {
 
@@ -70,55 +86,8 @@ int main_entry(int argc, char** argv) {
     auto* check_cmd =
         app.add_subcommand("check-config", "Validate the config and print the effective config");
     prove_flags pflags;
-    auto* prove_cmd = app.add_subcommand(
-        "prove",
-        "One-shot run without a server: spawn --tasks tasks as fast as the workers can, measure for up to "
-        "5 s, drain, print a report (a table, or --json) and exit");
-    prove_cmd->add_option("--tasks", pflags.tasks, "Tasks to reach: a count like 100k or 10M (1 .. 10G)")
-        ->required()
-        ->type_name("COUNT");
-    prove_cmd
-        ->add_option("--workload", pflags.workload,
-                     "What the tasks do: sleep, yield, ring, spawn_tree, cpu, echo, rpc")
-        ->capture_default_str()
-        ->type_name("KIND");
-    prove_cmd->add_option("--engine", pflags.engine, "lean or asio (default: runtime.engine of the config)")
-        ->type_name("ENGINE");
-    prove_cmd
-        ->add_option("--threads", pflags.threads,
-                     "Worker threads, 0 .. 1024, 0 = the CPUs available (default: runtime.threads)")
-        ->type_name("N");
-    prove_cmd
-        ->add_option("--duration", pflags.duration,
-                     "Time limit for reaching the target and measuring, 1s .. 1d")
-        ->capture_default_str()
-        ->type_name("DURATION");
-    prove_cmd->add_flag("--json", pflags.json, "Print the report as one JSON object instead of a table");
-    prove_cmd->add_flag(
-        "--against-go", pflags.against_go,
-        "Then run the Go peer (bench/peers/go) with the same tasks, workload, threads and "
-        "duration, and add a go column (--json: a \"go\" object); needs `go` (apt-get install "
-        "golang-go) unless --go-peer is given");
-    prove_cmd
-        ->add_option("--go-peer", pflags.go_peer,
-                     "With --against-go: a built Go peer to run instead of building one into "
-                     "$XDG_CACHE_HOME/corostorm (or ~/.cache/corostorm)")
-        ->type_name("PATH");
-    prove_cmd->footer(
-        "-c FILE and --set KEY=VALUE build the config as for run; then its scenario is replaced by one\n"
-        "stage {tasks: N, over: 0s} and its workloads by one of --workload's kind, which keeps the\n"
-        "parameters of the config's first workload of that kind (or the defaults).\n"
-        "Progress goes to stderr, the report to stdout.\n"
-        "Exit codes: 0 target reached and measured (with --against-go: on both sides), 1 not\n"
-        "reached (time limit, no memory, interrupted, the Go peer failed), 2 bad usage or config.\n"
-        "Example: corostorm prove --tasks 10M --workload sleep --engine lean --threads 2\n"
-        "         corostorm prove --tasks 1M --threads 1 --against-go");
+    auto* prove_cmd = prove::add_prove_command(app, pflags);
     for (auto* sub : {run_cmd, check_cmd, prove_cmd}) sub->fallthrough();
-    // A flag given twice is refused, as a repeated option already is (CLI11 would let the
-    // last one win); only --set repeats.
-    for (auto* flag : {prove_cmd->get_option("--json"), prove_cmd->get_option("--against-go")}) {
-        flag->multi_option_policy(CLI::MultiOptionPolicy::Throw);
-    }
     app.require_subcommand(0, 1);
 
     try {
@@ -193,7 +162,7 @@ int main_entry(int argc, char** argv) {
     setup_logging(log);
     int code = exit_runtime;
     try {
-        code = *prove_cmd ? prove(cfg, proving, peer ? &*peer : nullptr) : run(cfg, {file, sets});
+        code = *prove_cmd ? prove::prove(cfg, proving, peer ? &*peer : nullptr) : run(cfg, {file, sets});
     } catch (const std::exception& e) {
         spdlog::critical("{}", e.what());
         code = exit_runtime;
@@ -202,4 +171,4 @@ int main_entry(int argc, char** argv) {
     return code;
 }
 
-}  // namespace corostorm::daemon
+}  // namespace corostorm::cli

@@ -1,14 +1,11 @@
-#include "daemon/prove.h"
+#include "prove/prove.h"
 
 #include <signal.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <array>
-#include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -18,15 +15,22 @@
 #include <thread>
 
 #include "daemon/assembly.h"
-#include "daemon/daemon.h"
-#include "daemon/peer.h"
-#include "daemon/prove_report.h"
+#include "prove/meter.h"
+#include "prove/peer.h"
+#include "prove/prove_report.h"
 #include "daemon/signals.h"
 #include "guard/memory_guard.h"
 #include "metrics/probes.h"
 #include "runtime/clock.h"
 
-namespace corostorm::daemon {
+namespace corostorm::prove {
+
+using daemon::assembly;
+using daemon::drain_timeout;
+using daemon::exit_on_second_signal;
+using daemon::is_io_workload;
+using daemon::make_timeline;
+using daemon::release_signals;
 
 namespace {
 
@@ -37,16 +41,8 @@ using namespace std::chrono_literals;
 // resolution of 1 ms; while measuring there is nothing to watch but the clock.
 constexpr auto spawn_poll_interval = 1ms;
 constexpr auto measure_poll_interval = 10ms;
-constexpr std::uint64_t tty_progress_ns = 500'000'000;      // redraw the line every 500 ms
-constexpr std::uint64_t plain_progress_ns = 2'000'000'000;  // one line every 2 s when not a terminal
 // Spawn failures with no progress for this long: the machine is out of memory.
 constexpr std::uint64_t stall_ns = 1'000'000'000;
-
-constexpr std::array all_workloads{config::workload_kind::sleep, config::workload_kind::yield,
-                                   config::workload_kind::ring,  config::workload_kind::spawn_tree,
-                                   config::workload_kind::cpu,   config::workload_kind::echo,
-                                   config::workload_kind::rpc};
-constexpr std::array all_engines{config::engine_kind::lean, config::engine_kind::asio};
 
 std::uint64_t to_ns(config::duration d) { return static_cast<std::uint64_t>(d.count()); }
 double seconds(std::uint64_t ns) { return static_cast<double>(ns) / 1e9; }
@@ -63,21 +59,6 @@ std::uint64_t peak_resident_bytes() {
         return kib * 1024;
     }
     return 0;
-}
-
-template <class Enum, std::size_t N>
-std::string choices(const std::array<Enum, N>& values) {
-    std::string out;
-    for (const Enum v : values) out += (out.empty() ? "" : ", ") + std::string(config::to_string(v));
-    return out;
-}
-
-template <class Enum, std::size_t N>
-Enum parse_choice(std::string_view flag, const std::string& text, const std::array<Enum, N>& values) {
-    for (const Enum v : values) {
-        if (config::to_string(v) == text) return v;
-    }
-    throw usage_error(fmt::format("{}: must be one of {}, got \"{}\"", flag, choices(values), text));
 }
 
 // ---- signals: the first SIGINT/SIGTERM ends the run early, a second one exits ----
@@ -101,54 +82,6 @@ void install_signal_handlers() {
     // Held since main (signals.h): one sent while the config was read lands now.
     release_signals();
 }
-
-// ---- progress on stderr ----
-
-// One line redrawn in place on a terminal; a plain line every 2 s otherwise
-// (logs, CI). Phase changes are always written.
-class progress_meter {
-public:
-    progress_meter() : tty_(::isatty(STDERR_FILENO) == 1) {}
-
-    // The first line is due one interval after `now`.
-    void begin(std::uint64_t now) { last_ns_ = now; }
-
-    bool due(std::uint64_t now) const {
-        return now >= last_ns_ + (tty_ ? tty_progress_ns : plain_progress_ns);
-    }
-
-    void show(std::uint64_t now, const std::string& text) {
-        last_ns_ = now;
-        if (tty_) {
-            std::fprintf(stderr, "\r\033[K%s", text.c_str());
-            open_line_ = true;
-        } else {
-            std::fprintf(stderr, "%s\n", text.c_str());
-        }
-        std::fflush(stderr);
-    }
-
-    // A line that stays, whatever the terminal.
-    void note(std::uint64_t now, const std::string& text) {
-        if (open_line_) std::fputs("\r\033[K", stderr);
-        open_line_ = false;
-        last_ns_ = now;
-        std::fprintf(stderr, "%s\n", text.c_str());
-        std::fflush(stderr);
-    }
-
-    // Ends a redrawn line so that what follows starts on its own.
-    void finish() {
-        if (open_line_) std::fputs("\n", stderr);
-        open_line_ = false;
-        std::fflush(stderr);
-    }
-
-private:
-    bool tty_;
-    bool open_line_ = false;
-    std::uint64_t last_ns_ = 0;
-};
 
 // ---- the run ----
 
@@ -448,86 +381,6 @@ go_side run_peer(const go_peer& peer, const config::config& cfg, const prove_opt
 
 }  // namespace
 
-prove_options parse_prove_flags(const prove_flags& flags) {
-    prove_options out;
-    const auto tasks = config::parse_count(flags.tasks);
-    if (!tasks || *tasks < 1 || *tasks > prove_max_tasks) {
-        throw usage_error(
-            fmt::format("--tasks: must be a count between 1 and {} (like 100k or 10M), got \"{}\"",
-                        config::format_count(prove_max_tasks), flags.tasks));
-    }
-    out.tasks = *tasks;
-    out.workload = parse_choice("--workload", flags.workload, all_workloads);
-    if (!flags.engine.empty()) out.engine = parse_choice("--engine", flags.engine, all_engines);
-    if (!flags.threads.empty()) {
-        unsigned threads = 0;
-        const char* const first = flags.threads.data();
-        const char* const last = first + flags.threads.size();
-        const auto [end, ec] = std::from_chars(first, last, threads);
-        if (ec != std::errc{} || end != last || threads > 1024) {
-            throw usage_error(fmt::format(
-                "--threads: must be between 0 and 1024 (0 = the CPUs available to the process), got \"{}\"",
-                flags.threads));
-        }
-        out.threads = threads;
-    }
-    const auto duration = config::parse_duration(flags.duration);
-    if (!duration || *duration < prove_min_duration || *duration > prove_max_duration) {
-        throw usage_error(
-            fmt::format("--duration: must be a duration between {} and {} (like 30s or 5m), got \"{}\"",
-                        config::format_duration(prove_min_duration),
-                        config::format_duration(prove_max_duration), flags.duration));
-    }
-    out.duration = *duration;
-    out.json = flags.json;
-    out.against_go = flags.against_go;
-    out.go_peer = flags.go_peer;
-    if (!out.go_peer.empty() && !out.against_go) {
-        throw usage_error("--go-peer: only with --against-go");
-    }
-    return out;
-}
-
-config::config make_prove_config(const config::config& base, const prove_options& options) {
-    config::config cfg = base;
-    if (options.engine) cfg.runtime.engine = *options.engine;
-    if (options.threads) cfg.runtime.threads = *options.threads;
-
-    config::workload_config workload;
-    workload.kind = options.workload;
-    const auto same_kind = std::find_if(base.workloads.begin(), base.workloads.end(),
-                                        [&](const auto& w) { return w.kind == options.workload; });
-    if (same_kind != base.workloads.end()) workload = *same_kind;
-    workload.name = std::string(config::to_string(options.workload));
-    workload.weight = 1;
-    cfg.workloads = {workload};
-
-    cfg.scenario.repeat = false;
-    cfg.scenario.stages = {config::stage_config{.name = "prove", .tasks = options.tasks, .over = 0s}};
-
-    // Rings and trees are spawned whole: the target must be a number of them.
-    const std::uint64_t unit = make_workload(workload, cfg.runtime.engine)->tasks_per_unit();
-    if (unit > 1 && options.tasks % unit != 0) {
-        const bool ring = options.workload == config::workload_kind::ring;
-        const std::string what =
-            ring ? fmt::format("rings of {} tasks (ring_size)", group_digits(unit))
-                 : fmt::format("trees of {} tasks (fanout {}, depth {})", group_digits(unit),
-                               workload.spawn_tree.fanout, workload.spawn_tree.depth);
-        const std::uint64_t below = options.tasks / unit * unit;
-        const std::string suggestion =
-            below == 0 ? group_digits(unit)
-                       : fmt::format("{} or {}", group_digits(below), group_digits(below + unit));
-        const std::string example = ring ? "{name: r, kind: ring, ring_size: 10}"
-                                         : "{name: t, kind: spawn_tree, fanout: 4, depth: 4}";
-        throw usage_error(fmt::format(
-            "--tasks: workload {} runs whole {}; ask for a multiple of {}, e.g. {}, got {}; another {} "
-            "comes from the config, e.g. --set 'workloads[0]={}'",
-            workload.name, what, group_digits(unit), suggestion, group_digits(options.tasks),
-            ring ? "ring size" : "tree", example));
-    }
-    return cfg;
-}
-
 int prove(const config::config& cfg, const prove_options& options, const go_peer* peer) {
     install_signal_handlers();
     if (peer != nullptr && !peer->go.empty()) {
@@ -565,4 +418,4 @@ int prove(const config::config& cfg, const prove_options& options, const go_peer
     return std::cout ? code : 1;
 }
 
-}  // namespace corostorm::daemon
+}  // namespace corostorm::prove

@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "metrics/exporter.h"
 #include "metrics/recorder.h"
+#include "metrics/totals.h"
 
-namespace corostorm::daemon {
+namespace corostorm::prove {
 
 struct machine_facts {
     std::string cpu_model;  // "" when the kernel does not say
@@ -109,4 +109,4 @@ prove_report report_from_json(const nlohmann::json& j);
 // 10000000 -> "10,000,000" (tables, progress lines and reasons).
 std::string group_digits(std::uint64_t n);
 
-}  // namespace corostorm::daemon
+}  // namespace corostorm::prove

@@ -23,7 +23,7 @@
 
 #include "config/config.h"
 
-namespace corostorm::daemon {
+namespace corostorm::prove {
 
 struct go_peer {
     std::string binary;      // the peer to run
@@ -34,7 +34,7 @@ struct go_peer {
 
 // Checks that the peer can run `cfg`'s one workload like corostorm does and
 // finds where the peer comes from. `explicit_path` is --go-peer (may be
-// empty). Throws usage_error (prove.h) with what to do: install golang-go,
+// empty). Throws usage_error (prove/flags.h) with what to do: install golang-go,
 // pass --go-peer, pick a workload the peer has.
 go_peer locate_go_peer(const config::config& cfg, const std::string& explicit_path);
 
@@ -54,4 +54,4 @@ struct peer_result {
 // Runs the peer to its end. Throws std::runtime_error when it cannot start.
 peer_result run_go_peer(const go_peer& peer, const std::vector<std::string>& args);
 
-}  // namespace corostorm::daemon
+}  // namespace corostorm::prove
