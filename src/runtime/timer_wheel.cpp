@@ -3,11 +3,18 @@
 #include <algorithm>
 #include <bit>
 #include <cassert>
+#include <new>
+#include <type_traits>
 
 namespace corostorm::runtime {
 
 timer_wheel::timer_wheel(std::uint64_t now_ns, std::uint64_t tick_ns)
-    : tick_ns_(tick_ns), elapsed_(now_ns / tick_ns) {
+    : tick_ns_(tick_ns),
+      elapsed_(now_ns / tick_ns),
+      table_(static_cast<slot_table*>(std::calloc(1, sizeof(slot_table)))),
+      slot_(table_ ? table_->heads : throw std::bad_alloc()),
+      count_(table_->count) {
+    static_assert(std::is_trivially_default_constructible_v<slot_table>);  // all-zero bytes are empty slots
     assert(tick_ns > 0);
 }
 
