@@ -79,7 +79,7 @@ int main_entry(int argc, char** argv) {
         ->type_name("COUNT");
     prove_cmd
         ->add_option("--workload", pflags.workload,
-                     "What the tasks do: sleep, yield, ring, spawn_tree, cpu, echo, rpc")
+                     "What the tasks do: " + config::names_of(config::all_workload_kinds))
         ->capture_default_str()
         ->type_name("KIND");
     prove_cmd->add_option("--engine", pflags.engine, "lean or asio (default: runtime.engine of the config)")

@@ -42,12 +42,6 @@ constexpr std::uint64_t plain_progress_ns = 2'000'000'000;  // one line every 2 
 // Spawn failures with no progress for this long: the machine is out of memory.
 constexpr std::uint64_t stall_ns = 1'000'000'000;
 
-constexpr std::array all_workloads{config::workload_kind::sleep, config::workload_kind::yield,
-                                   config::workload_kind::ring,  config::workload_kind::spawn_tree,
-                                   config::workload_kind::cpu,   config::workload_kind::echo,
-                                   config::workload_kind::rpc};
-constexpr std::array all_engines{config::engine_kind::lean, config::engine_kind::asio};
-
 std::uint64_t to_ns(config::duration d) { return static_cast<std::uint64_t>(d.count()); }
 double seconds(std::uint64_t ns) { return static_cast<double>(ns) / 1e9; }
 
@@ -66,18 +60,11 @@ std::uint64_t peak_resident_bytes() {
 }
 
 template <class Enum, std::size_t N>
-std::string choices(const std::array<Enum, N>& values) {
-    std::string out;
-    for (const Enum v : values) out += (out.empty() ? "" : ", ") + std::string(config::to_string(v));
-    return out;
-}
-
-template <class Enum, std::size_t N>
 Enum parse_choice(std::string_view flag, const std::string& text, const std::array<Enum, N>& values) {
     for (const Enum v : values) {
         if (config::to_string(v) == text) return v;
     }
-    throw usage_error(fmt::format("{}: must be one of {}, got \"{}\"", flag, choices(values), text));
+    throw usage_error(fmt::format("{}: must be one of {}, got \"{}\"", flag, config::names_of(values), text));
 }
 
 // ---- signals: the first SIGINT/SIGTERM ends the run early, a second one exits ----
@@ -363,9 +350,10 @@ private:
                     window * static_cast<double>(per_tree) / static_cast<double>(nodes);
             }
         }
-        for (std::size_t s = 0; s < metrics::latency_source_count; ++s) {
+        for (const metrics::latency_source src : metrics::all_latency_sources) {
+            const auto s = static_cast<std::size_t>(src);
             if (auto l =
-                    summarize(metrics::latency_source_names[s], difference(a.latency[s], b.latency[s]))) {
+                    summarize(std::string(metrics::to_string(src)), difference(a.latency[s], b.latency[s]))) {
                 report_.latency.push_back(std::move(*l));
             }
         }
@@ -457,8 +445,8 @@ prove_options parse_prove_flags(const prove_flags& flags) {
                         config::format_count(prove_max_tasks), flags.tasks));
     }
     out.tasks = *tasks;
-    out.workload = parse_choice("--workload", flags.workload, all_workloads);
-    if (!flags.engine.empty()) out.engine = parse_choice("--engine", flags.engine, all_engines);
+    out.workload = parse_choice("--workload", flags.workload, config::all_workload_kinds);
+    if (!flags.engine.empty()) out.engine = parse_choice("--engine", flags.engine, config::all_engine_kinds);
     if (!flags.threads.empty()) {
         unsigned threads = 0;
         const char* const first = flags.threads.data();

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <utility>
 
+#include "config/config.h"
 #include "metrics/probes.h"
 
 namespace corostorm::daemon {
@@ -362,8 +363,9 @@ std::string side_by_side_table(const prove_report& r, const go_side& go) {
                g != nullptr ? g->round_trips_per_second : std::nullopt, rate_text);
     }
     // The sources, then the round trip (rtt) as one more row group.
-    std::vector<std::string_view> groups(metrics::latency_source_names.begin(),
-                                         metrics::latency_source_names.end());
+    std::vector<std::string_view> groups;
+    for (const metrics::latency_source s : metrics::all_latency_sources)
+        groups.push_back(metrics::to_string(s));
     groups.push_back("rtt");
     for (const std::string_view source : groups) {
         const auto pick = [source](const prove_report& p) -> const latency_summary* {
@@ -433,7 +435,7 @@ prove_report report_from_json(const json& j) {
     r.tasks = j.at("tasks").get<std::uint64_t>();
     r.live_tasks = j.at("live_tasks").get<std::uint64_t>();
     r.workload = j.at("workload").get<std::string>();
-    r.counts_spawned = r.workload == "spawn_tree";
+    r.counts_spawned = r.workload == config::to_string(config::workload_kind::spawn_tree);
     r.engine = j.at("engine").get<std::string>();
     r.layout = j.at("layout").get<std::string>();
     r.threads = j.at("threads").get<unsigned>();
@@ -453,7 +455,8 @@ prove_report report_from_json(const json& j) {
     }
     r.measure_seconds = opt("measure_seconds");
     r.resumes_per_second = opt("resumes_per_second");
-    for (const char* source : metrics::latency_source_names) {
+    for (const metrics::latency_source s : metrics::all_latency_sources) {
+        const std::string source(metrics::to_string(s));
         const json& all = j.at("latency_seconds");
         if (!all.contains(source)) continue;
         const json& l = all.at(source);

@@ -795,6 +795,28 @@ TEST(ToYaml, engines_layouts_and_workload_kinds_have_their_yaml_names) {
     EXPECT_EQ(to_string(workload_kind::rpc), "rpc");
 }
 
+TEST(ToYaml, each_enum_lists_every_value_once_in_its_all_array) {
+    EXPECT_EQ(names_of(all_workload_kinds), "sleep, yield, ring, spawn_tree, cpu, echo, rpc");
+    EXPECT_EQ(names_of(all_engine_kinds), "lean, asio");
+    EXPECT_EQ(names_of(all_layout_kinds), "per_thread, shared");
+    EXPECT_EQ(names_of(all_hand_off_kinds), "next, fifo");
+    EXPECT_EQ(names_of(all_log_levels), "trace, debug, info, warn, error, critical, off");
+    EXPECT_EQ(names_of(all_log_formats), "text, json");
+    for (std::size_t i = 0; i < all_workload_kinds.size(); ++i) {
+        EXPECT_EQ(static_cast<std::size_t>(all_workload_kinds[i]), i) << "in the enum's order";
+    }
+}
+
+TEST(ToYaml, the_memory_limit_reads_auto_none_or_a_size) {
+    memory_config m;
+    EXPECT_EQ(memory_limit_text(m), "auto");
+    m.limit = memory_limit_kind::none;
+    EXPECT_EQ(memory_limit_text(m), "none");
+    m.limit = memory_limit_kind::bytes;
+    m.limit_bytes = 512ULL << 20U;
+    EXPECT_EQ(memory_limit_text(m), "512MiB");
+}
+
 TEST(ToYaml, loading_the_output_gives_back_the_same_config) {
     const config full = load_string(full_yaml);
     ASSERT_NE(full, defaults());
