@@ -25,8 +25,11 @@
 #include "guard/memory_guard.h"
 #include "metrics/probes.h"
 #include "runtime/clock.h"
+#include "text/format.h"
 
 namespace corostorm::daemon {
+
+using text::group_digits;
 
 namespace {
 

@@ -109,11 +109,6 @@ TEST(NoRoomProblem, a_headroom_at_or_above_what_auto_resolves_to_is_named_with_t
     EXPECT_FALSE(no_room_problem(resolve_memory_limit(none, 256 * mib, 24 * gib), none));
 }
 
-TEST(FormatMemory, mebibytes_below_a_gibibyte) {
-    EXPECT_EQ(format_memory(512 * mib), "512.0 MiB");
-    EXPECT_EQ(format_memory(3 * gib / 2), "1.5 GiB");
-}
-
 // A sleeper that retires when its worker has too many.
 runtime::task sleeper(runtime::task_env env) {
     for (;;) {
