@@ -11,6 +11,8 @@
 
 #include "runtime/clock.h"
 #include "runtime/pool.h"
+#include "support/totals.h"
+#include "support/wait.h"
 
 namespace corostorm::guard {
 namespace {
@@ -120,21 +122,8 @@ struct sleeper_factory final : runtime::task_factory {
     void spawn(runtime::task_env env, runtime::worker&) override { sleeper(env); }
 };
 
-std::uint64_t live(const runtime::pool& p) {
-    std::uint64_t n = 0;
-    for (unsigned i = 0; i < p.size(); ++i) n += p.at(i).shard().workload(0).live();
-    return n;
-}
-
-template <class Pred>
-bool wait_for(Pred pred, std::chrono::milliseconds limit = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
+using testing::live;
+using testing::wait_for;
 
 struct guarded_pool {
     // limit 100 MiB, headroom 10 MiB: threshold 90 MiB.

@@ -3,7 +3,8 @@
 
 #include "runtime/clock.h"
 #include "runtime/pool.h"
-#include "wait.h"
+#include "support/totals.h"
+#include "support/wait.h"
 #include "workloads/cpu.h"
 #include "workloads/ring.h"
 #include "workloads/sleep.h"
@@ -16,11 +17,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::wait_for;
 
-std::uint64_t sum(const runtime::pool& p, std::uint64_t (*get)(const metrics::workload_shard&)) {
-    std::uint64_t n = 0;
-    for (unsigned i = 0; i < p.size(); ++i) n += get(p.at(i).shard().workload(0));
-    return n;
-}
+using testing::sum;
 
 TEST(AsioEngine, sleepers_wake_every_round_and_finish_ok) {
     asio_sleep_workload sleep({.period_ns = 5'000'000, .rounds = 4});
