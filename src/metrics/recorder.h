@@ -133,15 +133,8 @@ inline constexpr std::array<latency_source, latency_source_count> all_latency_so
 // The one spelling of each source: the exporter's `source` label, the keys of
 // the status and prove JSON, the rows of prove's table.
 constexpr std::string_view to_string(latency_source s) noexcept {
-    switch (s) {
-        case latency_source::timer:
-            return "timer";
-        case latency_source::ready:
-            return "ready";
-        case latency_source::io:
-            return "io";
-    }
-    return "?";
+    constexpr std::array<std::string_view, latency_source_count> names{"timer", "ready", "io"};
+    return names[static_cast<std::size_t>(s)];
 }
 
 enum class task_outcome : std::uint8_t { ok, error, cancelled };
@@ -151,15 +144,8 @@ inline constexpr std::array<task_outcome, task_outcome_count> all_task_outcomes{
 
 // The exporter's `outcome` label and the keys of the status JSON's `completed`.
 constexpr std::string_view to_string(task_outcome o) noexcept {
-    switch (o) {
-        case task_outcome::ok:
-            return "ok";
-        case task_outcome::error:
-            return "error";
-        case task_outcome::cancelled:
-            return "cancelled";
-    }
-    return "?";
+    constexpr std::array<std::string_view, task_outcome_count> names{"ok", "error", "cancelled"};
+    return names[static_cast<std::size_t>(o)];
 }
 
 struct workload_shard {

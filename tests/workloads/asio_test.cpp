@@ -15,9 +15,9 @@ namespace corostorm::workloads {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::wait_for;
-
+using testing::live;
 using testing::sum;
+using testing::wait_for;
 
 TEST(AsioEngine, sleepers_wake_every_round_and_finish_ok) {
     asio_sleep_workload sleep({.period_ns = 5'000'000, .rounds = 4});
@@ -60,11 +60,11 @@ TEST(AsioEngine, ring_tokens_survive_many_laps_and_rings_dissolve_whole) {
     runtime::pool p(2, {&ring}, {});
     p.start();
     p.set_targets({runtime::target_ramp{0, 200, runtime::now_ns(), 0}});  // 10 rings
-    ASSERT_TRUE(wait_for([&] { return sum(p, [](const auto& s) { return s.live(); }) == 200; }));
+    ASSERT_TRUE(wait_for([&] { return live(p) == 200; }));
     ASSERT_TRUE(wait_for([&] { return sum(p, [](const auto& s) { return s.resumes.read(); }) >= 200'000; }));
     EXPECT_EQ(sum(p, [](const auto& s) { return s.completed[1].read(); }), 0u) << "a token went missing";
     EXPECT_TRUE(p.stop(10s));
-    EXPECT_EQ(sum(p, [](const auto& s) { return s.live(); }), 0u);
+    EXPECT_EQ(live(p), 0u);
     EXPECT_EQ(sum(p, [](const auto& s) { return s.completed[2].read(); }), 200u);
 }
 

@@ -28,10 +28,8 @@ namespace corostorm::workloads {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::wait_for;
-
 using testing::totals;
-using testing::workload_totals;
+using testing::wait_for;
 
 std::size_t open_fds() {
     std::size_t n = 0;
@@ -136,7 +134,7 @@ TEST_P(Echo, every_unit_is_a_connection_whose_messages_come_back_and_a_drain_clo
         // Each unit holds its two ends (plus the workers' listeners).
         EXPECT_GE(open_fds(), fds_before + 100);
         EXPECT_TRUE(p.stop(10s));
-        const workload_totals t = totals(p);
+        const auto t = totals(p);
         EXPECT_EQ(t.error, 0u);
         EXPECT_EQ(t.live, 0u);
         EXPECT_EQ(t.connections, 0u);
@@ -292,7 +290,7 @@ TEST_P(Rpc, callers_share_a_few_connections_and_every_call_comes_back) {
         const std::size_t fds_started = open_fds();  // the io_contexts' own (epoll, eventfd, timerfd)
         p.set_targets({runtime::target_ramp{0, 2000, runtime::now_ns(), 0}});
         ASSERT_TRUE(wait_for([&] { return totals(p).live == 2000 && totals(p).connections == 4; }));
-        const workload_totals a = totals(p);
+        const auto a = totals(p);
         const auto t0 = std::chrono::steady_clock::now();
         ASSERT_TRUE(wait_for([&] { return totals(p).round_trips >= a.round_trips + 20'000; }));
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -304,7 +302,7 @@ TEST_P(Rpc, callers_share_a_few_connections_and_every_call_comes_back) {
         // handful, whatever the number of callers.
         EXPECT_LE(open_fds(), fds_started + 4 * 2 + 2);
         EXPECT_TRUE(p.stop(10s));
-        const workload_totals t = totals(p);
+        const auto t = totals(p);
         EXPECT_EQ(t.error, 0u);
         EXPECT_EQ(t.live, 0u);
         EXPECT_EQ(t.connections, 0u);

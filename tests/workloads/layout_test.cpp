@@ -18,10 +18,8 @@ namespace corostorm::workloads {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::wait_for;
-
 using testing::totals;
-using testing::workload_totals;
+using testing::wait_for;
 
 class SharedLayout : public ::testing::TestWithParam<bool> {
 protected:
@@ -41,7 +39,7 @@ TEST_P(SharedLayout, sleepers_reach_the_target_wake_and_drain) {
     ASSERT_TRUE(wait_for([&] { return totals(p).live == 2000; }));
     ASSERT_TRUE(wait_for([&] { return totals(p).resumes >= 20'000; }));
     EXPECT_TRUE(p.stop(10s));
-    const workload_totals t = totals(p);
+    const auto t = totals(p);
     EXPECT_EQ(t.live, 0u);
     EXPECT_EQ(t.error, 0u);
     EXPECT_EQ(t.cancelled, t.spawned);
