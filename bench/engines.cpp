@@ -59,6 +59,7 @@
 #include "metrics/recorder.h"
 #include "runtime/clock.h"
 #include "runtime/pool.h"
+#include "text/format.h"
 #include "workloads/ring.h"
 #include "workloads/sleep.h"
 #include "workloads/spawn_tree.h"
@@ -104,14 +105,6 @@ std::string count_label(std::uint64_t n) {
         std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(n));
     }
     return buf;
-}
-
-std::string with_commas(std::uint64_t n) {
-    std::string digits = std::to_string(n);
-    for (auto i = static_cast<std::ptrdiff_t>(digits.size()) - 3; i > 0; i -= 3) {
-        digits.insert(static_cast<std::size_t>(i), ",");
-    }
-    return digits;
 }
 
 double seconds_since(std::uint64_t start_ns) {
@@ -755,8 +748,8 @@ int run_parent(int argc, char** argv) {
         kinds.push_back({"skynet", 1, "skynet"});
         const std::size_t k = kinds.size() - 1;
         table.push_back(
-            {"skynet, " + with_commas(workloads::tree_tasks(s.tree)) + " tasks, 1 thread (s per tree)", k,
-             "s_per_tree", 1});
+            {"skynet, " + text::group_digits(workloads::tree_tasks(s.tree)) + " tasks, 1 thread (s per tree)",
+             k, "s_per_tree", 1});
         table.push_back({"skynet, peak RSS of the process (MiB)", k, "peak_rss_mib", 1});
     }
 

@@ -11,6 +11,7 @@
 // Thread-safety: plain values; loading has no global state.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -39,6 +40,12 @@ struct server_config {
 
 enum class log_level { trace, debug, info, warn, error, critical, off };
 enum class log_format { text, json };
+// Every value of each enum in this header, in the order the error messages and
+// the help list them; to_string (below) holds each value's one spelling.
+inline constexpr std::array all_log_levels{log_level::trace, log_level::debug, log_level::info,
+                                           log_level::warn,  log_level::error, log_level::critical,
+                                           log_level::off};
+inline constexpr std::array all_log_formats{log_format::text, log_format::json};
 
 struct log_config {
     log_level level = log_level::info;
@@ -49,12 +56,15 @@ struct log_config {
 
 // lean: corostorm's own minimal task type; asio: asio::awaitable + co_spawn.
 enum class engine_kind { lean, asio };
+inline constexpr std::array all_engine_kinds{engine_kind::lean, engine_kind::asio};
 // per_thread: one io_context per worker thread; shared: one io_context run by all.
 enum class layout_kind { per_thread, shared };
+inline constexpr std::array all_layout_kinds{layout_kind::per_thread, layout_kind::shared};
 // How a lean task handed a message or a join is run. next: as soon as the
 // task that woke it suspends (a next slot, bounded); fifo: behind every task
 // already runnable on its worker.
 enum class hand_off_kind { next, fifo };
+inline constexpr std::array all_hand_off_kinds{hand_off_kind::next, hand_off_kind::fifo};
 
 struct runtime_config {
     unsigned threads = 0;  // 0 = CPUs available to the process (affinity and cgroup quota)
@@ -100,6 +110,9 @@ struct scenario_config {
 };
 
 enum class workload_kind { sleep, yield, ring, spawn_tree, cpu, echo, rpc };
+inline constexpr std::array all_workload_kinds{
+    workload_kind::sleep, workload_kind::yield, workload_kind::ring, workload_kind::spawn_tree,
+    workload_kind::cpu,   workload_kind::echo,  workload_kind::rpc};
 
 // Each kind's parameters, with their defaults and the ranges loading enforces. A
 // workload_config carries all seven sets; only the one of its `kind` is read from YAML,
@@ -225,11 +238,26 @@ std::string format_count(std::uint64_t n);
 std::string format_duration(duration d);
 std::string format_size(std::uint64_t bytes);
 
+// memory.limit as the config writes it: auto, none or a size (format_size).
+std::string memory_limit_text(const memory_config& m);
+
 std::string_view to_string(log_level v);
 std::string_view to_string(log_format v);
 std::string_view to_string(engine_kind v);
 std::string_view to_string(layout_kind v);
 std::string_view to_string(hand_off_kind v);
 std::string_view to_string(workload_kind v);
+
+// "sleep, yield, ring": the names of `values` (one of the all_* arrays above), for
+// help texts and the errors that list the allowed values.
+template <class Enum, std::size_t N>
+std::string names_of(const std::array<Enum, N>& values) {
+    std::string out;
+    for (const Enum v : values) {
+        out += out.empty() ? "" : ", ";
+        out += to_string(v);
+    }
+    return out;
+}
 
 }  // namespace corostorm::config

@@ -229,11 +229,7 @@ std::string read_name(const field& f) {
 
 template <typename Enum, std::size_t N>
 Enum read_enum(const field& f, const std::array<Enum, N>& values) {
-    std::vector<std::string_view> names;
-    for (const Enum v : values) {
-        names.push_back(to_string(v));
-    }
-    const std::string problem = (N == 1 ? "must be " : "must be one of ") + join(names);
+    const std::string problem = (N == 1 ? "must be " : "must be one of ") + names_of(values);
     const std::string& text = scalar(f, problem);
     for (const Enum v : values) {
         if (to_string(v) == text) {
@@ -299,12 +295,10 @@ void read_server(const field& f, server_config& out) {
 void read_log(const field& f, log_config& out) {
     const section s(f, {"level", "format"});
     if (const auto level = s.get("level")) {
-        out.level =
-            read_enum(*level, std::array{log_level::trace, log_level::debug, log_level::info, log_level::warn,
-                                         log_level::error, log_level::critical, log_level::off});
+        out.level = read_enum(*level, all_log_levels);
     }
     if (const auto format = s.get("format")) {
-        out.format = read_enum(*format, std::array{log_format::text, log_format::json});
+        out.format = read_enum(*format, all_log_formats);
     }
 }
 
@@ -314,13 +308,13 @@ void read_runtime(const field& f, runtime_config& out) {
         out.threads = static_cast<unsigned>(read_count(*threads, 0, 1024));
     }
     if (const auto engine = s.get("engine")) {
-        out.engine = read_enum(*engine, std::array{engine_kind::lean, engine_kind::asio});
+        out.engine = read_enum(*engine, all_engine_kinds);
     }
     if (const auto layout = s.get("layout")) {
-        out.layout = read_enum(*layout, std::array{layout_kind::per_thread, layout_kind::shared});
+        out.layout = read_enum(*layout, all_layout_kinds);
     }
     if (const auto hand_off = s.get("hand_off")) {
-        out.hand_off = read_enum(*hand_off, std::array{hand_off_kind::next, hand_off_kind::fifo});
+        out.hand_off = read_enum(*hand_off, all_hand_off_kinds);
     }
     if (const auto tick = s.get("timer_tick")) out.timer_tick = read_duration(*tick, 10us, 100ms);
 }
@@ -439,10 +433,6 @@ void read_scenario(const field& f, scenario_config& out) {
         out.stages = read_stages(*stages);
     }
 }
-
-constexpr std::array all_workload_kinds{workload_kind::sleep,      workload_kind::yield, workload_kind::ring,
-                                        workload_kind::spawn_tree, workload_kind::cpu,   workload_kind::echo,
-                                        workload_kind::rpc};
 
 // The keys a workload of `kind` takes besides name, kind and weight.
 std::vector<std::string_view> parameters_of(workload_kind kind) {

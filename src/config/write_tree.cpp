@@ -17,18 +17,6 @@ std::string format_number(double value) {
     return ec == std::errc{} ? std::string(buf.data(), end) : std::string("nan");
 }
 
-std::string memory_limit_text(const memory_config& m) {
-    switch (m.limit) {
-        case memory_limit_kind::automatic:
-            return "auto";
-        case memory_limit_kind::none:
-            return "none";
-        case memory_limit_kind::bytes:
-            break;
-    }
-    return format_size(m.limit_bytes);
-}
-
 // Writes the parameters of the workload's kind, each unless `which` asks only for those
 // that differ from the kind's default.
 void write_parameters(YAML::Node& out, const workload_config& w, parameters which) {
@@ -116,6 +104,18 @@ YAML::Node to_tree(const config& c, parameters which) {
 }
 
 }  // namespace detail
+
+std::string memory_limit_text(const memory_config& m) {
+    switch (m.limit) {
+        case memory_limit_kind::automatic:
+            return "auto";
+        case memory_limit_kind::none:
+            return "none";
+        case memory_limit_kind::bytes:
+            break;
+    }
+    return format_size(m.limit_bytes);
+}
 
 std::string to_yaml(const config& c) {
     YAML::Emitter out;

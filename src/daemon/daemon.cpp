@@ -33,6 +33,7 @@
 #include "runtime/run_loop.h"
 #include "scenario/timeline.h"
 #include "server/http_server.h"
+#include "text/format.h"
 
 namespace corostorm::daemon {
 
@@ -47,8 +48,6 @@ constexpr auto progress_interval = 10s;
 constexpr std::uint64_t min_free_fds = 16;
 
 constexpr std::uint64_t heartbeat_stale_ns = 5'000'000'000;
-
-std::string human_bytes(double b) { return fmt::format("{:.1f} B", b); }
 
 double unix_seconds_now() {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -218,8 +217,9 @@ private:
         }
         if (memory_limit_.address_space_bytes > 0) {
             spdlog::info("memory guard: address space limited (ulimit -v) to {}: spawning stops at {} mapped",
-                         guard::format_memory(memory_limit_.address_space_bytes),
-                         guard::format_memory(memory_limit_.address_space_threshold_bytes()));
+                         text::format_bytes(memory_limit_.address_space_bytes, text::byte_unit::mib_or_gib),
+                         text::format_bytes(memory_limit_.address_space_threshold_bytes(),
+                                            text::byte_unit::mib_or_gib));
         }
     }
 
@@ -228,9 +228,9 @@ private:
                            : memory_limit_.source == guard::limit_source::machine ? "the machine's memory"
                                                                                   : "memory.limit";
         spdlog::info("memory guard: limit {} ({}), headroom {}: spawning stops at {} in use",
-                     guard::format_memory(memory_limit_.limit_bytes), what,
-                     guard::format_memory(memory_limit_.headroom_bytes),
-                     guard::format_memory(memory_limit_.threshold_bytes()));
+                     text::format_bytes(memory_limit_.limit_bytes, text::byte_unit::mib_or_gib), what,
+                     text::format_bytes(memory_limit_.headroom_bytes, text::byte_unit::mib_or_gib),
+                     text::format_bytes(memory_limit_.threshold_bytes(), text::byte_unit::mib_or_gib));
     }
 
     void schedule_guard() {
@@ -261,9 +261,10 @@ private:
                 spdlog::info("live {} / target {}{}; memory per task: {}heap {}, rss {}", totals.live,
                              scenario_total_now(), capped,
                              cfg_.runtime.engine == config::engine_kind::lean
-                                 ? "frame " + human_bytes(mem->frame) + ", "
+                                 ? "frame " + text::format_bytes(mem->frame, text::byte_unit::byte) + ", "
                                  : std::string(),
-                             human_bytes(mem->heap), human_bytes(mem->rss));
+                             text::format_bytes(mem->heap, text::byte_unit::byte),
+                             text::format_bytes(mem->rss, text::byte_unit::byte));
             } else {
                 spdlog::info("live 0 / target {}{}", scenario_total_now(), capped);
             }

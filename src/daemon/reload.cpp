@@ -12,18 +12,6 @@ std::string change(std::string_view key, std::string_view from, std::string_view
     return fmt::format("{} ({} -> {})", key, from, to);
 }
 
-std::string limit_text(const config::memory_config& m) {
-    switch (m.limit) {
-        case config::memory_limit_kind::automatic:
-            return "auto";
-        case config::memory_limit_kind::none:
-            return "none";
-        case config::memory_limit_kind::bytes:
-            return config::format_size(m.limit_bytes);
-    }
-    return "?";
-}
-
 std::string headroom_text(const config::memory_config& m) {
     return m.headroom_bytes ? config::format_size(*m.headroom_bytes)
                             : fmt::format("{}%", m.headroom_fraction * 100.0);
@@ -87,9 +75,9 @@ reload_plan plan_reload(const config::config& running, const config::config& fre
                                              config::to_string(fresh.runtime.hand_off)));
     }
     eff.runtime = running.runtime;
-    if (limit_text(fresh.memory) != limit_text(running.memory)) {
-        plan.restart_needed.push_back(
-            change("memory.limit", limit_text(running.memory), limit_text(fresh.memory)));
+    if (config::memory_limit_text(fresh.memory) != config::memory_limit_text(running.memory)) {
+        plan.restart_needed.push_back(change("memory.limit", config::memory_limit_text(running.memory),
+                                             config::memory_limit_text(fresh.memory)));
     }
     if (headroom_text(fresh.memory) != headroom_text(running.memory)) {
         plan.restart_needed.push_back(

@@ -74,9 +74,13 @@ nlohmann::json status_json(const status_inputs& in) {
         };
         const bool io = is_io_workload(cfg.workloads[w].kind);
         json latency = json::object();
-        for (std::size_t s = 0; s < metrics::latency_source_count; ++s) {
-            if (static_cast<metrics::latency_source>(s) == metrics::latency_source::io && !io) continue;
-            latency[metrics::latency_source_names[s]] = quantiles(t.latency[s]);
+        for (const metrics::latency_source s : metrics::all_latency_sources) {
+            if (s == metrics::latency_source::io && !io) continue;
+            latency[std::string(metrics::to_string(s))] = quantiles(t.latency[static_cast<std::size_t>(s)]);
+        }
+        json completed = json::object();
+        for (const metrics::task_outcome o : metrics::all_task_outcomes) {
+            completed[std::string(metrics::to_string(o))] = t.completed[static_cast<std::size_t>(o)];
         }
         workloads[workload_names[w]] = {
             {"kind", config::to_string(cfg.workloads[w].kind)},
@@ -86,7 +90,7 @@ nlohmann::json status_json(const status_inputs& in) {
             // What whole units make of the target: less when a ring or tree does not divide it.
             {"effective_target", unit_fit{target, parts.tasks_per_unit(w)}.effective()},
             {"spawned", t.spawned},
-            {"completed", {{"ok", t.completed[0]}, {"error", t.completed[1]}, {"cancelled", t.completed[2]}}},
+            {"completed", completed},
             {"resumes", t.resumes},
             {"frame_bytes", t.frame_bytes},
             {"latency_seconds", latency},

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "metrics/probes.h"
+#include "text/format.h"
 
 namespace corostorm::guard {
 
@@ -23,13 +24,6 @@ std::string_view to_string(limit_source s) noexcept {
             return "config";
     }
     return "none";
-}
-
-std::string format_memory(std::uint64_t bytes) {
-    constexpr double mib = 1024.0 * 1024.0;
-    const double b = static_cast<double>(bytes);
-    return b < 1024.0 * mib ? fmt::format("{:.1f} MiB", b / mib)
-                            : fmt::format("{:.1f} GiB", b / (1024.0 * mib));
 }
 
 memory_limit resolve_memory_limit(const config::memory_config& cfg, std::optional<std::uint64_t> cgroup_limit,
@@ -85,13 +79,13 @@ std::optional<std::string> no_room_problem(const memory_limit& limit, const conf
             "headroom (a size below it, or a percentage up to 90%) or another memory.limit",
             headroom,
             cfg.limit == config::memory_limit_kind::automatic ? "memory.limit auto" : "memory.limit", what,
-            format_memory(limit.limit_bytes));
+            text::format_bytes(limit.limit_bytes, text::byte_unit::mib_or_gib));
     }
     if (limit.address_space_bytes > 0 && limit.address_space_threshold_bytes() == 0) {
         return fmt::format(
             "memory.headroom: {} leaves no room below the address-space limit (ulimit -v) of {}; give a "
             "smaller headroom, or raise ulimit -v",
-            headroom, format_memory(limit.address_space_bytes));
+            headroom, text::format_bytes(limit.address_space_bytes, text::byte_unit::mib_or_gib));
     }
     return std::nullopt;
 }
@@ -193,19 +187,23 @@ void memory_guard::refresh(std::uint64_t now_ns) {
     } else if (capped_.load(std::memory_order_relaxed) && now_ns >= last_denial_ns_ + episode_quiet_ns) {
         capped_.store(false, std::memory_order_relaxed);
         spdlog::info("memory guard: no spawn held back for {} s; {} live task(s), {} in use",
-                     episode_quiet_ns / 1'000'000'000, live_total, format_memory(*usage));
+                     episode_quiet_ns / 1'000'000'000, live_total,
+                     text::format_bytes(*usage, text::byte_unit::mib_or_gib));
     }
 }
 
 std::string memory_guard::describe_bound(const guard_state& state) const {
     if (state.address_space_binds) {
-        return fmt::format("the address space (ulimit -v) of {} less {} headroom",
-                           format_memory(limit_.address_space_bytes),
-                           format_memory(limit_.address_space_headroom_bytes));
+        return fmt::format(
+            "the address space (ulimit -v) of {} less {} headroom",
+            text::format_bytes(limit_.address_space_bytes, text::byte_unit::mib_or_gib),
+            text::format_bytes(limit_.address_space_headroom_bytes, text::byte_unit::mib_or_gib));
     }
-    return fmt::format("{} in use ({}) of a {} limit less {} headroom", format_memory(state.usage_bytes),
-                       to_string(limit_.source), format_memory(limit_.limit_bytes),
-                       format_memory(limit_.headroom_bytes));
+    return fmt::format("{} in use ({}) of a {} limit less {} headroom",
+                       text::format_bytes(state.usage_bytes, text::byte_unit::mib_or_gib),
+                       to_string(limit_.source),
+                       text::format_bytes(limit_.limit_bytes, text::byte_unit::mib_or_gib),
+                       text::format_bytes(limit_.headroom_bytes, text::byte_unit::mib_or_gib));
 }
 
 guard_state memory_guard::state() const noexcept {

@@ -37,8 +37,6 @@ namespace corostorm::guard {
 
 enum class limit_source { none, cgroup, machine, config };
 std::string_view to_string(limit_source s) noexcept;
-// For logs: "461.0 MiB", "21.2 GiB".
-std::string format_memory(std::uint64_t bytes);
 
 struct memory_limit {
     limit_source source = limit_source::none;

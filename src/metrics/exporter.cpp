@@ -15,8 +15,6 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-constexpr std::string_view outcome_names[task_outcome_count] = {"ok", "error", "cancelled"};
-
 MetricFamily family(std::string name, std::string help, MetricType type) {
     return MetricFamily{std::move(name), std::move(help), type, {}};
 }
@@ -119,18 +117,18 @@ std::vector<MetricFamily> runtime_exporter::Collect() const {
             add_gauge(target, {l_engine, l_workload}, static_cast<double>(scenario.targets[w]));
         }
         add_counter(spawned, {l_engine, l_workload}, static_cast<double>(t.spawned));
-        for (std::size_t o = 0; o < task_outcome_count; ++o) {
-            add_counter(completed, {l_engine, l_workload, {"outcome", std::string(outcome_names[o])}},
-                        static_cast<double>(t.completed[o]));
+        for (const task_outcome o : all_task_outcomes) {
+            add_counter(completed, {l_engine, l_workload, {"outcome", std::string(to_string(o))}},
+                        static_cast<double>(t.completed[static_cast<std::size_t>(o)]));
         }
         add_counter(resumes, {l_engine, l_workload}, static_cast<double>(t.resumes));
         if (source_.frame_bytes_exact)
             add_gauge(frames, {l_engine, l_workload}, static_cast<double>(t.frame_bytes));
         const bool io = w < source_.io_workloads.size() && source_.io_workloads[w];
-        for (std::size_t src = 0; src < latency_source_count; ++src) {
-            if (static_cast<latency_source>(src) == latency_source::io && !io) continue;
-            add_histogram(latency, {l_engine, l_workload, {"source", latency_source_names[src]}},
-                          t.latency[src]);
+        for (const latency_source src : all_latency_sources) {
+            if (src == latency_source::io && !io) continue;
+            add_histogram(latency, {l_engine, l_workload, {"source", std::string(to_string(src))}},
+                          t.latency[static_cast<std::size_t>(src)]);
         }
         if (io) {
             add_gauge(connections, {l_engine, l_workload}, static_cast<double>(t.connections));

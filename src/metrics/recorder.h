@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string_view>
 
 namespace corostorm::metrics {
 
@@ -126,10 +127,26 @@ struct latency_snapshot {
 // reactor) that made the task runnable.
 enum class latency_source : std::uint8_t { timer, ready, io };
 inline constexpr std::size_t latency_source_count = 3;
-inline constexpr std::array<const char*, latency_source_count> latency_source_names{"timer", "ready", "io"};
+inline constexpr std::array<latency_source, latency_source_count> all_latency_sources{
+    latency_source::timer, latency_source::ready, latency_source::io};
+
+// The one spelling of each source: the exporter's `source` label, the keys of
+// the status and prove JSON, the rows of prove's table.
+constexpr std::string_view to_string(latency_source s) noexcept {
+    constexpr std::array<std::string_view, latency_source_count> names{"timer", "ready", "io"};
+    return names[static_cast<std::size_t>(s)];
+}
 
 enum class task_outcome : std::uint8_t { ok, error, cancelled };
 inline constexpr std::size_t task_outcome_count = 3;
+inline constexpr std::array<task_outcome, task_outcome_count> all_task_outcomes{
+    task_outcome::ok, task_outcome::error, task_outcome::cancelled};
+
+// The exporter's `outcome` label and the keys of the status JSON's `completed`.
+constexpr std::string_view to_string(task_outcome o) noexcept {
+    constexpr std::array<std::string_view, task_outcome_count> names{"ok", "error", "cancelled"};
+    return names[static_cast<std::size_t>(o)];
+}
 
 struct workload_shard {
     owned_value spawned;

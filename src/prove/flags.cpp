@@ -10,34 +10,23 @@
 
 #include "daemon/assembly.h"
 #include "prove/prove_report.h"
+#include "text/format.h"
 
 namespace corostorm::prove {
 
 using daemon::make_workload;
+using text::group_digits;
 
 namespace {
 
 using namespace std::chrono_literals;
-
-constexpr std::array all_workloads{config::workload_kind::sleep, config::workload_kind::yield,
-                                   config::workload_kind::ring,  config::workload_kind::spawn_tree,
-                                   config::workload_kind::cpu,   config::workload_kind::echo,
-                                   config::workload_kind::rpc};
-constexpr std::array all_engines{config::engine_kind::lean, config::engine_kind::asio};
-
-template <class Enum, std::size_t N>
-std::string choices(const std::array<Enum, N>& values) {
-    std::string out;
-    for (const Enum v : values) out += (out.empty() ? "" : ", ") + std::string(config::to_string(v));
-    return out;
-}
 
 template <class Enum, std::size_t N>
 Enum parse_choice(std::string_view flag, const std::string& text, const std::array<Enum, N>& values) {
     for (const Enum v : values) {
         if (config::to_string(v) == text) return v;
     }
-    throw usage_error(fmt::format("{}: must be one of {}, got \"{}\"", flag, choices(values), text));
+    throw usage_error(fmt::format("{}: must be one of {}, got \"{}\"", flag, config::names_of(values), text));
 }
 
 }  // namespace
@@ -52,7 +41,7 @@ CLI::App* add_prove_command(CLI::App& app, prove_flags& flags) {
         ->type_name("COUNT");
     prove_cmd
         ->add_option("--workload", flags.workload,
-                     "What the tasks do: sleep, yield, ring, spawn_tree, cpu, echo, rpc")
+                     "What the tasks do: " + config::names_of(config::all_workload_kinds))
         ->capture_default_str()
         ->type_name("KIND");
     prove_cmd->add_option("--engine", flags.engine, "lean or asio (default: runtime.engine of the config)")
@@ -103,8 +92,8 @@ prove_options parse_prove_flags(const prove_flags& flags) {
                         config::format_count(prove_max_tasks), flags.tasks));
     }
     out.tasks = *tasks;
-    out.workload = parse_choice("--workload", flags.workload, all_workloads);
-    if (!flags.engine.empty()) out.engine = parse_choice("--engine", flags.engine, all_engines);
+    out.workload = parse_choice("--workload", flags.workload, config::all_workload_kinds);
+    if (!flags.engine.empty()) out.engine = parse_choice("--engine", flags.engine, config::all_engine_kinds);
     if (!flags.threads.empty()) {
         unsigned threads = 0;
         const char* const first = flags.threads.data();

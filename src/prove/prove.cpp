@@ -22,6 +22,7 @@
 #include "guard/memory_guard.h"
 #include "metrics/probes.h"
 #include "runtime/clock.h"
+#include "text/format.h"
 
 namespace corostorm::prove {
 
@@ -31,6 +32,8 @@ using daemon::exit_on_second_signal;
 using daemon::is_io_workload;
 using daemon::make_timeline;
 using daemon::release_signals;
+
+using text::group_digits;
 
 namespace {
 
@@ -296,9 +299,10 @@ private:
                     window * static_cast<double>(per_tree) / static_cast<double>(nodes);
             }
         }
-        for (std::size_t s = 0; s < metrics::latency_source_count; ++s) {
+        for (const metrics::latency_source src : metrics::all_latency_sources) {
+            const auto s = static_cast<std::size_t>(src);
             if (auto l =
-                    summarize(metrics::latency_source_names[s], difference(a.latency[s], b.latency[s]))) {
+                    summarize(std::string(metrics::to_string(src)), difference(a.latency[s], b.latency[s]))) {
                 report_.latency.push_back(std::move(*l));
             }
         }

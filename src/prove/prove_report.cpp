@@ -5,9 +5,13 @@
 #include <cmath>
 #include <utility>
 
+#include "config/config.h"
 #include "metrics/probes.h"
+#include "text/format.h"
 
 namespace corostorm::prove {
+
+using text::group_digits;
 
 namespace {
 
@@ -30,16 +34,6 @@ std::string latency_text(double seconds) {
     return fmt::format("{:.2f} s", seconds);
 }
 
-std::string bytes_text(double b) { return fmt::format("{:.1f} B", b); }
-
-std::string gib_text(std::uint64_t b) {
-    return fmt::format("{:.1f} GiB", static_cast<double>(b) / (1024.0 * 1024.0 * 1024.0));
-}
-
-std::string mib_text(std::uint64_t b) {
-    return fmt::format("{:.1f} MiB", static_cast<double>(b) / (1024.0 * 1024.0));
-}
-
 std::string or_unknown(const std::string& s) { return s.empty() ? "unknown" : s; }
 
 json base_json(const prove_report& r);
@@ -47,16 +41,6 @@ std::string single_table(const prove_report& r);
 std::string side_by_side_table(const prove_report& r, const go_side& go);
 
 }  // namespace
-
-std::string group_digits(std::uint64_t n) {
-    const std::string digits = std::to_string(n);
-    std::string out;
-    for (std::size_t i = 0; i < digits.size(); ++i) {
-        if (i != 0 && (digits.size() - i) % 3 == 0) out += ',';
-        out += digits[i];
-    }
-    return out;
-}
 
 machine_facts machine_facts::probe() {
     return machine_facts{
@@ -182,16 +166,16 @@ std::string single_table(const prove_report& r) {
         out += fmt::format("memory per task ({} live task{})\n", group_digits(r.live_tasks),
                            r.live_tasks == 1 ? "" : "s");
         if (r.frame_exact) {
-            line("frame",
-                 fmt::format("{:<11} exact bytes of live coroutine frames", bytes_text(r.memory->frame)));
+            line("frame", fmt::format("{:<11} exact bytes of live coroutine frames",
+                                      text::format_bytes(r.memory->frame, text::byte_unit::byte)));
         }
         line("heap", fmt::format("{:<11} growth of malloc's bytes in use since before the first spawn",
-                                 bytes_text(r.memory->heap)));
+                                 text::format_bytes(r.memory->heap, text::byte_unit::byte)));
         line("rss", fmt::format("{:<11} growth of resident memory since before the first spawn",
-                                bytes_text(r.memory->rss)));
+                                text::format_bytes(r.memory->rss, text::byte_unit::byte)));
         if (r.memory->kernel) {
             line("kernel", fmt::format("{:<11} growth of the kernel's memory (sockets, slab) since then",
-                                       bytes_text(*r.memory->kernel)));
+                                       text::format_bytes(*r.memory->kernel, text::byte_unit::byte)));
         }
     } else {
         out += "memory per task: no live task to divide by\n";
@@ -237,13 +221,14 @@ std::string single_table(const prove_report& r) {
         out += "not measured: the target was not reached\n";
     }
     line("cpu time", fmt::format("{:.2f} s (process user + system, spawning and measuring)", r.cpu_seconds));
-    line("peak rss", mib_text(r.peak_resident_bytes));
+    line("peak rss", text::format_bytes(r.peak_resident_bytes, text::byte_unit::mib));
 
     const machine_facts& m = r.machine;
     out += "\nmachine\n";
     line("cpu", or_unknown(m.cpu_model));
     line("cores available", std::to_string(m.cpus));
-    line("memory", m.memory_bytes == 0 ? std::string("unknown") : gib_text(m.memory_bytes));
+    line("memory", m.memory_bytes == 0 ? std::string("unknown")
+                                       : text::format_bytes(m.memory_bytes, text::byte_unit::gib));
     line("kernel", or_unknown(m.kernel));
     line("compiler", m.compiler);
     line("boost", m.boost);
@@ -330,7 +315,10 @@ std::string side_by_side_table(const prove_report& r, const go_side& go) {
     const auto seconds_text = [](double v) { return fmt::format("{:.3f} s", v); };
     const auto rate_text = [](double v) { return grouped(v) + " /s"; };
     const auto ns_text = [](double v) { return fmt::format("{:.1f} ns", v); };
-    const auto peak_text = [](double v) { return mib_text(static_cast<std::uint64_t>(v)); };
+    const auto bytes_text = [](double v) { return text::format_bytes(v, text::byte_unit::byte); };
+    const auto peak_text = [](double v) {
+        return text::format_bytes(static_cast<std::uint64_t>(v), text::byte_unit::mib);
+    };
     const auto both = [g](auto get) { return g != nullptr ? get(*g) : std::string("-"); };
 
     row("", r.engine, "go", r.engine + "/go");
@@ -362,8 +350,9 @@ std::string side_by_side_table(const prove_report& r, const go_side& go) {
                g != nullptr ? g->round_trips_per_second : std::nullopt, rate_text);
     }
     // The sources, then the round trip (rtt) as one more row group.
-    std::vector<std::string_view> groups(metrics::latency_source_names.begin(),
-                                         metrics::latency_source_names.end());
+    std::vector<std::string_view> groups;
+    for (const metrics::latency_source s : metrics::all_latency_sources)
+        groups.push_back(metrics::to_string(s));
     groups.push_back("rtt");
     for (const std::string_view source : groups) {
         const auto pick = [source](const prove_report& p) -> const latency_summary* {
@@ -392,7 +381,10 @@ std::string side_by_side_table(const prove_report& r, const go_side& go) {
     out += "\nmachine\n";
     row("cpu", or_unknown(m.cpu_model), "");
     row("cores available", std::to_string(m.cpus), "");
-    row("memory", m.memory_bytes == 0 ? std::string("unknown") : gib_text(m.memory_bytes), "");
+    row("memory",
+        m.memory_bytes == 0 ? std::string("unknown")
+                            : text::format_bytes(m.memory_bytes, text::byte_unit::gib),
+        "");
     row("kernel", or_unknown(m.kernel), "");
     row("compiler", m.compiler, both([](const prove_report& x) { return x.machine.compiler; }));
     row("boost", m.boost, "");
@@ -433,7 +425,7 @@ prove_report report_from_json(const json& j) {
     r.tasks = j.at("tasks").get<std::uint64_t>();
     r.live_tasks = j.at("live_tasks").get<std::uint64_t>();
     r.workload = j.at("workload").get<std::string>();
-    r.counts_spawned = r.workload == "spawn_tree";
+    r.counts_spawned = r.workload == config::to_string(config::workload_kind::spawn_tree);
     r.engine = j.at("engine").get<std::string>();
     r.layout = j.at("layout").get<std::string>();
     r.threads = j.at("threads").get<unsigned>();
@@ -453,7 +445,8 @@ prove_report report_from_json(const json& j) {
     }
     r.measure_seconds = opt("measure_seconds");
     r.resumes_per_second = opt("resumes_per_second");
-    for (const char* source : metrics::latency_source_names) {
+    for (const metrics::latency_source s : metrics::all_latency_sources) {
+        const std::string source(metrics::to_string(s));
         const json& all = j.at("latency_seconds");
         if (!all.contains(source)) continue;
         const json& l = all.at(source);

@@ -106,7 +106,4 @@ std::string to_table(const prove_report& r);
 // nlohmann::json::exception when a documented key is missing or mistyped.
 prove_report report_from_json(const nlohmann::json& j);
 
-// 10000000 -> "10,000,000" (tables, progress lines and reasons).
-std::string group_digits(std::uint64_t n);
-
 }  // namespace corostorm::prove

@@ -23,7 +23,7 @@ e2e_init
 # No command here should take long; one still running after this many
 # seconds is killed and reported.
 readonly CMD_TIMEOUT=30
-readonly MIN_BAD_FILES=100
+readonly MIN_BAD_FILES=290
 # A bad config is refused in well under a second; this only catches one that is
 # parsed for far too long.
 if [[ ${COROSTORM_SANITIZED:-} == 1 ]]; then REFUSE_MAX_S=20; else REFUSE_MAX_S=10; fi

@@ -11,6 +11,8 @@
 
 #include "runtime/clock.h"
 #include "runtime/pool.h"
+#include "support/totals.h"
+#include "support/wait.h"
 
 namespace corostorm::guard {
 namespace {
@@ -109,11 +111,6 @@ TEST(NoRoomProblem, a_headroom_at_or_above_what_auto_resolves_to_is_named_with_t
     EXPECT_FALSE(no_room_problem(resolve_memory_limit(none, 256 * mib, 24 * gib), none));
 }
 
-TEST(FormatMemory, mebibytes_below_a_gibibyte) {
-    EXPECT_EQ(format_memory(512 * mib), "512.0 MiB");
-    EXPECT_EQ(format_memory(3 * gib / 2), "1.5 GiB");
-}
-
 // A sleeper that retires when its worker has too many.
 runtime::task sleeper(runtime::task_env env) {
     for (;;) {
@@ -125,21 +122,8 @@ struct sleeper_factory final : runtime::task_factory {
     void spawn(runtime::task_env env, runtime::worker&) override { sleeper(env); }
 };
 
-std::uint64_t live(const runtime::pool& p) {
-    std::uint64_t n = 0;
-    for (unsigned i = 0; i < p.size(); ++i) n += p.at(i).shard().workload(0).live();
-    return n;
-}
-
-template <class Pred>
-bool wait_for(Pred pred, std::chrono::milliseconds limit = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
+using testing::live;
+using testing::wait_for;
 
 struct guarded_pool {
     // limit 100 MiB, headroom 10 MiB: threshold 90 MiB.

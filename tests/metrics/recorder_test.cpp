@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
 
 namespace corostorm::metrics {
 namespace {
@@ -59,6 +60,21 @@ TEST(LatencySnapshot, quantiles_interpolate_inside_buckets) {
     EXPECT_NEAR(s.quantile(0.5), 2e-6, 1e-12);
     EXPECT_NEAR(s.quantile(0.75), 3e-6, 1e-12);
     EXPECT_TRUE(std::isnan(latency_snapshot{}.quantile(0.5)));
+}
+
+TEST(Names, latency_sources_and_outcomes_have_one_spelling_each) {
+    std::string sources;
+    for (const latency_source s : all_latency_sources) sources += std::string(to_string(s)) + " ";
+    EXPECT_EQ(sources, "timer ready io ");
+    std::string outcomes;
+    for (const task_outcome o : all_task_outcomes) outcomes += std::string(to_string(o)) + " ";
+    EXPECT_EQ(outcomes, "ok error cancelled ");
+    for (std::size_t i = 0; i < latency_source_count; ++i) {
+        EXPECT_EQ(static_cast<std::size_t>(all_latency_sources[i]), i) << "indexes the shard's histograms";
+    }
+    for (std::size_t i = 0; i < task_outcome_count; ++i) {
+        EXPECT_EQ(static_cast<std::size_t>(all_task_outcomes[i]), i) << "indexes the shard's counters";
+    }
 }
 
 TEST(WorkloadShard, live_is_spawned_minus_completed) {

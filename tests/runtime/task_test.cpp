@@ -10,6 +10,8 @@
 
 #include "runtime/clock.h"
 #include "runtime/pool.h"
+#include "support/totals.h"
+#include "support/wait.h"
 
 namespace corostorm::runtime {
 namespace {
@@ -97,21 +99,8 @@ struct one_shot_factory final : task_factory {
     }
 };
 
-std::uint64_t live(const pool& p, std::size_t workload = 0) {
-    std::uint64_t n = 0;
-    for (unsigned i = 0; i < p.size(); ++i) n += p.at(i).shard().workload(workload).live();
-    return n;
-}
-
-template <class Pred>
-bool wait_for(Pred pred, std::chrono::milliseconds limit = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
+using testing::live;
+using testing::wait_for;
 
 std::uint64_t held_back(const pool& p) {
     std::uint64_t n = 0;

@@ -8,6 +8,7 @@
 #include "runtime/clock.h"
 #include "runtime/pool.h"
 #include "scenario/timeline.h"
+#include "support/totals.h"
 #include "workloads/cpu.h"
 #include "workloads/sleep.h"
 #include "workloads/yield.h"
@@ -17,11 +18,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::uint64_t live(const runtime::pool& p, std::size_t workload) {
-    std::uint64_t n = 0;
-    for (unsigned i = 0; i < p.size(); ++i) n += p.at(i).shard().workload(workload).live();
-    return n;
-}
+using testing::live;
 
 TEST(Mix, live_tasks_per_workload_follow_the_weights) {
     workloads::sleep_workload idle({.period_ns = 50'000'000});

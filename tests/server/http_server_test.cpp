@@ -30,6 +30,8 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include "support/wait.h"
+
 namespace corostorm::server {
 namespace {
 
@@ -251,16 +253,10 @@ routes test_routes() {
     return r;
 }
 
+// A server-side change a client caused, within io_timeout.
 template <class Predicate>
-bool eventually(Predicate pred, std::chrono::milliseconds within = io_timeout) {
-    const auto deadline = clock_type::now() + within;
-    while (!pred()) {
-        if (clock_type::now() > deadline) {
-            return false;
-        }
-        std::this_thread::sleep_for(5ms);
-    }
-    return true;
+bool eventually(Predicate pred) {
+    return testing::wait_for(pred, io_timeout);
 }
 
 class HttpServer : public ::testing::Test {

@@ -3,7 +3,8 @@
 
 #include "runtime/clock.h"
 #include "runtime/pool.h"
-#include "wait.h"
+#include "support/totals.h"
+#include "support/wait.h"
 #include "workloads/cpu.h"
 #include "workloads/ring.h"
 #include "workloads/sleep.h"
@@ -14,13 +15,9 @@ namespace corostorm::workloads {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::live;
+using testing::sum;
 using testing::wait_for;
-
-std::uint64_t sum(const runtime::pool& p, std::uint64_t (*get)(const metrics::workload_shard&)) {
-    std::uint64_t n = 0;
-    for (unsigned i = 0; i < p.size(); ++i) n += get(p.at(i).shard().workload(0));
-    return n;
-}
 
 TEST(AsioEngine, sleepers_wake_every_round_and_finish_ok) {
     asio_sleep_workload sleep({.period_ns = 5'000'000, .rounds = 4});
@@ -63,11 +60,11 @@ TEST(AsioEngine, ring_tokens_survive_many_laps_and_rings_dissolve_whole) {
     runtime::pool p(2, {&ring}, {});
     p.start();
     p.set_targets({runtime::target_ramp{0, 200, runtime::now_ns(), 0}});  // 10 rings
-    ASSERT_TRUE(wait_for([&] { return sum(p, [](const auto& s) { return s.live(); }) == 200; }));
+    ASSERT_TRUE(wait_for([&] { return live(p) == 200; }));
     ASSERT_TRUE(wait_for([&] { return sum(p, [](const auto& s) { return s.resumes.read(); }) >= 200'000; }));
     EXPECT_EQ(sum(p, [](const auto& s) { return s.completed[1].read(); }), 0u) << "a token went missing";
     EXPECT_TRUE(p.stop(10s));
-    EXPECT_EQ(sum(p, [](const auto& s) { return s.live(); }), 0u);
+    EXPECT_EQ(live(p), 0u);
     EXPECT_EQ(sum(p, [](const auto& s) { return s.completed[2].read(); }), 200u);
 }
 

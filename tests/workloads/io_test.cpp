@@ -19,7 +19,8 @@
 
 #include "runtime/clock.h"
 #include "runtime/pool.h"
-#include "wait.h"
+#include "support/totals.h"
+#include "support/wait.h"
 #include "workloads/echo.h"
 #include "workloads/rpc.h"
 
@@ -27,34 +28,8 @@ namespace corostorm::workloads {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::totals;
 using testing::wait_for;
-
-struct totals {
-    std::uint64_t live = 0, spawned = 0, ok = 0, error = 0, cancelled = 0, resumes = 0, connections = 0,
-                  round_trips = 0, io_wakeups = 0, denied_fds = 0;
-};
-
-totals sum(const runtime::pool& p) {
-    totals t;
-    for (unsigned i = 0; i < p.size(); ++i) {
-        const auto& s = p.at(i).shard().workload(0);
-        t.live += s.live();
-        t.spawned += s.spawned.read();
-        t.ok += s.completed[0].read();
-        t.error += s.completed[1].read();
-        t.cancelled += s.completed[2].read();
-        t.resumes += s.resumes.read();
-        t.connections += s.connections.read();
-        metrics::latency_snapshot rt;
-        rt.add(s.round_trip);
-        t.round_trips += rt.count();
-        metrics::latency_snapshot io;
-        io.add(s.latency[static_cast<std::size_t>(metrics::latency_source::io)]);
-        t.io_wakeups += io.count();
-        t.denied_fds += p.at(i).shard().spawn_denied_fds.read();
-    }
-    return t;
-}
 
 std::size_t open_fds() {
     std::size_t n = 0;
@@ -154,12 +129,12 @@ TEST_P(Echo, every_unit_is_a_connection_whose_messages_come_back_and_a_drain_clo
         runtime::pool p(2, {echo.get()}, {}, layout_of(GetParam()));
         p.start();
         p.set_targets({runtime::target_ramp{0, 100, runtime::now_ns(), 0}});  // 50 connections
-        ASSERT_TRUE(wait_for([&] { return sum(p).connections == 50 && sum(p).live == 100; }));
-        ASSERT_TRUE(wait_for([&] { return sum(p).round_trips >= 1000; }));
+        ASSERT_TRUE(wait_for([&] { return totals(p).connections == 50 && totals(p).live == 100; }));
+        ASSERT_TRUE(wait_for([&] { return totals(p).round_trips >= 1000; }));
         // Each unit holds its two ends (plus the workers' listeners).
         EXPECT_GE(open_fds(), fds_before + 100);
         EXPECT_TRUE(p.stop(10s));
-        const totals t = sum(p);
+        const auto t = totals(p);
         EXPECT_EQ(t.error, 0u);
         EXPECT_EQ(t.live, 0u);
         EXPECT_EQ(t.connections, 0u);
@@ -178,7 +153,7 @@ TEST_P(Echo, a_peer_that_resets_ends_its_handler_with_error_and_the_rest_keeps_g
     runtime::pool p(1, {echo.get()}, {}, layout_of(GetParam()));
     p.start();
     p.set_targets({runtime::target_ramp{0, 20, runtime::now_ns(), 0}});
-    ASSERT_TRUE(wait_for([&] { return sum(p).connections == 10; }));
+    ASSERT_TRUE(wait_for([&] { return totals(p).connections == 10; }));
     const auto ports = loopback_listen_ports();
     ASSERT_FALSE(ports.empty());
     // A foreign client is served like any other: what it sends comes back.
@@ -189,10 +164,10 @@ TEST_P(Echo, a_peer_that_resets_ends_its_handler_with_error_and_the_rest_keeps_g
     ASSERT_EQ(::recv(fd, back, sizeof back, MSG_WAITALL), 3);
     EXPECT_EQ(std::string(back, 3), "ccc");
     reset(fd);
-    ASSERT_TRUE(wait_for([&] { return sum(p).error == 1; }));
-    const std::uint64_t before = sum(p).round_trips;
-    ASSERT_TRUE(wait_for([&] { return sum(p).round_trips >= before + 200; }));
-    EXPECT_EQ(sum(p).connections, 10u);
+    ASSERT_TRUE(wait_for([&] { return totals(p).error == 1; }));
+    const std::uint64_t before = totals(p).round_trips;
+    ASSERT_TRUE(wait_for([&] { return totals(p).round_trips >= before + 200; }));
+    EXPECT_EQ(totals(p).connections, 10u);
     EXPECT_TRUE(p.stop(10s));
 }
 
@@ -201,15 +176,15 @@ TEST_P(Echo, a_drain_does_not_wait_for_a_peer_that_never_sends) {
     runtime::pool p(1, {echo.get()}, {}, layout_of(GetParam()));
     p.start();
     p.set_targets({runtime::target_ramp{0, 4, runtime::now_ns(), 0}});
-    ASSERT_TRUE(wait_for([&] { return sum(p).connections == 2; }));
+    ASSERT_TRUE(wait_for([&] { return totals(p).connections == 2; }));
     std::vector<int> idle;
     for (const std::uint16_t port : loopback_listen_ports()) idle.push_back(connect_loopback(port));
-    ASSERT_TRUE(wait_for([&] { return sum(p).live == 4 + idle.size(); }));
+    ASSERT_TRUE(wait_for([&] { return totals(p).live == 4 + idle.size(); }));
     const auto t0 = std::chrono::steady_clock::now();
     EXPECT_TRUE(p.stop(10s));
     EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s) << "the stalled handlers were cancelled";
-    EXPECT_EQ(sum(p).live, 0u);
-    EXPECT_EQ(sum(p).error, 0u);
+    EXPECT_EQ(totals(p).live, 0u);
+    EXPECT_EQ(totals(p).error, 0u);
     for (const int fd : idle) ::close(fd);
 }
 
@@ -219,11 +194,11 @@ TEST_P(Echo, the_descriptor_ceiling_caps_the_units_a_worker_spawns) {
     for (unsigned i = 0; i < p.size(); ++i) p.at(i).set_fd_ceiling(20);  // 10 units a worker
     p.start();
     p.set_targets({runtime::target_ramp{0, 1000, runtime::now_ns(), 0}});
-    ASSERT_TRUE(wait_for([&] { return sum(p).connections == 20 && sum(p).denied_fds > 0; }));
+    ASSERT_TRUE(wait_for([&] { return totals(p).connections == 20 && totals(p).denied_fds > 0; }));
     std::this_thread::sleep_for(50ms);
-    EXPECT_EQ(sum(p).connections, 20u);
-    EXPECT_EQ(sum(p).live, 40u);
-    EXPECT_EQ(sum(p).error, 0u);
+    EXPECT_EQ(totals(p).connections, 20u);
+    EXPECT_EQ(totals(p).live, 40u);
+    EXPECT_EQ(totals(p).error, 0u);
     EXPECT_TRUE(p.stop(10s));
 }
 
@@ -232,7 +207,7 @@ TEST_P(Echo, foreign_connections_beyond_the_slack_are_refused) {
     runtime::pool p(1, {echo.get()}, {}, layout_of(GetParam()));
     p.start();
     p.set_targets({runtime::target_ramp{0, 20, runtime::now_ns(), 0}});  // 10 clients
-    ASSERT_TRUE(wait_for([&] { return sum(p).connections == 10; }));
+    ASSERT_TRUE(wait_for([&] { return totals(p).connections == 10; }));
     const auto ports = loopback_listen_ports();
     ASSERT_FALSE(ports.empty());
     std::vector<int> foreign;
@@ -247,11 +222,11 @@ TEST_P(Echo, foreign_connections_beyond_the_slack_are_refused) {
         }
         return closed >= 150 - 74;
     }));
-    EXPECT_LE(sum(p).live, 20u + 74u);
+    EXPECT_LE(totals(p).live, 20u + 74u);
     for (const int fd : foreign) ::close(fd);
-    const std::uint64_t before = sum(p).round_trips;
-    ASSERT_TRUE(wait_for([&] { return sum(p).round_trips >= before + 50; }));
-    EXPECT_EQ(sum(p).error, 0u);
+    const std::uint64_t before = totals(p).round_trips;
+    ASSERT_TRUE(wait_for([&] { return totals(p).round_trips >= before + 50; }));
+    EXPECT_EQ(totals(p).error, 0u);
     EXPECT_TRUE(p.stop(10s));
 }
 
@@ -272,14 +247,14 @@ TEST_P(Echo, without_descriptors_clients_end_with_error_and_the_workload_recover
     none.rlim_cur = open_fds() - 1;
     ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &none), 0);
     p.set_targets({runtime::target_ramp{0, 20, runtime::now_ns(), 0}});
-    const bool failed = wait_for([&] { return sum(p).error >= 10; });
+    const bool failed = wait_for([&] { return totals(p).error >= 10; });
     ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
     ASSERT_TRUE(failed) << "clients that cannot get a socket end with outcome error";
-    EXPECT_EQ(sum(p).connections, 0u);
+    EXPECT_EQ(totals(p).connections, 0u);
     // With descriptors back, the next spawns open the listeners and connect.
-    ASSERT_TRUE(wait_for([&] { return sum(p).connections == 10; }));
-    const std::uint64_t before = sum(p).round_trips;
-    ASSERT_TRUE(wait_for([&] { return sum(p).round_trips >= before + 100; }));
+    ASSERT_TRUE(wait_for([&] { return totals(p).connections == 10; }));
+    const std::uint64_t before = totals(p).round_trips;
+    ASSERT_TRUE(wait_for([&] { return totals(p).round_trips >= before + 100; }));
     EXPECT_TRUE(p.stop(10s));
 }
 
@@ -314,12 +289,12 @@ TEST_P(Rpc, callers_share_a_few_connections_and_every_call_comes_back) {
         p.start();
         const std::size_t fds_started = open_fds();  // the io_contexts' own (epoll, eventfd, timerfd)
         p.set_targets({runtime::target_ramp{0, 2000, runtime::now_ns(), 0}});
-        ASSERT_TRUE(wait_for([&] { return sum(p).live == 2000 && sum(p).connections == 4; }));
-        const totals a = sum(p);
+        ASSERT_TRUE(wait_for([&] { return totals(p).live == 2000 && totals(p).connections == 4; }));
+        const auto a = totals(p);
         const auto t0 = std::chrono::steady_clock::now();
-        ASSERT_TRUE(wait_for([&] { return sum(p).round_trips >= a.round_trips + 20'000; }));
+        ASSERT_TRUE(wait_for([&] { return totals(p).round_trips >= a.round_trips + 20'000; }));
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        const double rate = static_cast<double>(sum(p).round_trips - a.round_trips) / seconds;
+        const double rate = static_cast<double>(totals(p).round_trips - a.round_trips) / seconds;
         // 2000 callers, one call each per 10 ms: 200k calls/s asked; the
         // rate is bounded by it (a call is never counted twice).
         EXPECT_LT(rate, 200'000 * 1.2);
@@ -327,7 +302,7 @@ TEST_P(Rpc, callers_share_a_few_connections_and_every_call_comes_back) {
         // handful, whatever the number of callers.
         EXPECT_LE(open_fds(), fds_started + 4 * 2 + 2);
         EXPECT_TRUE(p.stop(10s));
-        const totals t = sum(p);
+        const auto t = totals(p);
         EXPECT_EQ(t.error, 0u);
         EXPECT_EQ(t.live, 0u);
         EXPECT_EQ(t.connections, 0u);
@@ -342,7 +317,7 @@ TEST_P(Rpc, a_foreign_client_of_the_server_side_gets_its_bytes_back) {
     runtime::pool p(1, {rpc.get()}, {}, layout_of(GetParam()));
     p.start();
     p.set_targets({runtime::target_ramp{0, 10, runtime::now_ns(), 0}});
-    ASSERT_TRUE(wait_for([&] { return sum(p).round_trips >= 100; }));
+    ASSERT_TRUE(wait_for([&] { return totals(p).round_trips >= 100; }));
     const auto ports = loopback_listen_ports();
     ASSERT_EQ(ports.size(), 1u);
     const int fd = connect_loopback(ports.front());
@@ -353,9 +328,9 @@ TEST_P(Rpc, a_foreign_client_of_the_server_side_gets_its_bytes_back) {
     ASSERT_EQ(::recv(fd, back.data(), back.size(), MSG_WAITALL), static_cast<ssize_t>(back.size()));
     EXPECT_EQ(back, junk);
     reset(fd);
-    const std::uint64_t before = sum(p).round_trips;
-    ASSERT_TRUE(wait_for([&] { return sum(p).round_trips >= before + 100; }));
-    EXPECT_EQ(sum(p).error, 0u);
+    const std::uint64_t before = totals(p).round_trips;
+    ASSERT_TRUE(wait_for([&] { return totals(p).round_trips >= before + 100; }));
+    EXPECT_EQ(totals(p).error, 0u);
     EXPECT_TRUE(p.stop(10s));
 }
 

@@ -6,7 +6,8 @@
 
 #include "runtime/clock.h"
 #include "runtime/pool.h"
-#include "wait.h"
+#include "support/totals.h"
+#include "support/wait.h"
 #include "workloads/cpu.h"
 #include "workloads/ring.h"
 #include "workloads/sleep.h"
@@ -17,25 +18,8 @@ namespace corostorm::workloads {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::totals;
 using testing::wait_for;
-
-struct totals {
-    std::uint64_t live = 0, spawned = 0, ok = 0, error = 0, cancelled = 0, resumes = 0;
-};
-
-totals sum(const runtime::pool& p) {
-    totals t;
-    for (unsigned i = 0; i < p.size(); ++i) {
-        const auto& s = p.at(i).shard().workload(0);
-        t.live += s.live();
-        t.spawned += s.spawned.read();
-        t.ok += s.completed[0].read();
-        t.error += s.completed[1].read();
-        t.cancelled += s.completed[2].read();
-        t.resumes += s.resumes.read();
-    }
-    return t;
-}
 
 class SharedLayout : public ::testing::TestWithParam<bool> {
 protected:
@@ -52,10 +36,10 @@ TEST_P(SharedLayout, sleepers_reach_the_target_wake_and_drain) {
     runtime::pool p(2, {sleep.get()}, {}, runtime::layout::shared);
     p.start();
     p.set_targets({runtime::target_ramp{0, 2000, runtime::now_ns(), 0}});
-    ASSERT_TRUE(wait_for([&] { return sum(p).live == 2000; }));
-    ASSERT_TRUE(wait_for([&] { return sum(p).resumes >= 20'000; }));
+    ASSERT_TRUE(wait_for([&] { return totals(p).live == 2000; }));
+    ASSERT_TRUE(wait_for([&] { return totals(p).resumes >= 20'000; }));
     EXPECT_TRUE(p.stop(10s));
-    const totals t = sum(p);
+    const auto t = totals(p);
     EXPECT_EQ(t.live, 0u);
     EXPECT_EQ(t.error, 0u);
     EXPECT_EQ(t.cancelled, t.spawned);
@@ -73,10 +57,10 @@ TEST(SharedLayoutFrames, every_frame_returns_to_the_worker_that_allocated_it) {
     runtime::pool p(2, {&sleep}, {}, runtime::layout::shared);
     p.start();
     p.set_targets({runtime::target_ramp{0, 4000, runtime::now_ns(), 0}});
-    ASSERT_TRUE(wait_for([&] { return sum(p).ok >= 20'000; }));
+    ASSERT_TRUE(wait_for([&] { return totals(p).ok >= 20'000; }));
     const std::uint64_t reserved0 = p.at(0).frame_reserved_bytes();
     const std::uint64_t reserved1 = p.at(1).frame_reserved_bytes();
-    ASSERT_TRUE(wait_for([&] { return sum(p).ok >= 100'000; }));
+    ASSERT_TRUE(wait_for([&] { return totals(p).ok >= 100'000; }));
     // 80,000 more frames came and went; each worker reused its own.
     EXPECT_LE(p.at(0).frame_reserved_bytes(), reserved0 + runtime::frame_allocator::slab_bytes);
     EXPECT_LE(p.at(1).frame_reserved_bytes(), reserved1 + runtime::frame_allocator::slab_bytes);
@@ -93,12 +77,12 @@ TEST_P(SharedLayout, ring_tokens_survive_and_rings_dissolve_whole) {
     runtime::pool p(2, {ring.get()}, {}, runtime::layout::shared);
     p.start();
     p.set_targets({runtime::target_ramp{0, 100, runtime::now_ns(), 0}});
-    ASSERT_TRUE(wait_for([&] { return sum(p).live == 100; }));
-    ASSERT_TRUE(wait_for([&] { return sum(p).resumes >= 50'000; }));
-    EXPECT_EQ(sum(p).error, 0u);
+    ASSERT_TRUE(wait_for([&] { return totals(p).live == 100; }));
+    ASSERT_TRUE(wait_for([&] { return totals(p).resumes >= 50'000; }));
+    EXPECT_EQ(totals(p).error, 0u);
     EXPECT_TRUE(p.stop(10s));
-    EXPECT_EQ(sum(p).live, 0u);
-    EXPECT_EQ(sum(p).cancelled, 100u);
+    EXPECT_EQ(totals(p).live, 0u);
+    EXPECT_EQ(totals(p).cancelled, 100u);
 }
 
 TEST_P(SharedLayout, yield_and_tree_counts_add_up) {
@@ -110,16 +94,7 @@ TEST_P(SharedLayout, yield_and_tree_counts_add_up) {
     const auto now = runtime::now_ns();
     p.set_targets(
         {runtime::target_ramp{0, 20, now, 0}, runtime::target_ramp{0, 2 * tree_tasks(shape), now, 0}});
-    auto workload = [&](std::size_t w) {
-        totals t;
-        for (unsigned i = 0; i < p.size(); ++i) {
-            const auto& s = p.at(i).shard().workload(w);
-            t.ok += s.completed[0].read();
-            t.error += s.completed[1].read();
-            t.spawned += s.spawned.read();
-        }
-        return t;
-    };
+    auto workload = [&](std::size_t w) { return totals(p, w); };
     ASSERT_TRUE(
         wait_for([&] { return workload(0).ok >= 100 && workload(1).spawned >= 20 * tree_tasks(shape); }));
     EXPECT_TRUE(p.stop(10s));

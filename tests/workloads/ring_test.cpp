@@ -4,12 +4,15 @@
 
 #include "runtime/clock.h"
 #include "runtime/pool.h"
-#include "wait.h"
+#include "support/totals.h"
+#include "support/wait.h"
 
 namespace corostorm::workloads {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::live;
+using testing::sum;
 using testing::wait_for;
 
 TEST(RingWorkload, tokens_go_round_many_laps_without_loss) {
@@ -17,21 +20,17 @@ TEST(RingWorkload, tokens_go_round_many_laps_without_loss) {
     runtime::pool p(2, {&ring}, {});
     p.start();
     p.set_targets({runtime::target_ramp{0, 1000, runtime::now_ns(), 0}});  // 20 rings
-    auto total = [&](auto get) {
-        std::uint64_t n = 0;
-        for (unsigned i = 0; i < p.size(); ++i) n += get(p.at(i).shard().workload(0));
-        return n;
-    };
-    ASSERT_TRUE(wait_for([&] { return total([](const auto& s) { return s.live(); }) == 1000; }));
+    ASSERT_TRUE(wait_for([&] { return live(p) == 1000; }));
     // 20 rings x 1000 laps x 50 hops: a lost or doubled token would end a
     // ring with an error (the leader checks the hop count every lap).
-    ASSERT_TRUE(wait_for([&] { return total([](const auto& s) { return s.resumes.read(); }) >= 1'000'000; }));
-    EXPECT_EQ(total([](const auto& s) { return s.completed[1].read(); }), 0u);
-    EXPECT_EQ(total([](const auto& s) { return s.live(); }), 1000u);
+    ASSERT_TRUE(
+        wait_for([&] { return sum(p, [](const auto& s) { return s.resumes.read(); }) >= 1'000'000; }));
+    EXPECT_EQ(sum(p, [](const auto& s) { return s.completed[1].read(); }), 0u);
+    EXPECT_EQ(live(p), 1000u);
     EXPECT_TRUE(p.stop(10s));
     // Stopping dissolves every ring completely.
-    EXPECT_EQ(total([](const auto& s) { return s.live(); }), 0u);
-    EXPECT_EQ(total([](const auto& s) { return s.completed[2].read(); }), 1000u);
+    EXPECT_EQ(live(p), 0u);
+    EXPECT_EQ(sum(p, [](const auto& s) { return s.completed[2].read(); }), 1000u);
     for (unsigned i = 0; i < p.size(); ++i) EXPECT_EQ(p.at(i).frame_live_bytes(), 0u);
 }
 

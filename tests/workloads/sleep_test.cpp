@@ -1,6 +1,6 @@
 #include "workloads/sleep.h"
 
-#include "wait.h"
+#include "support/wait.h"
 
 #include <gtest/gtest.h>
 

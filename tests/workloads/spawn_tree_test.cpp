@@ -4,7 +4,7 @@
 
 #include "runtime/clock.h"
 #include "runtime/pool.h"
-#include "wait.h"
+#include "support/wait.h"
 
 namespace corostorm::workloads {
 namespace {

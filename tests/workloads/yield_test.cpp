@@ -4,7 +4,7 @@
 
 #include "runtime/clock.h"
 #include "runtime/pool.h"
-#include "wait.h"
+#include "support/wait.h"
 #include "workloads/cpu.h"
 
 namespace corostorm::workloads {

@@ -6,6 +6,7 @@
 
 namespace corostorm::testing {
 
+// True as soon as pred() is; false when `limit` passes first. Polls every millisecond.
 template <class Pred>
 bool wait_for(Pred pred, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
