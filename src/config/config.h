@@ -55,6 +55,19 @@ enum class layout_kind { per_thread, shared };
 // task that woke it suspends (a next slot, bounded); fifo: behind every task
 // already runnable on its worker.
 enum class hand_off_kind { next, fifo };
+// How asio-engine tasks are written (runtime.asio; docs/configuration.md).
+// any: any_io_executor everywhere; typed: io_context::executor_type.
+enum class asio_executor_kind { any, typed };
+// The operations of timer waits and posts. recycling: Asio's per-thread
+// cache, then the heap; worker: the worker's slab (per_thread layout only).
+enum class asio_allocator_kind { recycling, worker };
+
+struct asio_config {
+    asio_executor_kind executor = asio_executor_kind::any;
+    asio_allocator_kind allocator = asio_allocator_kind::recycling;
+
+    bool operator==(const asio_config&) const = default;
+};
 
 struct runtime_config {
     unsigned threads = 0;  // 0 = CPUs available to the process (affinity and cgroup quota)
@@ -62,6 +75,7 @@ struct runtime_config {
     layout_kind layout = layout_kind::per_thread;
     hand_off_kind hand_off = hand_off_kind::next;
     duration timer_tick = std::chrono::milliseconds(1);  // the lean timer wheel's resolution
+    asio_config asio;                                    // asio engine only
 
     bool operator==(const runtime_config&) const = default;
 };
@@ -230,6 +244,8 @@ std::string_view to_string(log_format v);
 std::string_view to_string(engine_kind v);
 std::string_view to_string(layout_kind v);
 std::string_view to_string(hand_off_kind v);
+std::string_view to_string(asio_executor_kind v);
+std::string_view to_string(asio_allocator_kind v);
 std::string_view to_string(workload_kind v);
 
 }  // namespace corostorm::config

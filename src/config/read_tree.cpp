@@ -308,8 +308,19 @@ void read_log(const field& f, log_config& out) {
     }
 }
 
+void read_asio(const field& f, asio_config& out) {
+    const section s(f, {"executor", "allocator"});
+    if (const auto executor = s.get("executor")) {
+        out.executor = read_enum(*executor, std::array{asio_executor_kind::any, asio_executor_kind::typed});
+    }
+    if (const auto allocator = s.get("allocator")) {
+        out.allocator =
+            read_enum(*allocator, std::array{asio_allocator_kind::recycling, asio_allocator_kind::worker});
+    }
+}
+
 void read_runtime(const field& f, runtime_config& out) {
-    const section s(f, {"threads", "engine", "layout", "hand_off", "timer_tick"});
+    const section s(f, {"threads", "engine", "layout", "hand_off", "timer_tick", "asio"});
     if (const auto threads = s.get("threads")) {
         out.threads = static_cast<unsigned>(read_count(*threads, 0, 1024));
     }
@@ -323,6 +334,14 @@ void read_runtime(const field& f, runtime_config& out) {
         out.hand_off = read_enum(*hand_off, std::array{hand_off_kind::next, hand_off_kind::fifo});
     }
     if (const auto tick = s.get("timer_tick")) out.timer_tick = read_duration(*tick, 10us, 100ms);
+    if (const auto asio = s.get("asio")) {
+        read_asio(*asio, out.asio);
+        // The slab has one owner thread; in the shared layout a completion runs on any.
+        if (out.asio.allocator == asio_allocator_kind::worker && out.layout == layout_kind::shared) {
+            fail(asio->path + ".allocator", "worker needs runtime.layout: per_thread (the shared layout has "
+                                            "no per-thread slab); use recycling");
+        }
+    }
 }
 
 void read_memory(const field& f, memory_config& out) {

@@ -86,6 +86,16 @@ reload_plan plan_reload(const config::config& running, const config::config& fre
         plan.restart_needed.push_back(change("runtime.hand_off", config::to_string(running.runtime.hand_off),
                                              config::to_string(fresh.runtime.hand_off)));
     }
+    if (fresh.runtime.asio.executor != running.runtime.asio.executor) {
+        plan.restart_needed.push_back(change("runtime.asio.executor",
+                                             config::to_string(running.runtime.asio.executor),
+                                             config::to_string(fresh.runtime.asio.executor)));
+    }
+    if (fresh.runtime.asio.allocator != running.runtime.asio.allocator) {
+        plan.restart_needed.push_back(change("runtime.asio.allocator",
+                                             config::to_string(running.runtime.asio.allocator),
+                                             config::to_string(fresh.runtime.asio.allocator)));
+    }
     eff.runtime = running.runtime;
     if (limit_text(fresh.memory) != limit_text(running.memory)) {
         plan.restart_needed.push_back(

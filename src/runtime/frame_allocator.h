@@ -55,6 +55,8 @@ public:
     std::uint64_t live_bytes() const noexcept { return live_bytes_.read(); }
     std::uint64_t reserved_bytes() const noexcept { return reserved_bytes_.read(); }
     std::uint64_t live_blocks() const noexcept { return live_blocks_; }
+    // Blocks taken through allocate_untracked and not yet given back.
+    std::uint64_t untracked_blocks() const noexcept { return untracked_blocks_; }
 
 private:
     struct free_block {
@@ -66,6 +68,8 @@ private:
     static constexpr std::size_t class_count = max_small / granule;
     static constexpr std::size_t class_of(std::size_t n) noexcept { return (n + granule - 1) / granule - 1; }
 
+    void* take(std::size_t n);
+    void give(void* p, std::size_t n) noexcept;
     void* carve(std::size_t rounded);
 
     std::array<free_block*, class_count> free_{};
@@ -75,6 +79,7 @@ private:
     static constexpr std::size_t prefault_bytes = 64 * 1024;
     slab_header* slabs_ = nullptr;
     std::uint64_t live_blocks_ = 0;
+    std::uint64_t untracked_blocks_ = 0;
     metrics::owned_value live_bytes_;      // read by the exporter
     metrics::owned_value reserved_bytes_;  // read by the exporter
 };

@@ -116,6 +116,7 @@ runtime:
   threads: 8
   engine: asio
   layout: shared
+  asio: { executor: typed }  # allocator worker needs per_thread: see runtime_asio_options_read
 memory:
   limit: 512MiB
   headroom: 12.5%
@@ -148,6 +149,7 @@ TEST(Load, a_full_file_sets_every_field) {
     EXPECT_EQ(c.runtime.threads, 8U);
     EXPECT_EQ(c.runtime.engine, engine_kind::asio);
     EXPECT_EQ(c.runtime.layout, layout_kind::shared);
+    EXPECT_EQ(c.runtime.asio.executor, asio_executor_kind::typed);
     EXPECT_EQ(c.memory.limit, memory_limit_kind::bytes);
     EXPECT_EQ(c.memory.limit_bytes, 512ULL << 20U);
     EXPECT_EQ(c.memory.headroom_fraction, 0.125);
@@ -212,6 +214,32 @@ TEST(Load, each_engine_and_layout_is_accepted) {
     EXPECT_EQ(load_string("runtime: {timer_tick: 100us}").runtime.timer_tick, 100us);
     EXPECT_EQ(load_string("runtime: {timer_tick: 10us}").runtime.timer_tick, 10us);
     EXPECT_EQ(load_string("runtime: {timer_tick: 100ms}").runtime.timer_tick, 100ms);
+}
+
+TEST(Load, runtime_asio_options_read) {
+    const config d = defaults();
+    EXPECT_EQ(d.runtime.asio.executor, asio_executor_kind::any);
+    EXPECT_EQ(d.runtime.asio.allocator, asio_allocator_kind::recycling);
+    const config c = load_string("runtime: {engine: asio, asio: {executor: typed, allocator: worker}}");
+    EXPECT_EQ(c.runtime.asio.executor, asio_executor_kind::typed);
+    EXPECT_EQ(c.runtime.asio.allocator, asio_allocator_kind::worker);
+    EXPECT_EQ(load_string("runtime: {asio: {executor: any}}").runtime.asio.executor, asio_executor_kind::any);
+    EXPECT_EQ(load_string("runtime: {asio: {allocator: recycling}}").runtime.asio.allocator,
+              asio_allocator_kind::recycling);
+    EXPECT_EQ(load_string("runtime: {asio: {executor: typed}}").runtime.asio.allocator,
+              asio_allocator_kind::recycling);
+    EXPECT_EQ(load_string("runtime: {layout: shared, asio: {executor: typed}}").runtime.asio.executor,
+              asio_executor_kind::typed);
+    EXPECT_EQ(error_of("runtime: {layout: shared, asio: {allocator: worker}}"),
+              "runtime.asio.allocator: worker needs runtime.layout: per_thread (the shared layout has no "
+              "per-thread slab); use recycling");
+    EXPECT_EQ(error_of("runtime: {asio: {executor: strand}}"),
+              R"(runtime.asio.executor: must be one of any, typed, got "strand")");
+    EXPECT_EQ(error_of("runtime: {asio: {executor: typed}}", sets({"runtime.asio.alocator=worker"})),
+              R"(runtime.asio.alocator: unknown key; did you mean "allocator"? allowed: executor, allocator )"
+              "(from --set runtime.asio.alocator=worker)");
+    EXPECT_EQ(load_string("{}", sets({"runtime.asio.allocator=worker"})).runtime.asio.allocator,
+              asio_allocator_kind::worker);
 }
 
 TEST(Load, a_workload_of_each_kind_takes_its_defaults_when_only_named) {
@@ -628,7 +656,7 @@ TEST(Overrides, errors_say_they_came_from_set) {
               "runtime.threads=5000)");
     EXPECT_EQ(error_of("{}", sets({"runtime.thread=4"})),
               R"(runtime.thread: unknown key; did you mean "threads"? allowed: threads, engine, )"
-              "layout, hand_off, timer_tick (from --set runtime.thread=4)");
+              "layout, hand_off, timer_tick, asio (from --set runtime.thread=4)");
     EXPECT_EQ(error_of("{}", sets({"scenario.stages[1]={name: ramp, over: 1s}"})),
               R"(scenario.stages[1].name: must be unique (scenario.stages[0].name is the same), )"
               R"(got "ramp" (from --set scenario.stages[1]={name: ramp, over: 1s}))");
@@ -695,7 +723,7 @@ TEST(Overrides, the_echoed_argument_is_escaped_and_cut_short) {
     // A key of the path that is not a plain word is quoted, in the path and in the message.
     EXPECT_EQ(
         error_of("{}", sets({"runtime.a b=1"})),
-        R"(runtime."a b": unknown key; allowed: threads, engine, layout, hand_off, timer_tick (from --set runtime.a b=1))");
+        R"(runtime."a b": unknown key; allowed: threads, engine, layout, hand_off, timer_tick, asio (from --set runtime.a b=1))");
 }
 
 TEST(ToYaml, defaults_are_written_in_full_with_human_units) {
@@ -710,6 +738,9 @@ runtime:
   layout: per_thread
   hand_off: next
   timer_tick: 1ms
+  asio:
+    executor: any
+    allocator: recycling
 memory:
   limit: auto
   headroom: 10%
@@ -786,6 +817,10 @@ TEST(ToYaml, engines_layouts_and_workload_kinds_have_their_yaml_names) {
     EXPECT_EQ(to_string(layout_kind::shared), "shared");
     EXPECT_EQ(to_string(hand_off_kind::next), "next");
     EXPECT_EQ(to_string(hand_off_kind::fifo), "fifo");
+    EXPECT_EQ(to_string(asio_executor_kind::any), "any");
+    EXPECT_EQ(to_string(asio_executor_kind::typed), "typed");
+    EXPECT_EQ(to_string(asio_allocator_kind::recycling), "recycling");
+    EXPECT_EQ(to_string(asio_allocator_kind::worker), "worker");
     EXPECT_EQ(to_string(workload_kind::sleep), "sleep");
     EXPECT_EQ(to_string(workload_kind::yield), "yield");
     EXPECT_EQ(to_string(workload_kind::ring), "ring");
@@ -831,6 +866,9 @@ TEST(ToYaml, a_mix_of_every_kind_engine_and_layout_survives_the_round_trip) {
             mixed.runtime.layout = layout;
             mixed.runtime.hand_off =
                 layout == layout_kind::shared ? hand_off_kind::fifo : hand_off_kind::next;
+            mixed.runtime.asio = {.executor = asio_executor_kind::typed,
+                                  .allocator = layout == layout_kind::shared ? asio_allocator_kind::recycling
+                                                                             : asio_allocator_kind::worker};
             mixed.workloads[2].yield.work = 999us;
             mixed.workloads[3].ring.ring_size = 1'000'000;
             mixed.workloads[4].spawn_tree = {1, 20};
@@ -881,11 +919,11 @@ const bad_case bad_cases[] = {
     {"map where a count goes", "runtime: {threads: {a: 1}}",
      "runtime.threads: must be a count like 1000, 10k or 1M, got a map"},
     {"scalar where a section goes", "runtime: 4",
-     "runtime: must be a map with keys threads, engine, layout, hand_off, timer_tick, got 4"},
+     "runtime: must be a map with keys threads, engine, layout, hand_off, timer_tick, asio, got 4"},
     {"unknown top-level key", "servr: {}", R"(servr: unknown key; did you mean "server"?)"},
     {"unknown key with nothing close", "zzz: 1", "zzz: unknown key; allowed: server, log"},
     {"unknown key in a section", "runtime: {thread: 4}",
-     R"(runtime.thread: unknown key; did you mean "threads"? allowed: threads, engine, layout, hand_off, timer_tick)"},
+     R"(runtime.thread: unknown key; did you mean "threads"? allowed: threads, engine, layout, hand_off, timer_tick, asio)"},
     {"unknown key in a stage", "scenario: {stages: [{name: a, over: 1s, taks: 5}]}",
      R"(scenario.stages[0].taks: unknown key; did you mean "tasks"? allowed: name, tasks, over)"},
     {"unknown key in a workload", "workloads: [{name: a, perdio: 1s}]",
@@ -1219,11 +1257,11 @@ const bad_case bad_cases[] = {
      "workloads[0].kind: duplicate key; write each key once"},
     // keys that are not plain words are quoted, escaped and cut short
     {"key with a terminal escape", "runtime: {\"\\e[2Jthreads\": 1}",
-     R"(runtime."\x1b[2Jthreads": unknown key; allowed: threads, engine, layout, hand_off, timer_tick)"},
+     R"(runtime."\x1b[2Jthreads": unknown key; allowed: threads, engine, layout, hand_off, timer_tick, asio)"},
     {"key with a NUL", "runtime: {\"a\\0b\": 1}", R"(runtime."a\x00b": unknown key)"},
     {"key with a newline", "runtime: {\"a\\nb\": 1}", R"(runtime."a\nb": unknown key)"},
     {"empty key", "runtime: {\"\": 1}",
-     R"(runtime."": unknown key; allowed: threads, engine, layout, hand_off, timer_tick)"},
+     R"(runtime."": unknown key; allowed: threads, engine, layout, hand_off, timer_tick, asio)"},
     {"key with a space", "runtime: {a b: 1}", R"(runtime."a b": unknown key)"},
     {"key in fullwidth letters", "\xEF\xBD\x92untime: {}", "\"\xEF\xBD\x92untime\": unknown key"},
     {"key behind a byte order mark", "log: {}\n\xEF\xBB\xBFruntime: {}", R"("\ufeffruntime": unknown key)"},
@@ -1265,7 +1303,7 @@ const bad_case bad_cases[] = {
      "<string>:1:10: invalid YAML: the referenced anchor is not defined"},
     {"tab indentation", "runtime:\n\tthreads: 1\n", "<string>:2:9: invalid YAML: illegal map value"},
     {"merge key", "runtime: {<<: {threads: 1}}",
-     "runtime.<<: unknown key; allowed: threads, engine, layout, hand_off, timer_tick"},
+     "runtime.<<: unknown key; allowed: threads, engine, layout, hand_off, timer_tick, asio"},
     {"key that is not a name", "? [a]\n: 1\n", "top level: keys must be names, got a list of 1 item"},
     {"empty file", "", "<string>: config file is empty; write {} for all defaults"},
     {"only comments and blanks", "# nothing here\n\n   \n# still nothing\n",
@@ -1298,7 +1336,7 @@ TEST(BadConfig, whole_messages_have_the_documented_shape) {
     EXPECT_EQ(error_of("runtime: {threads: 5000}"), "runtime.threads: must be between 0 and 1024, got 5000");
     EXPECT_EQ(error_of("runtime: {thread: 4}"),
               R"(runtime.thread: unknown key; did you mean "threads"? allowed: threads, engine, )"
-              "layout, hand_off, timer_tick");
+              "layout, hand_off, timer_tick, asio");
     EXPECT_EQ(error_of("scenario: {stages: [{name: a, over: 1s}, {name: b, over: fast}]}"),
               R"(scenario.stages[1].over: must be a duration like 250ms, 30s, 5m, got "fast")");
     EXPECT_EQ(error_of("runtime: {engine: fibers}"),
