@@ -374,6 +374,16 @@ std::string_view to_string(asio_allocator_kind v) {
     return "?";
 }
 
+std::string_view to_string(asio_token_kind v) {
+    switch (v) {
+        case asio_token_kind::use_awaitable:
+            return "use_awaitable";
+        case asio_token_kind::deferred:
+            return "deferred";
+    }
+    return "?";
+}
+
 std::string_view to_string(workload_kind v) {
     switch (v) {
         case workload_kind::sleep:

@@ -61,10 +61,14 @@ enum class asio_executor_kind { any, typed };
 // The operations of timer waits and posts. recycling: Asio's per-thread
 // cache, then the heap; worker: the worker's slab (per_thread layout only).
 enum class asio_allocator_kind { recycling, worker };
+// The completion token of waits and posts: use_awaitable, or deferred (the
+// task's own frame awaits the operation; recycling allocator only).
+enum class asio_token_kind { use_awaitable, deferred };
 
 struct asio_config {
     asio_executor_kind executor = asio_executor_kind::any;
     asio_allocator_kind allocator = asio_allocator_kind::recycling;
+    asio_token_kind token = asio_token_kind::use_awaitable;
 
     bool operator==(const asio_config&) const = default;
 };
@@ -246,6 +250,7 @@ std::string_view to_string(layout_kind v);
 std::string_view to_string(hand_off_kind v);
 std::string_view to_string(asio_executor_kind v);
 std::string_view to_string(asio_allocator_kind v);
+std::string_view to_string(asio_token_kind v);
 std::string_view to_string(workload_kind v);
 
 }  // namespace corostorm::config

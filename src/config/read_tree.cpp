@@ -309,13 +309,20 @@ void read_log(const field& f, log_config& out) {
 }
 
 void read_asio(const field& f, asio_config& out) {
-    const section s(f, {"executor", "allocator"});
+    const section s(f, {"executor", "allocator", "token"});
     if (const auto executor = s.get("executor")) {
         out.executor = read_enum(*executor, std::array{asio_executor_kind::any, asio_executor_kind::typed});
     }
     if (const auto allocator = s.get("allocator")) {
         out.allocator =
             read_enum(*allocator, std::array{asio_allocator_kind::recycling, asio_allocator_kind::worker});
+    }
+    if (const auto token = s.get("token")) {
+        out.token = read_enum(*token, std::array{asio_token_kind::use_awaitable, asio_token_kind::deferred});
+        if (out.token == asio_token_kind::deferred && out.allocator == asio_allocator_kind::worker) {
+            fail(*token, "deferred goes with runtime.asio.allocator: recycling (Asio 1.26 cannot bind an "
+                         "allocator to deferred); use use_awaitable");
+        }
     }
 }
 

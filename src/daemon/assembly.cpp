@@ -204,7 +204,10 @@ assembly::assembly(const config::config& cfg, std::function<metrics::scenario_vi
                                  : runtime::asio_executor_kind::any,
             .asio_allocator = cfg.runtime.asio.allocator == config::asio_allocator_kind::worker
                                   ? runtime::asio_allocator_kind::worker
-                                  : runtime::asio_allocator_kind::recycling},
+                                  : runtime::asio_allocator_kind::recycling,
+            .asio_token = cfg.runtime.asio.token == config::asio_token_kind::deferred
+                              ? runtime::asio_token_kind::deferred
+                              : runtime::asio_token_kind::use_awaitable},
         layout);
 
     frame_bytes_exact_ = cfg.runtime.engine == config::engine_kind::lean;

@@ -24,10 +24,17 @@
 //                   executor, co_spawn on it (a strand of it in the shared
 //                   layout); an executor of 8 bytes instead of 56 wherever
 //                   Asio stores one: the timer, the frame, the wait operation
-//   allocator recycling: use_awaitable (Asio's per-thread recycling cache)
+//   token use_awaitable: co_await op(use_awaitable), which runs the
+//                   initiation in a coroutine frame of its own, alive for the
+//                   whole wait
+//   token deferred: co_await op(deferred), awaited by the task's frame
+//                   directly (Asio 1.26's await_transform): one frame less
+//   allocator recycling: Asio's per-thread recycling cache for operations
 //   allocator worker:    bind_allocator(slab, use_awaitable) on every timer
 //                   wait and post: the operation object comes from the
-//                   worker's slab (frame_allocator::untracked_blocks counts it)
+//                   worker's slab (frame_allocator::untracked_blocks counts
+//                   it). Asio 1.26 does not compile bind_allocator around
+//                   deferred, so worker goes with use_awaitable only.
 // Asio 1.26 allocates awaitable frames (the task's, and co_spawn's entry
 // point, which also holds the completion handler) through its per-thread
 // cache then aligned new, whatever the handler's allocator, and dispatches
@@ -38,6 +45,7 @@
 #include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
@@ -65,8 +73,9 @@ void asio_spawn(worker& w, task_env env, Awaitable&& body) {
 }
 
 // The allocator style of a task's waits and posts (see the design note).
-struct asio_recycled_ops {};
-struct asio_worker_ops {};
+struct asio_recycled_ops {};  // use_awaitable, Asio's allocator
+struct asio_worker_ops {};    // use_awaitable bound to the worker's slab
+struct asio_deferred_ops {};  // deferred, Asio's allocator
 
 template <class Executor>
 using asio_timer = boost::asio::basic_waitable_timer<std::chrono::steady_clock,
@@ -78,31 +87,35 @@ boost::asio::use_awaitable_t<Executor> asio_token(worker&, asio_recycled_ops) no
     return {};
 }
 template <class Executor>
+auto asio_token(worker&, asio_deferred_ops) noexcept {
+    return boost::asio::deferred;
+}
+template <class Executor>
 auto asio_token(worker& w, asio_worker_ops) noexcept {
     return boost::asio::bind_allocator(wait_op_allocator<void>(&w.allocator()),
                                        boost::asio::use_awaitable_t<Executor>{});
 }
 
 // Calls f(executor, ops) with the worker's style: an any_io_executor, the
-// io_context's executor or its strand (typed), and asio_recycled_ops or
-// asio_worker_ops. The worker allocator exists in the per_thread layout only.
+// io_context's executor or its strand (typed), and the ops of its token and
+// allocator. The worker allocator exists in the per_thread layout only.
 template <class F>
 void with_asio_style(worker& w, F&& f) {
-    const bool worker_ops = w.asio_allocator() == asio_allocator_kind::worker;
+    const auto with_ops = [&](const auto& executor) {
+        if (w.asio_token() == asio_token_kind::deferred) {
+            f(executor, asio_deferred_ops{});
+        } else if (w.asio_allocator() == asio_allocator_kind::worker) {
+            f(executor, asio_worker_ops{});
+        } else {
+            f(executor, asio_recycled_ops{});
+        }
+    };
     if (w.asio_executor() == asio_executor_kind::any) {
-        if (worker_ops) {
-            f(w.executor(), asio_worker_ops{});
-        } else {
-            f(w.executor(), asio_recycled_ops{});
-        }
+        with_ops(w.executor());
     } else if (w.owns_context()) {
-        if (worker_ops) {
-            f(w.context().get_executor(), asio_worker_ops{});
-        } else {
-            f(w.context().get_executor(), asio_recycled_ops{});
-        }
+        with_ops(w.context().get_executor());
     } else {
-        f(w.strand(), asio_recycled_ops{});
+        with_ops(w.strand());
     }
 }
 

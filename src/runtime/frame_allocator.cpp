@@ -68,12 +68,14 @@ void frame_allocator::deallocate(void* p, std::size_t n) noexcept {
 
 void* frame_allocator::allocate_untracked(std::size_t n) {
     void* p = take(n);
-    ++untracked_blocks_;
+    untracked_blocks_.add(1);
+    untracked_bytes_.add(n);
     return p;
 }
 
 void frame_allocator::deallocate_untracked(void* p, std::size_t n) noexcept {
-    --untracked_blocks_;
+    untracked_blocks_.sub(1);
+    untracked_bytes_.sub(n);
     give(p, n);
 }
 

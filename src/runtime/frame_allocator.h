@@ -55,8 +55,10 @@ public:
     std::uint64_t live_bytes() const noexcept { return live_bytes_.read(); }
     std::uint64_t reserved_bytes() const noexcept { return reserved_bytes_.read(); }
     std::uint64_t live_blocks() const noexcept { return live_blocks_; }
-    // Blocks taken through allocate_untracked and not yet given back.
-    std::uint64_t untracked_blocks() const noexcept { return untracked_blocks_; }
+    // Blocks taken through allocate_untracked and not yet given back, and
+    // the bytes asked for them (any thread may read: tests and probes).
+    std::uint64_t untracked_blocks() const noexcept { return untracked_blocks_.read(); }
+    std::uint64_t untracked_bytes() const noexcept { return untracked_bytes_.read(); }
 
 private:
     struct free_block {
@@ -79,7 +81,8 @@ private:
     static constexpr std::size_t prefault_bytes = 64 * 1024;
     slab_header* slabs_ = nullptr;
     std::uint64_t live_blocks_ = 0;
-    std::uint64_t untracked_blocks_ = 0;
+    metrics::owned_value untracked_blocks_;
+    metrics::owned_value untracked_bytes_;
     metrics::owned_value live_bytes_;      // read by the exporter
     metrics::owned_value reserved_bytes_;  // read by the exporter
 };

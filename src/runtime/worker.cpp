@@ -67,6 +67,8 @@ worker::worker(unsigned index, unsigned count, std::vector<task_factory*> worklo
     assert(count_ > 0 && index_ < count_ && options_.sample_every > 0);
     // The slab has one owner thread: the shared layout's completions may run on any.
     assert(shared == nullptr || options_.asio_allocator == asio_allocator_kind::recycling);
+    assert(options_.asio_token == asio_token_kind::use_awaitable ||
+           options_.asio_allocator == asio_allocator_kind::recycling);
 }
 
 worker::~worker() {

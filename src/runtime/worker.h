@@ -107,6 +107,8 @@ enum class asio_executor_kind : std::uint8_t { any, typed };
 // Awaitable frames always come from Asio's own per-thread cache and the heap:
 // Asio 1.26 gives them no allocator hook.
 enum class asio_allocator_kind : std::uint8_t { recycling, worker };
+// use_awaitable: co_await op(use_awaitable); deferred: co_await op(deferred).
+enum class asio_token_kind : std::uint8_t { use_awaitable, deferred };
 
 struct worker_options {
     std::uint64_t timer_tick_ns = 1'000'000;      // timer wheel resolution
@@ -123,6 +125,7 @@ struct worker_options {
     bool next_slot = true;            // hand_off runs the task next (else FIFO)
     asio_executor_kind asio_executor = asio_executor_kind::any;
     asio_allocator_kind asio_allocator = asio_allocator_kind::recycling;  // worker: per_thread only
+    asio_token_kind asio_token = asio_token_kind::use_awaitable;          // deferred: recycling only
 };
 
 class worker {
@@ -256,6 +259,7 @@ public:
     const strand_executor& strand() const noexcept { return strand_; }
     asio_executor_kind asio_executor() const noexcept { return options_.asio_executor; }
     asio_allocator_kind asio_allocator() const noexcept { return options_.asio_allocator; }
+    asio_token_kind asio_token() const noexcept { return options_.asio_token; }
     std::uint64_t random() noexcept;  // xorshift64*, for phases and jitter
     // The cached steady-clock time (see the design note); never 0.
     std::uint64_t clock_ns() const noexcept { return clock_ns_; }

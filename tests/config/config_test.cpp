@@ -116,7 +116,7 @@ runtime:
   threads: 8
   engine: asio
   layout: shared
-  asio: { executor: typed }  # allocator worker needs per_thread: see runtime_asio_options_read
+  asio: { executor: typed, token: deferred }  # allocator worker needs per_thread and use_awaitable
 memory:
   limit: 512MiB
   headroom: 12.5%
@@ -150,6 +150,7 @@ TEST(Load, a_full_file_sets_every_field) {
     EXPECT_EQ(c.runtime.engine, engine_kind::asio);
     EXPECT_EQ(c.runtime.layout, layout_kind::shared);
     EXPECT_EQ(c.runtime.asio.executor, asio_executor_kind::typed);
+    EXPECT_EQ(c.runtime.asio.token, asio_token_kind::deferred);
     EXPECT_EQ(c.memory.limit, memory_limit_kind::bytes);
     EXPECT_EQ(c.memory.limit_bytes, 512ULL << 20U);
     EXPECT_EQ(c.memory.headroom_fraction, 0.125);
@@ -220,6 +221,13 @@ TEST(Load, runtime_asio_options_read) {
     const config d = defaults();
     EXPECT_EQ(d.runtime.asio.executor, asio_executor_kind::any);
     EXPECT_EQ(d.runtime.asio.allocator, asio_allocator_kind::recycling);
+    EXPECT_EQ(d.runtime.asio.token, asio_token_kind::use_awaitable);
+    EXPECT_EQ(load_string("runtime: {asio: {token: deferred}}").runtime.asio.token, asio_token_kind::deferred);
+    EXPECT_EQ(load_string("runtime: {asio: {allocator: worker, token: use_awaitable}}").runtime.asio.token,
+              asio_token_kind::use_awaitable);
+    EXPECT_EQ(error_of("runtime: {asio: {allocator: worker, token: deferred}}"),
+              "runtime.asio.token: deferred goes with runtime.asio.allocator: recycling (Asio 1.26 cannot bind "
+              R"(an allocator to deferred); use use_awaitable, got "deferred")");
     const config c = load_string("runtime: {engine: asio, asio: {executor: typed, allocator: worker}}");
     EXPECT_EQ(c.runtime.asio.executor, asio_executor_kind::typed);
     EXPECT_EQ(c.runtime.asio.allocator, asio_allocator_kind::worker);
@@ -236,7 +244,7 @@ TEST(Load, runtime_asio_options_read) {
     EXPECT_EQ(error_of("runtime: {asio: {executor: strand}}"),
               R"(runtime.asio.executor: must be one of any, typed, got "strand")");
     EXPECT_EQ(error_of("runtime: {asio: {executor: typed}}", sets({"runtime.asio.alocator=worker"})),
-              R"(runtime.asio.alocator: unknown key; did you mean "allocator"? allowed: executor, allocator )"
+              R"(runtime.asio.alocator: unknown key; did you mean "allocator"? allowed: executor, allocator, token )"
               "(from --set runtime.asio.alocator=worker)");
     EXPECT_EQ(load_string("{}", sets({"runtime.asio.allocator=worker"})).runtime.asio.allocator,
               asio_allocator_kind::worker);
@@ -741,6 +749,7 @@ runtime:
   asio:
     executor: any
     allocator: recycling
+    token: use_awaitable
 memory:
   limit: auto
   headroom: 10%
@@ -821,6 +830,8 @@ TEST(ToYaml, engines_layouts_and_workload_kinds_have_their_yaml_names) {
     EXPECT_EQ(to_string(asio_executor_kind::typed), "typed");
     EXPECT_EQ(to_string(asio_allocator_kind::recycling), "recycling");
     EXPECT_EQ(to_string(asio_allocator_kind::worker), "worker");
+    EXPECT_EQ(to_string(asio_token_kind::use_awaitable), "use_awaitable");
+    EXPECT_EQ(to_string(asio_token_kind::deferred), "deferred");
     EXPECT_EQ(to_string(workload_kind::sleep), "sleep");
     EXPECT_EQ(to_string(workload_kind::yield), "yield");
     EXPECT_EQ(to_string(workload_kind::ring), "ring");

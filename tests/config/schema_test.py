@@ -56,6 +56,7 @@ SCHEMA_CANNOT_EXPRESS = {
     "42-spawn-tree-too-many-tasks.yaml": "fanout and depth together: at most 1G tasks a tree",
     "43-spawn-tree-fanout-too-wide.yaml": "fanout and depth together: at most 1G tasks a tree",
     "130-asio-worker-allocator-shared.yaml": "runtime.asio.allocator worker with runtime.layout shared",
+    "133-asio-deferred-with-worker-allocator.yaml": "runtime.asio.token deferred with runtime.asio.allocator worker",
     "97-headroom-not-below-limit.yaml": "headroom smaller than a size limit",
     # The range of a value written with a unit (a pattern checks the form only;
     # the range is in the description). Plain integers are range-checked.
