@@ -320,8 +320,9 @@ void read_asio(const field& f, asio_config& out) {
     if (const auto token = s.get("token")) {
         out.token = read_enum(*token, std::array{asio_token_kind::use_awaitable, asio_token_kind::deferred});
         if (out.token == asio_token_kind::deferred && out.allocator == asio_allocator_kind::worker) {
-            fail(*token, "deferred goes with runtime.asio.allocator: recycling (Asio 1.26 cannot bind an "
-                         "allocator to deferred); use use_awaitable");
+            fail(*token,
+                 "deferred goes with runtime.asio.allocator: recycling (Asio 1.26 cannot bind an "
+                 "allocator to deferred); use use_awaitable");
         }
     }
 }
@@ -345,8 +346,9 @@ void read_runtime(const field& f, runtime_config& out) {
         read_asio(*asio, out.asio);
         // The slab has one owner thread; in the shared layout a completion runs on any.
         if (out.asio.allocator == asio_allocator_kind::worker && out.layout == layout_kind::shared) {
-            fail(asio->path + ".allocator", "worker needs runtime.layout: per_thread (the shared layout has "
-                                            "no per-thread slab); use recycling");
+            fail(asio->path + ".allocator",
+                 "worker needs runtime.layout: per_thread (the shared layout has "
+                 "no per-thread slab); use recycling");
         }
     }
 }

@@ -97,7 +97,8 @@ reload_plan plan_reload(const config::config& running, const config::config& fre
                                              config::to_string(fresh.runtime.asio.allocator)));
     }
     if (fresh.runtime.asio.token != running.runtime.asio.token) {
-        plan.restart_needed.push_back(change("runtime.asio.token", config::to_string(running.runtime.asio.token),
+        plan.restart_needed.push_back(change("runtime.asio.token",
+                                             config::to_string(running.runtime.asio.token),
                                              config::to_string(fresh.runtime.asio.token)));
     }
     eff.runtime = running.runtime;

@@ -78,8 +78,9 @@ struct asio_worker_ops {};    // use_awaitable bound to the worker's slab
 struct asio_deferred_ops {};  // deferred, Asio's allocator
 
 template <class Executor>
-using asio_timer = boost::asio::basic_waitable_timer<std::chrono::steady_clock,
-                                                     boost::asio::wait_traits<std::chrono::steady_clock>, Executor>;
+using asio_timer =
+    boost::asio::basic_waitable_timer<std::chrono::steady_clock,
+                                      boost::asio::wait_traits<std::chrono::steady_clock>, Executor>;
 
 // The completion token of one wait or post.
 template <class Executor>

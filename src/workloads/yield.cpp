@@ -55,6 +55,8 @@ void spawn_asio_yielder(runtime::task_env env, runtime::worker& w, const yield_o
     });
 }
 
-void asio_yield_workload::spawn(runtime::task_env env, runtime::worker& w) { spawn_asio_yielder(env, w, options_); }
+void asio_yield_workload::spawn(runtime::task_env env, runtime::worker& w) {
+    spawn_asio_yielder(env, w, options_);
+}
 
 }  // namespace corostorm::workloads

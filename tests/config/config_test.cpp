@@ -222,12 +222,14 @@ TEST(Load, runtime_asio_options_read) {
     EXPECT_EQ(d.runtime.asio.executor, asio_executor_kind::any);
     EXPECT_EQ(d.runtime.asio.allocator, asio_allocator_kind::recycling);
     EXPECT_EQ(d.runtime.asio.token, asio_token_kind::use_awaitable);
-    EXPECT_EQ(load_string("runtime: {asio: {token: deferred}}").runtime.asio.token, asio_token_kind::deferred);
+    EXPECT_EQ(load_string("runtime: {asio: {token: deferred}}").runtime.asio.token,
+              asio_token_kind::deferred);
     EXPECT_EQ(load_string("runtime: {asio: {allocator: worker, token: use_awaitable}}").runtime.asio.token,
               asio_token_kind::use_awaitable);
-    EXPECT_EQ(error_of("runtime: {asio: {allocator: worker, token: deferred}}"),
-              "runtime.asio.token: deferred goes with runtime.asio.allocator: recycling (Asio 1.26 cannot bind "
-              R"(an allocator to deferred); use use_awaitable, got "deferred")");
+    EXPECT_EQ(
+        error_of("runtime: {asio: {allocator: worker, token: deferred}}"),
+        "runtime.asio.token: deferred goes with runtime.asio.allocator: recycling (Asio 1.26 cannot bind "
+        R"(an allocator to deferred); use use_awaitable, got "deferred")");
     const config c = load_string("runtime: {engine: asio, asio: {executor: typed, allocator: worker}}");
     EXPECT_EQ(c.runtime.asio.executor, asio_executor_kind::typed);
     EXPECT_EQ(c.runtime.asio.allocator, asio_allocator_kind::worker);
@@ -243,9 +245,10 @@ TEST(Load, runtime_asio_options_read) {
               "per-thread slab); use recycling");
     EXPECT_EQ(error_of("runtime: {asio: {executor: strand}}"),
               R"(runtime.asio.executor: must be one of any, typed, got "strand")");
-    EXPECT_EQ(error_of("runtime: {asio: {executor: typed}}", sets({"runtime.asio.alocator=worker"})),
-              R"(runtime.asio.alocator: unknown key; did you mean "allocator"? allowed: executor, allocator, token )"
-              "(from --set runtime.asio.alocator=worker)");
+    EXPECT_EQ(
+        error_of("runtime: {asio: {executor: typed}}", sets({"runtime.asio.alocator=worker"})),
+        R"(runtime.asio.alocator: unknown key; did you mean "allocator"? allowed: executor, allocator, token )"
+        "(from --set runtime.asio.alocator=worker)");
     EXPECT_EQ(load_string("{}", sets({"runtime.asio.allocator=worker"})).runtime.asio.allocator,
               asio_allocator_kind::worker);
 }

@@ -145,7 +145,8 @@ TEST_P(AsioStyles, yielders_and_cpu_slices_count_every_resume) {
     asio_cpu_workload cpu({.slice_ns = 1000, .rounds = 50});
     runtime::pool p(1, {&yield, &cpu}, options_of(GetParam()));
     p.start();
-    p.set_targets({runtime::target_ramp{0, 10, runtime::now_ns(), 0}, runtime::target_ramp{0, 4, runtime::now_ns(), 0}});
+    p.set_targets({runtime::target_ramp{0, 10, runtime::now_ns(), 0},
+                   runtime::target_ramp{0, 4, runtime::now_ns(), 0}});
     const auto& y = p.at(0).shard().workload(0);
     const auto& c = p.at(0).shard().workload(1);
     ASSERT_TRUE(wait_for([&] { return y.completed[0].read() >= 30 && c.completed[0].read() >= 8; }));
@@ -159,11 +160,12 @@ TEST_P(AsioStyles, yielders_and_cpu_slices_count_every_resume) {
 
 INSTANTIATE_TEST_SUITE_P(
     Options, AsioStyles,
-    ::testing::Values(style{asio_executor_kind::any, asio_allocator_kind::recycling, asio_token_kind::use_awaitable},
-                      style{asio_executor_kind::typed, asio_allocator_kind::recycling, asio_token_kind::use_awaitable},
-                      style{asio_executor_kind::any, asio_allocator_kind::worker, asio_token_kind::use_awaitable},
-                      style{asio_executor_kind::typed, asio_allocator_kind::worker, asio_token_kind::use_awaitable},
-                      style{asio_executor_kind::typed, asio_allocator_kind::recycling, asio_token_kind::deferred}),
+    ::testing::Values(
+        style{asio_executor_kind::any, asio_allocator_kind::recycling, asio_token_kind::use_awaitable},
+        style{asio_executor_kind::typed, asio_allocator_kind::recycling, asio_token_kind::use_awaitable},
+        style{asio_executor_kind::any, asio_allocator_kind::worker, asio_token_kind::use_awaitable},
+        style{asio_executor_kind::typed, asio_allocator_kind::worker, asio_token_kind::use_awaitable},
+        style{asio_executor_kind::typed, asio_allocator_kind::recycling, asio_token_kind::deferred}),
     [](const ::testing::TestParamInfo<style>& p) {
         return std::string(p.param.executor == asio_executor_kind::typed ? "typed" : "any") +
                (p.param.allocator == asio_allocator_kind::worker ? "_worker" : "_recycling") +
