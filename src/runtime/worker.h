@@ -332,7 +332,7 @@ private:
     // counted and recorded once, when the stamp or the workload changes, or
     // when the clock moves (refresh_clock flushes it first, also when busy
     // work inside a resume reads the clock). Recording every resume thus
-    // costs two compares and an increment (bench_engines --rows record).
+    // costs two compares and an increment (docs/benchmarks.md, what measuring costs).
     struct ready_run {
         std::uint64_t stamp = 0;
         metrics::workload_shard* stats = nullptr;
