@@ -354,6 +354,36 @@ std::string_view to_string(hand_off_kind v) {
     return "?";
 }
 
+std::string_view to_string(asio_executor_kind v) {
+    switch (v) {
+        case asio_executor_kind::any:
+            return "any";
+        case asio_executor_kind::typed:
+            return "typed";
+    }
+    return "?";
+}
+
+std::string_view to_string(asio_allocator_kind v) {
+    switch (v) {
+        case asio_allocator_kind::recycling:
+            return "recycling";
+        case asio_allocator_kind::worker:
+            return "worker";
+    }
+    return "?";
+}
+
+std::string_view to_string(asio_token_kind v) {
+    switch (v) {
+        case asio_token_kind::use_awaitable:
+            return "use_awaitable";
+        case asio_token_kind::deferred:
+            return "deferred";
+    }
+    return "?";
+}
+
 std::string_view to_string(workload_kind v) {
     switch (v) {
         case workload_kind::sleep:

@@ -65,6 +65,26 @@ inline constexpr std::array all_layout_kinds{layout_kind::per_thread, layout_kin
 // already runnable on its worker.
 enum class hand_off_kind { next, fifo };
 inline constexpr std::array all_hand_off_kinds{hand_off_kind::next, hand_off_kind::fifo};
+// How asio-engine tasks are written (runtime.asio; docs/configuration.md).
+// any: any_io_executor everywhere; typed: io_context::executor_type.
+enum class asio_executor_kind { any, typed };
+inline constexpr std::array all_asio_executor_kinds{asio_executor_kind::any, asio_executor_kind::typed};
+// The operations of timer waits and posts. recycling: Asio's per-thread
+// cache, then the heap; worker: the worker's slab (per_thread layout only).
+enum class asio_allocator_kind { recycling, worker };
+inline constexpr std::array all_asio_allocator_kinds{asio_allocator_kind::recycling, asio_allocator_kind::worker};
+// The completion token of waits and posts: use_awaitable, or deferred (the
+// task's own frame awaits the operation; recycling allocator only).
+enum class asio_token_kind { use_awaitable, deferred };
+inline constexpr std::array all_asio_token_kinds{asio_token_kind::use_awaitable, asio_token_kind::deferred};
+
+struct asio_config {
+    asio_executor_kind executor = asio_executor_kind::any;
+    asio_allocator_kind allocator = asio_allocator_kind::recycling;
+    asio_token_kind token = asio_token_kind::use_awaitable;
+
+    bool operator==(const asio_config&) const = default;
+};
 
 struct runtime_config {
     unsigned threads = 0;  // 0 = CPUs available to the process (affinity and cgroup quota)
@@ -72,6 +92,7 @@ struct runtime_config {
     layout_kind layout = layout_kind::per_thread;
     hand_off_kind hand_off = hand_off_kind::next;
     duration timer_tick = std::chrono::milliseconds(1);  // the lean timer wheel's resolution
+    asio_config asio;                                    // asio engine only
 
     bool operator==(const runtime_config&) const = default;
 };
@@ -246,6 +267,9 @@ std::string_view to_string(log_format v);
 std::string_view to_string(engine_kind v);
 std::string_view to_string(layout_kind v);
 std::string_view to_string(hand_off_kind v);
+std::string_view to_string(asio_executor_kind v);
+std::string_view to_string(asio_allocator_kind v);
+std::string_view to_string(asio_token_kind v);
 std::string_view to_string(workload_kind v);
 
 // "sleep, yield, ring": the names of `values` (one of the all_* arrays above), for

@@ -302,8 +302,27 @@ void read_log(const field& f, log_config& out) {
     }
 }
 
+void read_asio(const field& f, asio_config& out) {
+    const section s(f, {"executor", "allocator", "token"});
+    if (const auto executor = s.get("executor")) {
+        out.executor = read_enum(*executor, std::array{asio_executor_kind::any, asio_executor_kind::typed});
+    }
+    if (const auto allocator = s.get("allocator")) {
+        out.allocator =
+            read_enum(*allocator, std::array{asio_allocator_kind::recycling, asio_allocator_kind::worker});
+    }
+    if (const auto token = s.get("token")) {
+        out.token = read_enum(*token, std::array{asio_token_kind::use_awaitable, asio_token_kind::deferred});
+        if (out.token == asio_token_kind::deferred && out.allocator == asio_allocator_kind::worker) {
+            fail(*token,
+                 "deferred goes with runtime.asio.allocator: recycling (Asio 1.26 cannot bind an "
+                 "allocator to deferred); use use_awaitable");
+        }
+    }
+}
+
 void read_runtime(const field& f, runtime_config& out) {
-    const section s(f, {"threads", "engine", "layout", "hand_off", "timer_tick"});
+    const section s(f, {"threads", "engine", "layout", "hand_off", "timer_tick", "asio"});
     if (const auto threads = s.get("threads")) {
         out.threads = static_cast<unsigned>(read_count(*threads, 0, 1024));
     }
@@ -317,6 +336,15 @@ void read_runtime(const field& f, runtime_config& out) {
         out.hand_off = read_enum(*hand_off, all_hand_off_kinds);
     }
     if (const auto tick = s.get("timer_tick")) out.timer_tick = read_duration(*tick, 10us, 100ms);
+    if (const auto asio = s.get("asio")) {
+        read_asio(*asio, out.asio);
+        // The slab has one owner thread; in the shared layout a completion runs on any.
+        if (out.asio.allocator == asio_allocator_kind::worker && out.layout == layout_kind::shared) {
+            fail(asio->path + ".allocator",
+                 "worker needs runtime.layout: per_thread (the shared layout has "
+                 "no per-thread slab); use recycling");
+        }
+    }
 }
 
 void read_memory(const field& f, memory_config& out) {

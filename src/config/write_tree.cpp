@@ -71,6 +71,9 @@ YAML::Node to_tree(const config& c, parameters which) {
     root["runtime"]["layout"] = std::string(to_string(c.runtime.layout));
     root["runtime"]["hand_off"] = std::string(to_string(c.runtime.hand_off));
     root["runtime"]["timer_tick"] = format_duration(c.runtime.timer_tick);
+    root["runtime"]["asio"]["executor"] = std::string(to_string(c.runtime.asio.executor));
+    root["runtime"]["asio"]["allocator"] = std::string(to_string(c.runtime.asio.allocator));
+    root["runtime"]["asio"]["token"] = std::string(to_string(c.runtime.asio.token));
     root["memory"]["limit"] = memory_limit_text(c.memory);
     root["memory"]["headroom"] = c.memory.headroom_bytes ? format_size(*c.memory.headroom_bytes)
                                                          : format_percent(c.memory.headroom_fraction);

@@ -198,7 +198,16 @@ assembly::assembly(const config::config& cfg, std::function<metrics::scenario_vi
             .timer_tick_ns = static_cast<std::uint64_t>(
                 std::chrono::duration_cast<std::chrono::nanoseconds>(cfg.runtime.timer_tick).count()),
             .sample_every = cfg.latency.sample_every,
-            .next_slot = cfg.runtime.hand_off == config::hand_off_kind::next},
+            .next_slot = cfg.runtime.hand_off == config::hand_off_kind::next,
+            .asio_executor = cfg.runtime.asio.executor == config::asio_executor_kind::typed
+                                 ? runtime::asio_executor_kind::typed
+                                 : runtime::asio_executor_kind::any,
+            .asio_allocator = cfg.runtime.asio.allocator == config::asio_allocator_kind::worker
+                                  ? runtime::asio_allocator_kind::worker
+                                  : runtime::asio_allocator_kind::recycling,
+            .asio_token = cfg.runtime.asio.token == config::asio_token_kind::deferred
+                              ? runtime::asio_token_kind::deferred
+                              : runtime::asio_token_kind::use_awaitable},
         layout);
 
     frame_bytes_exact_ = cfg.runtime.engine == config::engine_kind::lean;

@@ -74,6 +74,21 @@ reload_plan plan_reload(const config::config& running, const config::config& fre
         plan.restart_needed.push_back(change("runtime.hand_off", config::to_string(running.runtime.hand_off),
                                              config::to_string(fresh.runtime.hand_off)));
     }
+    if (fresh.runtime.asio.executor != running.runtime.asio.executor) {
+        plan.restart_needed.push_back(change("runtime.asio.executor",
+                                             config::to_string(running.runtime.asio.executor),
+                                             config::to_string(fresh.runtime.asio.executor)));
+    }
+    if (fresh.runtime.asio.allocator != running.runtime.asio.allocator) {
+        plan.restart_needed.push_back(change("runtime.asio.allocator",
+                                             config::to_string(running.runtime.asio.allocator),
+                                             config::to_string(fresh.runtime.asio.allocator)));
+    }
+    if (fresh.runtime.asio.token != running.runtime.asio.token) {
+        plan.restart_needed.push_back(change("runtime.asio.token",
+                                             config::to_string(running.runtime.asio.token),
+                                             config::to_string(fresh.runtime.asio.token)));
+    }
     eff.runtime = running.runtime;
     if (config::memory_limit_text(fresh.memory) != config::memory_limit_text(running.memory)) {
         plan.restart_needed.push_back(change("memory.limit", config::memory_limit_text(running.memory),

@@ -54,7 +54,7 @@ frame_allocator::~frame_allocator() {
 }
 
 void* frame_allocator::allocate(std::size_t n) {
-    void* p = allocate_untracked(n);
+    void* p = take(n);
     live_bytes_.add(n);
     ++live_blocks_;
     return p;
@@ -63,10 +63,23 @@ void* frame_allocator::allocate(std::size_t n) {
 void frame_allocator::deallocate(void* p, std::size_t n) noexcept {
     live_bytes_.sub(n);
     --live_blocks_;
-    deallocate_untracked(p, n);
+    give(p, n);
 }
 
 void* frame_allocator::allocate_untracked(std::size_t n) {
+    void* p = take(n);
+    untracked_blocks_.add(1);
+    untracked_bytes_.add(n);
+    return p;
+}
+
+void frame_allocator::deallocate_untracked(void* p, std::size_t n) noexcept {
+    untracked_blocks_.sub(1);
+    untracked_bytes_.sub(n);
+    give(p, n);
+}
+
+void* frame_allocator::take(std::size_t n) {
     assert(n > 0);
     void* p = nullptr;
     if (n > max_small) {
@@ -85,7 +98,7 @@ void* frame_allocator::allocate_untracked(std::size_t n) {
     return p;
 }
 
-void frame_allocator::deallocate_untracked(void* p, std::size_t n) noexcept {
+void frame_allocator::give(void* p, std::size_t n) noexcept {
     if (n > max_small) {
         std::free(p);
         return;

@@ -61,6 +61,10 @@ public:
     std::uint64_t live_bytes() const noexcept { return live_bytes_.read(); }
     std::uint64_t reserved_bytes() const noexcept { return reserved_bytes_.read(); }
     std::uint64_t live_blocks() const noexcept { return live_blocks_; }
+    // Blocks taken through allocate_untracked and not yet given back, and
+    // the bytes asked for them (any thread may read: tests and probes).
+    std::uint64_t untracked_blocks() const noexcept { return untracked_blocks_.read(); }
+    std::uint64_t untracked_bytes() const noexcept { return untracked_bytes_.read(); }
 
 private:
     struct free_block {
@@ -72,6 +76,8 @@ private:
     static constexpr std::size_t class_count = max_small / granule;
     static constexpr std::size_t class_of(std::size_t n) noexcept { return (n + granule - 1) / granule - 1; }
 
+    void* take(std::size_t n);
+    void give(void* p, std::size_t n) noexcept;
     void* carve(std::size_t rounded);
 
     std::array<free_block*, class_count> free_{};
@@ -82,6 +88,8 @@ private:
     slab_header* slabs_ = nullptr;
     std::size_t next_slab_bytes_ = first_slab_bytes;
     std::uint64_t live_blocks_ = 0;
+    metrics::owned_value untracked_blocks_;
+    metrics::owned_value untracked_bytes_;
     metrics::owned_value live_bytes_;      // read by the exporter
     metrics::owned_value reserved_bytes_;  // read by the exporter
 };

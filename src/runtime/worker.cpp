@@ -53,8 +53,9 @@ worker::worker(unsigned index, unsigned count, std::vector<task_factory*> worklo
       wheel_(now_ns(), options.timer_tick_ns),
       own_ctx_(shared == nullptr ? std::make_unique<boost::asio::io_context>(1) : nullptr),
       ctx_(shared == nullptr ? own_ctx_.get() : shared),
+      strand_(boost::asio::make_strand(*ctx_)),
       executor_(shared == nullptr ? boost::asio::any_io_executor(own_ctx_->get_executor())
-                                  : boost::asio::any_io_executor(boost::asio::make_strand(*shared))),
+                                  : boost::asio::any_io_executor(strand_)),
       wake_timer_(executor_),
       control_timer_(executor_),
       targets_(factories_.size()),
@@ -64,6 +65,10 @@ worker::worker(unsigned index, unsigned count, std::vector<task_factory*> worklo
       clock_ns_(now_ns()),
       rng_(0x9E3779B97F4A7C15ull * (index + 1)) {
     assert(count_ > 0 && index_ < count_ && options_.sample_every > 0);
+    // The slab has one owner thread: the shared layout's completions may run on any.
+    assert(shared == nullptr || options_.asio_allocator == asio_allocator_kind::recycling);
+    assert(options_.asio_token == asio_token_kind::use_awaitable ||
+           options_.asio_allocator == asio_allocator_kind::recycling);
 }
 
 worker::~worker() {

@@ -41,6 +41,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <algorithm>
 #include <atomic>
 #include <cassert>
@@ -94,6 +95,21 @@ public:
     virtual void on_worker_exit(worker&) noexcept {}
 };
 
+// How asio-engine tasks are written (docs/configuration.md, runtime.asio).
+// any: every awaitable, timer and co_spawn on boost::asio::any_io_executor;
+// typed: on the io_context's own executor type (a strand of it in the
+// shared layout), which is what makes an asio sleeper's frame, timer and
+// wait operation small.
+enum class asio_executor_kind : std::uint8_t { any, typed };
+// recycling: Asio's default for the operation objects of waits and posts
+// (a per-thread cache of a few blocks, then the heap); worker: those
+// operations bound (bind_allocator) to the worker's frame_allocator slab.
+// Awaitable frames always come from Asio's own per-thread cache and the heap:
+// Asio 1.26 gives them no allocator hook.
+enum class asio_allocator_kind : std::uint8_t { recycling, worker };
+// use_awaitable: co_await op(use_awaitable); deferred: co_await op(deferred).
+enum class asio_token_kind : std::uint8_t { use_awaitable, deferred };
+
 struct worker_options {
     std::uint64_t timer_tick_ns = 1'000'000;      // timer wheel resolution
     std::uint64_t control_period_ns = 5'000'000;  // spawn pacing and heartbeat
@@ -107,6 +123,9 @@ struct worker_options {
     std::size_t spawn_batch = 8192;   // spawns per control turn at most
     std::size_t resume_batch = 4096;  // resumes per handler at most
     bool next_slot = true;            // hand_off runs the task next (else FIFO)
+    asio_executor_kind asio_executor = asio_executor_kind::any;
+    asio_allocator_kind asio_allocator = asio_allocator_kind::recycling;  // worker: per_thread only
+    asio_token_kind asio_token = asio_token_kind::use_awaitable;          // deferred: recycling only
 };
 
 class worker {
@@ -234,6 +253,13 @@ public:
     // Where this worker's handlers and tasks run: its own io_context, or its
     // strand of the shared one.
     const boost::asio::any_io_executor& executor() const noexcept { return executor_; }
+    // The same executor, typed: the shared layout's strand (per_thread: a
+    // strand of the worker's own io_context, unused).
+    using strand_executor = boost::asio::strand<boost::asio::io_context::executor_type>;
+    const strand_executor& strand() const noexcept { return strand_; }
+    asio_executor_kind asio_executor() const noexcept { return options_.asio_executor; }
+    asio_allocator_kind asio_allocator() const noexcept { return options_.asio_allocator; }
+    asio_token_kind asio_token() const noexcept { return options_.asio_token; }
     std::uint64_t random() noexcept;  // xorshift64*, for phases and jitter
     // The cached steady-clock time (see the design note); never 0.
     std::uint64_t clock_ns() const noexcept { return clock_ns_; }
@@ -292,6 +318,7 @@ private:
 
     std::unique_ptr<boost::asio::io_context> own_ctx_;  // per_thread layout only
     boost::asio::io_context* ctx_;                      // own_ctx_, or the shared one
+    strand_executor strand_;
     boost::asio::any_io_executor executor_;
     boost::asio::steady_timer wake_timer_;
     boost::asio::steady_timer control_timer_;
@@ -305,7 +332,7 @@ private:
     // counted and recorded once, when the stamp or the workload changes, or
     // when the clock moves (refresh_clock flushes it first, also when busy
     // work inside a resume reads the clock). Recording every resume thus
-    // costs two compares and an increment (bench_engines --rows record).
+    // costs two compares and an increment (docs/benchmarks.md, what measuring costs).
     struct ready_run {
         std::uint64_t stamp = 0;
         metrics::workload_shard* stats = nullptr;

@@ -5,7 +5,7 @@
 namespace corostorm::workloads {
 
 void asio_cpu_workload::spawn(runtime::task_env env, runtime::worker& w) {
-    runtime::asio_spawn(w, env, asio_yielder(env, w, as_yield_));
+    spawn_asio_yielder(env, w, as_yield_);
 }
 
 }  // namespace corostorm::workloads

@@ -1,8 +1,6 @@
 #include "workloads/sleep.h"
 
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include "runtime/asio_task.h"
 #include "runtime/busy_work.h"
@@ -31,12 +29,15 @@ namespace {
 
 namespace asio = boost::asio;
 
-asio::awaitable<runtime::task_outcome> asio_sleeper(runtime::task_env env, runtime::worker& w,
-                                                    const sleep_options& options, std::uint64_t deadline_ns) {
-    asio::steady_timer timer(co_await asio::this_coro::executor);
+// Executor and Ops: the runtime.asio style (runtime/asio_task.h).
+template <class Executor, class Ops>
+asio::awaitable<runtime::task_outcome, Executor> asio_sleeper(runtime::task_env env, runtime::worker& w,
+                                                              const sleep_options& options,
+                                                              std::uint64_t deadline_ns) {
+    runtime::asio_timer<Executor> timer(co_await asio::this_coro::executor);
     for (std::uint64_t done = 0; options.rounds == 0 || done < options.rounds; ++done) {
         timer.expires_at(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(deadline_ns)));
-        co_await timer.async_wait(asio::use_awaitable);
+        co_await timer.async_wait(runtime::asio_token<Executor>(w, Ops{}));
         runtime::asio_timer_woke(w, env.workload, deadline_ns);
         if (w.should_retire(env.workload)) co_return runtime::task_outcome::cancelled;
         runtime::busy_work(options.work_ns);
@@ -48,8 +49,10 @@ asio::awaitable<runtime::task_outcome> asio_sleeper(runtime::task_env env, runti
 }  // namespace
 
 void asio_sleep_workload::spawn(runtime::task_env env, runtime::worker& w) {
-    const std::uint64_t phase = w.random() % options_.period_ns;
-    runtime::asio_spawn(w, env, asio_sleeper(env, w, options_, runtime::now_ns() + phase));
+    const std::uint64_t deadline_ns = runtime::now_ns() + w.random() % options_.period_ns;
+    runtime::with_asio_style(w, [&]<class Executor, class Ops>(const Executor& executor, Ops) {
+        runtime::asio_spawn(w, env, executor, asio_sleeper<Executor, Ops>(env, w, options_, deadline_ns));
+    });
 }
 
 void sleep_workload::spawn(runtime::task_env env, runtime::worker&) {

@@ -2,7 +2,6 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include "runtime/asio_task.h"
 #include "runtime/busy_work.h"
@@ -21,26 +20,43 @@ runtime::task yielder(runtime::task_env env, const yield_options& options) {
 
 namespace asio = boost::asio;
 
-asio::awaitable<void> asio_yield(runtime::task_env env, runtime::worker& w) {
+namespace {
+
+// Executor and Ops: the runtime.asio style (runtime/asio_task.h).
+template <class Executor, class Ops>
+asio::awaitable<void, Executor> styled_yield(runtime::task_env env, runtime::worker& w) {
     const std::uint64_t runnable_ns = w.sample_latency() ? runtime::now_ns() : 0;
-    co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+    co_await asio::post(co_await asio::this_coro::executor, runtime::asio_token<Executor>(w, Ops{}));
     w.count_resume(env.workload);
     if (runnable_ns != 0)
         w.record_latency(env.workload, metrics::latency_source::ready, runtime::now_ns() - runnable_ns);
 }
 
-asio::awaitable<runtime::task_outcome> asio_yielder(runtime::task_env env, runtime::worker& w,
-                                                    const yield_options& options) {
+template <class Executor, class Ops>
+asio::awaitable<runtime::task_outcome, Executor> asio_yielder(runtime::task_env env, runtime::worker& w,
+                                                              const yield_options& options) {
     for (std::uint64_t done = 0; options.rounds == 0 || done < options.rounds; ++done) {
         runtime::busy_work(options.work_ns);
-        co_await asio_yield(env, w);
+        co_await styled_yield<Executor, Ops>(env, w);
         if (w.should_retire(env.workload)) co_return runtime::task_outcome::cancelled;
     }
     co_return runtime::task_outcome::ok;
 }
 
+}  // namespace
+
+asio::awaitable<void> asio_yield(runtime::task_env env, runtime::worker& w) {
+    return styled_yield<asio::any_io_executor, runtime::asio_recycled_ops>(env, w);
+}
+
+void spawn_asio_yielder(runtime::task_env env, runtime::worker& w, const yield_options& options) {
+    runtime::with_asio_style(w, [&]<class Executor, class Ops>(const Executor& executor, Ops) {
+        runtime::asio_spawn(w, env, executor, asio_yielder<Executor, Ops>(env, w, options));
+    });
+}
+
 void asio_yield_workload::spawn(runtime::task_env env, runtime::worker& w) {
-    runtime::asio_spawn(w, env, asio_yielder(env, w, options_));
+    spawn_asio_yielder(env, w, options_);
 }
 
 }  // namespace corostorm::workloads

@@ -19,8 +19,8 @@ struct yield_options {
 };
 
 runtime::task yielder(runtime::task_env env, const yield_options& options);
-boost::asio::awaitable<runtime::task_outcome> asio_yielder(runtime::task_env env, runtime::worker& w,
-                                                           const yield_options& options);
+// Spawns the asio yielder in the worker's runtime.asio style (runtime/asio_task.h).
+void spawn_asio_yielder(runtime::task_env env, runtime::worker& w, const yield_options& options);
 
 class yield_workload final : public runtime::task_factory {
 public:

@@ -116,6 +116,7 @@ runtime:
   threads: 8
   engine: asio
   layout: shared
+  asio: { executor: typed, token: deferred }  # allocator worker needs per_thread and use_awaitable
 memory:
   limit: 512MiB
   headroom: 12.5%
@@ -148,6 +149,8 @@ TEST(Load, a_full_file_sets_every_field) {
     EXPECT_EQ(c.runtime.threads, 8U);
     EXPECT_EQ(c.runtime.engine, engine_kind::asio);
     EXPECT_EQ(c.runtime.layout, layout_kind::shared);
+    EXPECT_EQ(c.runtime.asio.executor, asio_executor_kind::typed);
+    EXPECT_EQ(c.runtime.asio.token, asio_token_kind::deferred);
     EXPECT_EQ(c.memory.limit, memory_limit_kind::bytes);
     EXPECT_EQ(c.memory.limit_bytes, 512ULL << 20U);
     EXPECT_EQ(c.memory.headroom_fraction, 0.125);
@@ -212,6 +215,42 @@ TEST(Load, each_engine_and_layout_is_accepted) {
     EXPECT_EQ(load_string("runtime: {timer_tick: 100us}").runtime.timer_tick, 100us);
     EXPECT_EQ(load_string("runtime: {timer_tick: 10us}").runtime.timer_tick, 10us);
     EXPECT_EQ(load_string("runtime: {timer_tick: 100ms}").runtime.timer_tick, 100ms);
+}
+
+TEST(Load, runtime_asio_options_read) {
+    const config d = defaults();
+    EXPECT_EQ(d.runtime.asio.executor, asio_executor_kind::any);
+    EXPECT_EQ(d.runtime.asio.allocator, asio_allocator_kind::recycling);
+    EXPECT_EQ(d.runtime.asio.token, asio_token_kind::use_awaitable);
+    EXPECT_EQ(load_string("runtime: {asio: {token: deferred}}").runtime.asio.token,
+              asio_token_kind::deferred);
+    EXPECT_EQ(load_string("runtime: {asio: {allocator: worker, token: use_awaitable}}").runtime.asio.token,
+              asio_token_kind::use_awaitable);
+    EXPECT_EQ(
+        error_of("runtime: {asio: {allocator: worker, token: deferred}}"),
+        "runtime.asio.token: deferred goes with runtime.asio.allocator: recycling (Asio 1.26 cannot bind "
+        R"(an allocator to deferred); use use_awaitable, got "deferred")");
+    const config c = load_string("runtime: {engine: asio, asio: {executor: typed, allocator: worker}}");
+    EXPECT_EQ(c.runtime.asio.executor, asio_executor_kind::typed);
+    EXPECT_EQ(c.runtime.asio.allocator, asio_allocator_kind::worker);
+    EXPECT_EQ(load_string("runtime: {asio: {executor: any}}").runtime.asio.executor, asio_executor_kind::any);
+    EXPECT_EQ(load_string("runtime: {asio: {allocator: recycling}}").runtime.asio.allocator,
+              asio_allocator_kind::recycling);
+    EXPECT_EQ(load_string("runtime: {asio: {executor: typed}}").runtime.asio.allocator,
+              asio_allocator_kind::recycling);
+    EXPECT_EQ(load_string("runtime: {layout: shared, asio: {executor: typed}}").runtime.asio.executor,
+              asio_executor_kind::typed);
+    EXPECT_EQ(error_of("runtime: {layout: shared, asio: {allocator: worker}}"),
+              "runtime.asio.allocator: worker needs runtime.layout: per_thread (the shared layout has no "
+              "per-thread slab); use recycling");
+    EXPECT_EQ(error_of("runtime: {asio: {executor: strand}}"),
+              R"(runtime.asio.executor: must be one of any, typed, got "strand")");
+    EXPECT_EQ(
+        error_of("runtime: {asio: {executor: typed}}", sets({"runtime.asio.alocator=worker"})),
+        R"(runtime.asio.alocator: unknown key; did you mean "allocator"? allowed: executor, allocator, token )"
+        "(from --set runtime.asio.alocator=worker)");
+    EXPECT_EQ(load_string("{}", sets({"runtime.asio.allocator=worker"})).runtime.asio.allocator,
+              asio_allocator_kind::worker);
 }
 
 TEST(Load, a_workload_of_each_kind_takes_its_defaults_when_only_named) {
@@ -628,7 +667,7 @@ TEST(Overrides, errors_say_they_came_from_set) {
               "runtime.threads=5000)");
     EXPECT_EQ(error_of("{}", sets({"runtime.thread=4"})),
               R"(runtime.thread: unknown key; did you mean "threads"? allowed: threads, engine, )"
-              "layout, hand_off, timer_tick (from --set runtime.thread=4)");
+              "layout, hand_off, timer_tick, asio (from --set runtime.thread=4)");
     EXPECT_EQ(error_of("{}", sets({"scenario.stages[1]={name: ramp, over: 1s}"})),
               R"(scenario.stages[1].name: must be unique (scenario.stages[0].name is the same), )"
               R"(got "ramp" (from --set scenario.stages[1]={name: ramp, over: 1s}))");
@@ -695,7 +734,7 @@ TEST(Overrides, the_echoed_argument_is_escaped_and_cut_short) {
     // A key of the path that is not a plain word is quoted, in the path and in the message.
     EXPECT_EQ(
         error_of("{}", sets({"runtime.a b=1"})),
-        R"(runtime."a b": unknown key; allowed: threads, engine, layout, hand_off, timer_tick (from --set runtime.a b=1))");
+        R"(runtime."a b": unknown key; allowed: threads, engine, layout, hand_off, timer_tick, asio (from --set runtime.a b=1))");
 }
 
 TEST(ToYaml, defaults_are_written_in_full_with_human_units) {
@@ -710,6 +749,10 @@ runtime:
   layout: per_thread
   hand_off: next
   timer_tick: 1ms
+  asio:
+    executor: any
+    allocator: recycling
+    token: use_awaitable
 memory:
   limit: auto
   headroom: 10%
@@ -786,6 +829,12 @@ TEST(ToYaml, engines_layouts_and_workload_kinds_have_their_yaml_names) {
     EXPECT_EQ(to_string(layout_kind::shared), "shared");
     EXPECT_EQ(to_string(hand_off_kind::next), "next");
     EXPECT_EQ(to_string(hand_off_kind::fifo), "fifo");
+    EXPECT_EQ(to_string(asio_executor_kind::any), "any");
+    EXPECT_EQ(to_string(asio_executor_kind::typed), "typed");
+    EXPECT_EQ(to_string(asio_allocator_kind::recycling), "recycling");
+    EXPECT_EQ(to_string(asio_allocator_kind::worker), "worker");
+    EXPECT_EQ(to_string(asio_token_kind::use_awaitable), "use_awaitable");
+    EXPECT_EQ(to_string(asio_token_kind::deferred), "deferred");
     EXPECT_EQ(to_string(workload_kind::sleep), "sleep");
     EXPECT_EQ(to_string(workload_kind::yield), "yield");
     EXPECT_EQ(to_string(workload_kind::ring), "ring");
@@ -853,6 +902,9 @@ TEST(ToYaml, a_mix_of_every_kind_engine_and_layout_survives_the_round_trip) {
             mixed.runtime.layout = layout;
             mixed.runtime.hand_off =
                 layout == layout_kind::shared ? hand_off_kind::fifo : hand_off_kind::next;
+            mixed.runtime.asio = {.executor = asio_executor_kind::typed,
+                                  .allocator = layout == layout_kind::shared ? asio_allocator_kind::recycling
+                                                                             : asio_allocator_kind::worker};
             mixed.workloads[2].yield.work = 999us;
             mixed.workloads[3].ring.ring_size = 1'000'000;
             mixed.workloads[4].spawn_tree = {1, 20};
@@ -901,7 +953,7 @@ TEST(BadConfig, whole_messages_have_the_documented_shape) {
     EXPECT_EQ(error_of("runtime: {threads: 5000}"), "runtime.threads: must be between 0 and 1024, got 5000");
     EXPECT_EQ(error_of("runtime: {thread: 4}"),
               R"(runtime.thread: unknown key; did you mean "threads"? allowed: threads, engine, )"
-              "layout, hand_off, timer_tick");
+              "layout, hand_off, timer_tick, asio");
     EXPECT_EQ(error_of("scenario: {stages: [{name: a, over: 1s}, {name: b, over: fast}]}"),
               R"(scenario.stages[1].over: must be a duration like 250ms, 30s, 5m, got "fast")");
     EXPECT_EQ(error_of("runtime: {engine: fibers}"),

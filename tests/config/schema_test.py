@@ -73,6 +73,8 @@ SCHEMA_CANNOT_EXPRESS = {
     "208-too-many-tree-tasks-with-the-default-fanout.yaml": "fanout and depth together: at most 1G tasks a tree",
     "209-too-many-tree-tasks-for-64-bits.yaml": "fanout and depth together: at most 1G tasks a tree",
     "210-too-many-tree-tasks-1000-wide-and-3-deep.yaml": "fanout and depth together: at most 1G tasks a tree",
+    "298-asio-worker-allocator-shared.yaml": "runtime.asio.allocator worker with runtime.layout shared",
+    "301-asio-deferred-with-worker-allocator.yaml": "runtime.asio.token deferred with runtime.asio.allocator worker",
     "97-headroom-not-below-limit.yaml": "headroom smaller than a size limit",
     # The range of a value written with a unit (a pattern checks the form only;
     # the range is in the description). Plain integers are range-checked.

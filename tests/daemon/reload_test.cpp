@@ -71,6 +71,9 @@ TEST(PlanReload, restart_only_keys_keep_their_running_values_and_are_reported) {
     fresh.runtime.layout = config::layout_kind::shared;
     fresh.runtime.hand_off = config::hand_off_kind::fifo;
     fresh.runtime.timer_tick = std::chrono::microseconds(100);
+    fresh.runtime.asio = {.executor = config::asio_executor_kind::typed,
+                          .allocator = config::asio_allocator_kind::recycling,
+                          .token = config::asio_token_kind::deferred};
     fresh.log.format = config::log_format::json;
     fresh.memory.limit = config::memory_limit_kind::bytes;
     fresh.memory.limit_bytes = 512ULL << 20;
@@ -82,7 +85,8 @@ TEST(PlanReload, restart_only_keys_keep_their_running_values_and_are_reported) {
                 ElementsAre("server.listen (127.0.0.1:9464 -> 127.0.0.1:9999)", "log.format (text -> json)",
                             "runtime.threads (2 -> 4)", "runtime.engine (lean -> asio)",
                             "runtime.layout (per_thread -> shared)", "runtime.timer_tick (1ms -> 100us)",
-                            "runtime.hand_off (next -> fifo)", "memory.limit (auto -> 512MiB)",
+                            "runtime.hand_off (next -> fifo)", "runtime.asio.executor (any -> typed)",
+                            "runtime.asio.token (use_awaitable -> deferred)", "memory.limit (auto -> 512MiB)",
                             "memory.headroom (10% -> 64MiB)", "workloads[1] (r).ring_size (10 -> 20)"));
     auto want = running();
     want.latency.sample_every = 5;

@@ -224,7 +224,7 @@ USAGE_CASES=(
     "check-config --set runtime.threads | --set: expected KEY=VALUE"
     "prove --tasks 1k --set runtime.threads | --set: expected KEY=VALUE"
     "--set =4 | --set: expected KEY=VALUE, got \"=4\""
-    "--set runtime.thread=4 | runtime.thread: unknown key; did you mean \"threads\"? allowed: threads, engine, layout, hand_off, timer_tick (from --set runtime.thread=4)"
+    "--set runtime.thread=4 | runtime.thread: unknown key; did you mean \"threads\"? allowed: threads, engine, layout, hand_off, timer_tick, asio (from --set runtime.thread=4)"
     "check-config --set runtime.thread=4 | (from --set runtime.thread=4)"
     "prove --tasks 1k --set runtime.thread=4 | (from --set runtime.thread=4)"
     "check-config --set no_such_section.key=1 | no_such_section: unknown key"
