@@ -27,6 +27,7 @@
 #include "guard/fd_budget.h"
 #include "metrics/exporter.h"
 #include "runtime/pool.h"
+#include "runtime/task_factory.h"
 #include "scenario/timeline.h"
 
 namespace corostorm::daemon {
