@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "metrics/exporter.h"
 #include "metrics/probes.h"
 #include "metrics/revision.h"
 #include "workloads/cpu.h"
@@ -237,6 +238,8 @@ assembly::assembly(const config::config& cfg, std::function<metrics::scenario_vi
         .reloads = reloads,
     });
 }
+
+assembly::~assembly() = default;
 
 void assembly::retune(const std::vector<config::workload_config>& workloads) {
     for (std::size_t w = 0; w < workloads.size() && w < factories_.size(); ++w) {

@@ -13,6 +13,8 @@
 // Thread-safety: construct, start and stop from one control thread; totals(),
 // memory_per_task() and the exporter read lock-free shards from any thread.
 // Cost: totals() is O(workers x workloads x buckets), never O(tasks).
+// This header includes no Prometheus header (prove includes it): the exporter
+// is held by pointer and only declared here.
 #pragma once
 
 #include <chrono>
@@ -25,9 +27,17 @@
 
 #include "config/config.h"
 #include "guard/fd_budget.h"
-#include "metrics/exporter.h"
+#include "metrics/exporter_inputs.h"
+#include "metrics/probes.h"
+#include "metrics/recorder.h"
+#include "metrics/totals.h"
 #include "runtime/pool.h"
+#include "runtime/task_factory.h"
 #include "scenario/timeline.h"
+
+namespace corostorm::metrics {
+class runtime_exporter;  // metrics/exporter.h
+}  // namespace corostorm::metrics
 
 namespace corostorm::daemon {
 
@@ -79,6 +89,7 @@ public:
     assembly(const config::config& cfg, std::function<metrics::scenario_view()> scenario,
              std::optional<std::uint64_t> memory_limit = std::nullopt,
              const metrics::reload_counts* reloads = nullptr);
+    ~assembly();  // out of line: the exporter's type is complete only there
     assembly(const assembly&) = delete;
     assembly& operator=(const assembly&) = delete;
 
@@ -103,6 +114,7 @@ public:
     // Memory per task against the baselines; nullopt with no live task.
     std::optional<metrics::memory_per_task> memory_per_task(const metrics::runtime_totals& totals) const;
 
+    // Declared only here: a caller that registers or serialises it includes metrics/exporter.h.
     const metrics::runtime_exporter& exporter() const noexcept { return *exporter_; }
     // The descriptor budget (see guard/fd_budget.h): planned when the
     // assembly is built, after RLIMIT_NOFILE was raised, and applied to

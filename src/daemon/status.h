@@ -18,7 +18,7 @@
 #include "daemon/assembly.h"
 #include "guard/fd_budget.h"
 #include "guard/memory_guard.h"
-#include "metrics/exporter.h"
+#include "metrics/exporter_inputs.h"
 
 namespace corostorm::daemon {
 

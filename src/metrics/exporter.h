@@ -25,29 +25,12 @@
 #include <string>
 #include <vector>
 
+#include "metrics/exporter_inputs.h"
 #include "metrics/probes.h"
 #include "metrics/recorder.h"
 #include "metrics/totals.h"
 
 namespace corostorm::metrics {
-
-// What the scenario says right now (provided by the daemon).
-struct scenario_view {
-    std::string stage;
-    std::vector<std::uint64_t> targets;  // per workload, total across workers
-};
-
-// Config reloads by result, counted by the daemon and read at scrape time.
-// The last attempt's result follows Prometheus's own convention
-// (prometheus_config_last_reload_successful): an alert on it stays firing while the bad
-// file stays in place, where one on the failure counter ages out.
-struct reload_counts {
-    std::atomic<std::uint64_t> success{0};
-    std::atomic<std::uint64_t> failure{0};
-    // The config loaded at start counts as a successful load.
-    std::atomic<bool> last_successful{true};
-    std::atomic<double> last_success_unix_seconds{0};
-};
 
 struct exporter_source {
     std::string version;

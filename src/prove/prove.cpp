@@ -20,6 +20,7 @@
 #include "prove/prove_report.h"
 #include "daemon/signals.h"
 #include "guard/memory_guard.h"
+#include "metrics/exporter_inputs.h"
 #include "metrics/probes.h"
 #include "runtime/clock.h"
 #include "text/format.h"

@@ -1,6 +1,7 @@
 #include "runtime/pool.h"
 
 #include "runtime/run_loop.h"
+#include "runtime/task_factory.h"
 
 #include <pthread.h>
 

@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/target_ramp.h"
 #include "runtime/worker.h"
 
 namespace corostorm::runtime {

@@ -11,6 +11,7 @@
 #include "runtime/busy_work.h"
 #include "runtime/clock.h"
 #include "runtime/run_loop.h"
+#include "runtime/task_factory.h"
 
 namespace corostorm::runtime {
 
@@ -32,15 +33,6 @@ std::chrono::steady_clock::time_point to_time_point(std::uint64_t ns) noexcept {
 }  // namespace
 
 void worker::bind_busy_slot() noexcept { tls_busy_slot = &shard_.busy_ns; }
-
-std::uint64_t target_ramp::at(std::uint64_t now_ns) const noexcept {
-    if (over_ns == 0 || now_ns >= start_ns + over_ns) return to;
-    if (now_ns <= start_ns) return from;
-    const double progress = static_cast<double>(now_ns - start_ns) / static_cast<double>(over_ns);
-    const double value =
-        static_cast<double>(from) + (static_cast<double>(to) - static_cast<double>(from)) * progress;
-    return static_cast<std::uint64_t>(value);
-}
 
 worker::worker(unsigned index, unsigned count, std::vector<task_factory*> workloads, worker_options options,
                boost::asio::io_context* shared)

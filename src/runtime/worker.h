@@ -36,6 +36,9 @@
 // worker cancels its handlers and run() returns. A worker destroyed with
 // tasks still alive (forced shutdown) destroys the frames it can reach (timer
 // wheel, ready queue); the slabs of the others are freed with the allocator.
+// Beside it: what a workload gives the worker (runtime/task_factory.h), the
+// targets it moves toward (runtime/target_ramp.h) and what lean tasks
+// co_await to sleep or yield (runtime/awaiters.h).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -50,50 +53,15 @@
 #include <vector>
 
 #include "metrics/recorder.h"
-#include "runtime/busy_work.h"
 #include "runtime/frame_allocator.h"
 #include "runtime/spawn_scope.h"
+#include "runtime/target_ramp.h"
 #include "runtime/task.h"
 #include "runtime/timer_wheel.h"
 
 namespace corostorm::runtime {
 
-class worker;
-
-// A straight line from `from` tasks at start_ns to `to` tasks at
-// start_ns + over_ns, flat afterwards.
-struct target_ramp {
-    std::uint64_t from = 0;
-    std::uint64_t to = 0;
-    std::uint64_t start_ns = 0;
-    std::uint64_t over_ns = 0;
-
-    std::uint64_t at(std::uint64_t now_ns) const noexcept;
-};
-
-// What a workload gives the runtime: a way to start one unit of it (a task,
-// a ring, a tree) on the calling worker. Implementations live in workloads/.
-class task_factory {
-public:
-    virtual ~task_factory() = default;
-    virtual void spawn(task_env env, worker& w) = 0;
-    // How many tasks of the target one unit stands for (a ring: its size).
-    virtual std::uint64_t tasks_per_unit() const noexcept { return 1; }
-    // File descriptors one unit holds while it lives (echo: its connection's two ends).
-    virtual std::uint64_t fds_per_unit() const noexcept { return 0; }
-    // Workloads with per-worker state (listeners, shared connections) set it up
-    // here. prepare(): control thread, once, before any worker runs;
-    // on_worker_start(): the worker's thread, before its first spawn;
-    // on_worker_stop(): the worker's thread, when it begins to drain. Work
-    // done here is the workload's infrastructure, not tasks: it is not counted
-    // in the spawn scope, and it must not keep the worker from draining.
-    virtual void prepare(unsigned /*workers*/) {}
-    virtual void on_worker_start(worker&) {}
-    virtual void on_worker_stop(worker&) {}
-    // The worker is being destroyed (after a drain, or aborted): release what
-    // on_worker_start made for it while its io_context still exists.
-    virtual void on_worker_exit(worker&) noexcept {}
-};
+class task_factory;  // runtime/task_factory.h
 
 // How asio-engine tasks are written (docs/configuration.md, runtime.asio).
 // any: every awaitable, timer and co_spawn on boost::asio::any_io_executor;
@@ -403,56 +371,6 @@ public:
 
 private:
     worker* previous_;
-};
-
-// co_await sleep_until{deadline_ns}: suspend the task until the steady-clock
-// time `deadline_ns` (never earlier). Needs no allocation: the timer node is
-// the task's promise.
-struct sleep_until {
-    std::uint64_t deadline_ns;
-
-    bool await_ready() const noexcept { return false; }
-    void await_suspend(task_handle h) const noexcept {
-        timer_node& node = h.promise().timer;
-        node.deadline_ns = deadline_ns;
-        this_worker().schedule(node);
-    }
-    void await_resume() const noexcept {}
-};
-
-// co_await every{period_ns}: the first time, suspend until a random phase
-// within the first period from now; then until the previous deadline plus
-// the period (a schedule, so a late wake-up does not shift the next ones).
-// The deadline lives in the task's timer node, so the awaiter and the frame
-// hold nothing else: one awaiter for every wake-up keeps the frame small.
-struct every {
-    std::uint64_t period_ns;
-
-    bool await_ready() const noexcept { return false; }
-    void await_suspend(task_handle h) const noexcept {
-        timer_node& node = h.promise().timer;
-        worker& w = this_worker();
-        node.deadline_ns =
-            node.deadline_ns == 0 ? w.clock_ns() + w.random() % period_ns : node.deadline_ns + period_ns;
-        w.schedule(node);
-    }
-    void await_resume() const noexcept {}
-};
-
-// Busy work inside a lean task: CPU time passes, so the worker's clock is
-// read again afterwards.
-inline void lean_busy_work(std::uint64_t ns) noexcept {
-    if (ns == 0) return;
-    busy_work(ns);
-    this_worker().refresh_clock();
-}
-
-// co_await yield_now{}: give the worker to the tasks queued before this one
-// and run again after them (the ready queue is FIFO).
-struct yield_now {
-    bool await_ready() const noexcept { return false; }
-    void await_suspend(task_handle h) const noexcept { this_worker().make_ready(h.promise().timer); }
-    void await_resume() const noexcept {}
 };
 
 }  // namespace corostorm::runtime

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/worker.h"
+#include "runtime/target_ramp.h"
 
 namespace corostorm::scenario {
 

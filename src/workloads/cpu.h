@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-#include "runtime/worker.h"
+#include "runtime/task_factory.h"
 #include "workloads/yield.h"
 
 namespace corostorm::workloads {

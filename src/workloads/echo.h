@@ -31,7 +31,7 @@
 #include <memory>
 #include <vector>
 
-#include "runtime/worker.h"
+#include "runtime/task_factory.h"
 #include "workloads/tunable.h"
 
 namespace corostorm::workloads {

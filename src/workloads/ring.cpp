@@ -10,6 +10,7 @@
 #include "runtime/asio_task.h"
 #include "runtime/channel.h"
 #include "runtime/clock.h"
+#include "runtime/worker.h"
 
 namespace corostorm::workloads {
 

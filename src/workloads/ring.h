@@ -14,7 +14,7 @@
 
 #include <cstdint>
 
-#include "runtime/worker.h"
+#include "runtime/task_factory.h"
 
 namespace corostorm::workloads {
 

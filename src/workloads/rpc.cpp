@@ -9,8 +9,10 @@
 #include <cstring>
 
 #include "runtime/asio_task.h"
+#include "runtime/awaiters.h"
 #include "runtime/clock.h"
 #include "runtime/io.h"
+#include "runtime/worker.h"
 #include "workloads/loopback.h"
 
 namespace corostorm::workloads {

@@ -42,7 +42,7 @@
 #include <memory>
 #include <vector>
 
-#include "runtime/worker.h"
+#include "runtime/task_factory.h"
 #include "workloads/tunable.h"
 
 namespace corostorm::workloads {

@@ -12,7 +12,8 @@
 
 #include <cstdint>
 
-#include "runtime/worker.h"
+#include "runtime/task.h"
+#include "runtime/task_factory.h"
 #include "workloads/tunable.h"
 
 namespace corostorm::workloads {

@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "runtime/asio_task.h"
+#include "runtime/awaiters.h"
 #include "runtime/join.h"
+#include "runtime/worker.h"
 #include "workloads/yield.h"
 
 namespace corostorm::workloads {

@@ -4,8 +4,10 @@
 #include <boost/asio/this_coro.hpp>
 
 #include "runtime/asio_task.h"
+#include "runtime/awaiters.h"
 #include "runtime/busy_work.h"
 #include "runtime/clock.h"
+#include "runtime/worker.h"
 
 namespace corostorm::workloads {
 

@@ -7,7 +7,8 @@
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
 
-#include "runtime/worker.h"
+#include "runtime/task.h"
+#include "runtime/task_factory.h"
 #include "workloads/tunable.h"
 
 namespace corostorm::workloads {

@@ -9,8 +9,10 @@
 #include <optional>
 #include <thread>
 
+#include "runtime/awaiters.h"
 #include "runtime/clock.h"
 #include "runtime/pool.h"
+#include "runtime/task_factory.h"
 #include "support/totals.h"
 #include "support/wait.h"
 

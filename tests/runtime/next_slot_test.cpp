@@ -11,10 +11,12 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/awaiters.h"
 #include "runtime/channel.h"
 #include "runtime/clock.h"
 #include "runtime/join.h"
 #include "runtime/pool.h"
+#include "runtime/task_factory.h"
 
 namespace corostorm::runtime {
 namespace {

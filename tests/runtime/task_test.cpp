@@ -8,8 +8,10 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/awaiters.h"
 #include "runtime/clock.h"
 #include "runtime/pool.h"
+#include "runtime/task_factory.h"
 #include "support/totals.h"
 #include "support/wait.h"
 
