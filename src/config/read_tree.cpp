@@ -305,14 +305,13 @@ void read_log(const field& f, log_config& out) {
 void read_asio(const field& f, asio_config& out) {
     const section s(f, {"executor", "allocator", "token"});
     if (const auto executor = s.get("executor")) {
-        out.executor = read_enum(*executor, std::array{asio_executor_kind::any, asio_executor_kind::typed});
+        out.executor = read_enum(*executor, all_asio_executor_kinds);
     }
     if (const auto allocator = s.get("allocator")) {
-        out.allocator =
-            read_enum(*allocator, std::array{asio_allocator_kind::recycling, asio_allocator_kind::worker});
+        out.allocator = read_enum(*allocator, all_asio_allocator_kinds);
     }
     if (const auto token = s.get("token")) {
-        out.token = read_enum(*token, std::array{asio_token_kind::use_awaitable, asio_token_kind::deferred});
+        out.token = read_enum(*token, all_asio_token_kinds);
         if (out.token == asio_token_kind::deferred && out.allocator == asio_allocator_kind::worker) {
             fail(*token,
                  "deferred goes with runtime.asio.allocator: recycling (Asio 1.26 cannot bind an "
