@@ -44,7 +44,8 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(tasks), static_cast<unsigned long long>(period_ms), threads,
                 static_cast<unsigned long long>(hold_s));
 
-    workloads::sleep_workload sleep({.period_ns = period_ms * 1'000'000, .rounds = 0});
+    const workloads::sleep_options sleep_params{.period_ns = period_ms * 1'000'000, .rounds = 0};
+    workloads::lean_workload<workloads::sleepers> sleep(sleep_params);
     runtime::pool pool(threads, {&sleep}, runtime::worker_options{});
     pool.start();
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <variant>
 
 #include "metrics/exporter.h"
 #include "metrics/probes.h"
 #include "metrics/revision.h"
-#include "workloads/cpu.h"
 #include "workloads/echo.h"
 #include "workloads/ring.h"
 #include "workloads/rpc.h"
@@ -22,94 +22,85 @@ namespace {
 
 std::uint64_t to_ns(config::duration d) { return static_cast<std::uint64_t>(d.count()); }
 
-workloads::sleep_options sleep_options_of(const config::sleep_params& p) {
-    return {.period_ns = to_ns(p.period), .rounds = p.rounds, .work_ns = to_ns(p.work)};
-}
-workloads::yield_options yield_options_of(const config::yield_params& p) {
-    return {.rounds = p.rounds, .work_ns = to_ns(p.work)};
-}
-workloads::cpu_options cpu_options_of(const config::cpu_params& p) {
-    return {.slice_ns = to_ns(p.slice), .rounds = p.rounds};
-}
-workloads::echo_options echo_options_of(const config::echo_params& p) {
-    return {.period_ns = to_ns(p.period), .message = p.message};
-}
-workloads::rpc_options rpc_options_of(const config::rpc_params& p) {
-    return {.period_ns = to_ns(p.period), .message = p.message, .connections = p.connections};
+workloads::engine engine_of(config::engine_kind e) noexcept {
+    return e == config::engine_kind::asio ? workloads::engine::asio : workloads::engine::lean;
 }
 
-// The factory make_workload built for (kind, engine) is of exactly this type.
-template <class Lean, class Asio, class Options>
-void retune_as(runtime::task_factory& f, config::engine_kind engine, const Options& options) {
-    if (engine == config::engine_kind::asio) {
-        static_cast<Asio&>(f).retune(options);
-    } else {
-        static_cast<Lean&>(f).retune(options);
-    }
-}
-
-template <class Lean, class Asio, class Options>
-std::unique_ptr<runtime::task_factory> make_for(config::engine_kind engine, const Options& options) {
-    if (engine == config::engine_kind::asio) return std::make_unique<Asio>(options);
-    return std::make_unique<Lean>(options);
-}
+template <class... F>
+struct overloaded : F... {
+    using F::operator()...;
+};
 
 }  // namespace
 
-std::unique_ptr<runtime::task_factory> make_workload(const config::workload_config& w,
-                                                     config::engine_kind engine) {
-    switch (w.kind) {
-        case config::workload_kind::sleep:
-            return make_for<workloads::sleep_workload, workloads::asio_sleep_workload>(
-                engine, sleep_options_of(w.sleep));
-        case config::workload_kind::yield:
-            return make_for<workloads::yield_workload, workloads::asio_yield_workload>(
-                engine, yield_options_of(w.yield));
-        case config::workload_kind::ring:
-            return make_for<workloads::ring_workload, workloads::asio_ring_workload>(
-                engine, workloads::ring_options{.ring_size = w.ring.ring_size});
-        case config::workload_kind::spawn_tree:
-            return make_for<workloads::spawn_tree_workload, workloads::asio_spawn_tree_workload>(
-                engine,
-                workloads::spawn_tree_options{.fanout = w.spawn_tree.fanout, .depth = w.spawn_tree.depth});
-        case config::workload_kind::cpu:
-            return make_for<workloads::cpu_workload, workloads::asio_cpu_workload>(engine,
-                                                                                   cpu_options_of(w.cpu));
-        case config::workload_kind::echo:
-            return make_for<workloads::echo_workload, workloads::asio_echo_workload>(engine,
-                                                                                     echo_options_of(w.echo));
-        case config::workload_kind::rpc:
-            return make_for<workloads::rpc_workload, workloads::asio_rpc_workload>(engine,
-                                                                                   rpc_options_of(w.rpc));
-    }
-    throw std::logic_error("unhandled workload kind");
-}
+// The options of every workload kind; cpu runs as yield with its slice as the work.
+struct workload_options
+    : std::variant<workloads::sleep_options, workloads::yield_options, workloads::ring_options,
+                   workloads::spawn_tree_options, workloads::echo_options, workloads::rpc_options> {
+    explicit workload_options(const config::workload_config& w) : variant(of(w)) {}
 
-void retune_workload(runtime::task_factory& f, const config::workload_config& w, config::engine_kind engine) {
-    switch (w.kind) {
-        case config::workload_kind::sleep:
-            retune_as<workloads::sleep_workload, workloads::asio_sleep_workload>(f, engine,
-                                                                                 sleep_options_of(w.sleep));
-            return;
-        case config::workload_kind::yield:
-            retune_as<workloads::yield_workload, workloads::asio_yield_workload>(f, engine,
-                                                                                 yield_options_of(w.yield));
-            return;
-        case config::workload_kind::cpu:
-            retune_as<workloads::cpu_workload, workloads::asio_cpu_workload>(f, engine,
-                                                                             cpu_options_of(w.cpu));
-            return;
-        case config::workload_kind::echo:
-            // Both engines share the base that holds the options.
-            static_cast<workloads::echo_workload_base&>(f).retune(echo_options_of(w.echo));
-            return;
-        case config::workload_kind::rpc:
-            static_cast<workloads::rpc_workload_base&>(f).retune(rpc_options_of(w.rpc));
-            return;
-        case config::workload_kind::ring:
-        case config::workload_kind::spawn_tree:
-            return;  // their parameters shape the unit: a restart changes them
+    static variant of(const config::workload_config& w) {
+        switch (w.kind) {
+            case config::workload_kind::sleep:
+                return workloads::sleep_options{.period_ns = to_ns(w.sleep.period),
+                                                .rounds = w.sleep.rounds,
+                                                .work_ns = to_ns(w.sleep.work)};
+            case config::workload_kind::yield:
+                return workloads::yield_options{.rounds = w.yield.rounds, .work_ns = to_ns(w.yield.work)};
+            case config::workload_kind::cpu:
+                return workloads::yield_options{.rounds = w.cpu.rounds, .work_ns = to_ns(w.cpu.slice)};
+            case config::workload_kind::ring:
+                return workloads::ring_options{.ring_size = w.ring.ring_size};
+            case config::workload_kind::spawn_tree:
+                return workloads::spawn_tree_options{.fanout = w.spawn_tree.fanout,
+                                                     .depth = w.spawn_tree.depth};
+            case config::workload_kind::echo:
+                return workloads::echo_options{.period_ns = to_ns(w.echo.period), .message = w.echo.message};
+            case config::workload_kind::rpc:
+                return workloads::rpc_options{.period_ns = to_ns(w.rpc.period),
+                                              .message = w.rpc.message,
+                                              .connections = w.rpc.connections};
+        }
+        throw std::logic_error("unhandled workload kind");
     }
+
+    // The kind these options are for, as workloads/workload.h runs it.
+    template <class F>
+    auto with_kind(F&& f) const {
+        return std::visit(
+            overloaded{
+                [&](const workloads::sleep_options&) { return f(workloads::sleepers{}); },
+                [&](const workloads::yield_options&) { return f(workloads::yielders{}); },
+                [&](const workloads::ring_options&) { return f(workloads::rings{}); },
+                [&](const workloads::spawn_tree_options&) { return f(workloads::spawn_trees{}); },
+                [&](const workloads::echo_options&) { return f(workloads::echo_connections{}); },
+                [&](const workloads::rpc_options&) { return f(workloads::rpc_callers{}); },
+            },
+            static_cast<const variant&>(*this));
+    }
+
+    std::unique_ptr<runtime::task_factory> make_factory(config::engine_kind engine) const {
+        return with_kind([&]<class Kind>(Kind) {
+            return workloads::make_workload<Kind>(engine_of(engine), std::get<typename Kind::options>(*this));
+        });
+    }
+    std::uint64_t tasks_per_unit() const {
+        return with_kind([&]<class Kind>(Kind) {
+            return workloads::tasks_per_unit<Kind>(std::get<typename Kind::options>(*this));
+        });
+    }
+    // A reload: the tunable fields take `w`'s values. A change of kind is
+    // restart-only (daemon/reload.h); were one to come here, std::get would
+    // throw rather than write into the wrong options.
+    void retune(const config::workload_config& w) {
+        const variant fresh = of(w);
+        std::visit([&](auto& live) { live.retune(std::get<std::decay_t<decltype(live)>>(fresh)); },
+                   static_cast<variant&>(*this));
+    }
+};
+
+std::uint64_t tasks_per_unit(const config::workload_config& w) {
+    return workload_options(w).tasks_per_unit();
 }
 
 scenario::timeline make_timeline(const config::config& cfg, std::uint64_t start_ns,
@@ -148,7 +139,7 @@ std::vector<std::string> starved_workloads(const config::config& cfg) {
     std::vector<std::uint64_t> units;
     for (const auto& w : cfg.workloads) {
         weights.push_back(w.weight);
-        units.push_back(make_workload(w, cfg.runtime.engine)->tasks_per_unit());
+        units.push_back(tasks_per_unit(w));
     }
     std::vector<std::string> out;
     std::uint64_t total = 0;
@@ -181,11 +172,11 @@ std::string oversubscribed_threads(const config::config& cfg, unsigned cpus) {
 }
 
 assembly::assembly(const config::config& cfg, std::function<metrics::scenario_view()> scenario,
-                   std::optional<std::uint64_t> memory_limit, const metrics::reload_counts* reloads)
-    : engine_(cfg.runtime.engine) {
+                   std::optional<std::uint64_t> memory_limit, const metrics::reload_counts* reloads) {
     std::vector<bool> io_workloads;
     for (const auto& w : cfg.workloads) {
-        factories_.push_back(make_workload(w, cfg.runtime.engine));
+        options_.push_back(std::make_unique<workload_options>(w));
+        factories_.push_back(options_.back()->make_factory(cfg.runtime.engine));
         workload_names_.push_back(w.name);
         io_workloads.push_back(is_io_workload(w.kind));
     }
@@ -242,9 +233,8 @@ assembly::assembly(const config::config& cfg, std::function<metrics::scenario_vi
 assembly::~assembly() = default;
 
 void assembly::retune(const std::vector<config::workload_config>& workloads) {
-    for (std::size_t w = 0; w < workloads.size() && w < factories_.size(); ++w) {
-        retune_workload(*factories_[w], workloads[w], engine_);
-    }
+    for (std::size_t w = 0; w < workloads.size() && w < options_.size(); ++w)
+        options_[w]->retune(workloads[w]);
 }
 
 std::vector<const metrics::worker_shard*> assembly::shards() const {

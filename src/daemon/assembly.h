@@ -41,13 +41,13 @@ class runtime_exporter;  // metrics/exporter.h
 
 namespace corostorm::daemon {
 
-// The task factory of workload `w` on `engine`: the same body written as a
-// lean task or as an asio::awaitable.
-std::unique_ptr<runtime::task_factory> make_workload(const config::workload_config& w,
-                                                     config::engine_kind engine);
-// New live parameters for a factory make_workload built from a workload of
-// the same kind and engine (ring and spawn_tree have none).
-void retune_workload(runtime::task_factory& f, const config::workload_config& w, config::engine_kind engine);
+// What a workload kind's factory reads: the assembly owns one per workload
+// (the factories hold references to it), and a reload writes its tunable
+// fields in place (defined in assembly.cpp; see workloads/workload.h).
+struct workload_options;
+
+// How many tasks of the target one unit of workload `w` stands for (a ring: its size).
+std::uint64_t tasks_per_unit(const config::workload_config& w);
 
 // The config's scenario as a timeline starting at `start_ns`, its first
 // stage ramping from `start_total` tasks.
@@ -122,7 +122,8 @@ public:
     const guard::fd_plan& fd_plan() const noexcept { return fd_plan_; }
 
 private:
-    config::engine_kind engine_;
+    // Declared before the factories, which read them: destroyed after.
+    std::vector<std::unique_ptr<workload_options>> options_;
     std::vector<std::unique_ptr<runtime::task_factory>> factories_;
     std::vector<std::string> workload_names_;
     std::unique_ptr<runtime::pool> pool_;

@@ -14,7 +14,7 @@
 
 namespace corostorm::prove {
 
-using daemon::make_workload;
+using daemon::tasks_per_unit;
 using text::group_digits;
 
 namespace {
@@ -141,7 +141,7 @@ config::config make_prove_config(const config::config& base, const prove_options
     cfg.scenario.stages = {config::stage_config{.name = "prove", .tasks = options.tasks, .over = 0s}};
 
     // Rings and trees are spawned whole: the target must be a number of them.
-    const std::uint64_t unit = make_workload(workload, cfg.runtime.engine)->tasks_per_unit();
+    const std::uint64_t unit = tasks_per_unit(workload);
     if (unit > 1 && options.tasks % unit != 0) {
         const bool ring = options.workload == config::workload_kind::ring;
         const std::string what =

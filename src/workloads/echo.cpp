@@ -22,30 +22,22 @@ namespace asio = boost::asio;
 using runtime::tcp;
 using error_code = boost::system::error_code;
 
-namespace detail {
+echo_worker::echo_worker(runtime::worker& w, std::uint16_t workload_index, const echo_options& o, unsigned)
+    : worker(w),
+      workload(workload_index),
+      options(&o),
+      listeners(w, echo_listeners_per_worker),
+      scratch(max_message) {}
 
-struct echo_worker {
-    echo_worker(runtime::worker& w, std::uint16_t workload_index, const echo_options* o)
-        : worker(w),
-          workload(workload_index),
-          options(o),
-          listeners(w, echo_listeners_per_worker),
-          scratch(max_message) {}
+echo_worker::~echo_worker() = default;
 
-    runtime::worker& worker;
-    std::uint16_t workload;
-    const echo_options* options;  // the workload's, tunable by a reload
-    loopback_listeners listeners;
-    runtime::io_registry registry;
-    bool draining = false;      // a drain cancels the sockets: what fails then was ended, not failed
-    std::vector<char> scratch;  // lean tasks read here: a waiting task holds no buffer
-};
-
-}  // namespace detail
+void echo_worker::stop() noexcept {
+    draining = true;
+    listeners.close();
+    registry.cancel_all();
+}
 
 namespace {
-
-using detail::echo_worker;
 
 // How a task's socket error ends it: the peer's orderly close or a drain's
 // cancellation is the end of the unit (cancelled); anything else is an error.
@@ -285,38 +277,16 @@ bool room_for_handler(echo_worker& ew) {
 
 }  // namespace
 
-echo_workload_base::echo_workload_base(echo_options options) : options_(options) {}
-echo_workload_base::~echo_workload_base() = default;
-
-void echo_workload_base::prepare(unsigned workers) { workers_.resize(workers); }
-
-detail::echo_worker& echo_workload_base::at(runtime::worker& w, std::uint16_t workload) {
-    auto& slot = workers_[w.index()];
-    if (!slot) slot = std::make_unique<echo_worker>(w, workload, &options_);
-    return *slot;
-}
-
-void echo_workload_base::on_worker_stop(runtime::worker& w) {
-    if (auto& ew = workers_[w.index()]) {
-        ew->draining = true;
-        ew->listeners.close();
-        ew->registry.cancel_all();
-    }
-}
-
-void echo_workload_base::on_worker_exit(runtime::worker& w) noexcept { workers_[w.index()].reset(); }
-
-void echo_workload::spawn(runtime::task_env env, runtime::worker& w) {
-    echo_worker& ew = at(w, env.workload);
+void echo_connections::spawn_lean(runtime::task_env env, runtime::worker&, const options&, echo_worker& ew) {
     ew.listeners.start([&ew, env](runtime::lean_socket accepted) {
         if (room_for_handler(ew)) echo_handler(env.child(), std::move(accepted), &ew);
     });
     echo_client(env, &ew);
 }
 
-void asio_echo_workload::spawn(runtime::task_env env, runtime::worker& w) {
-    echo_worker& ew = at(w, env.workload);
-    const std::size_t message = options_.message;
+void echo_connections::spawn_asio(runtime::task_env env, runtime::worker& w, const options& o,
+                                  echo_worker& ew) {
+    const std::size_t message = o.message;
     ew.listeners.start([&ew, env, message](runtime::lean_socket accepted) {
         if (!room_for_handler(ew)) return;
         runtime::asio_spawn(
@@ -324,7 +294,7 @@ void asio_echo_workload::spawn(runtime::task_env env, runtime::worker& w) {
             asio_echo_handler(env.child(), runtime::rebind(std::move(accepted), ew.worker.executor()), &ew,
                               message));
     });
-    runtime::asio_spawn(w, env, asio_echo_client(env, &ew, options_, ew.listeners.next_endpoint()));
+    runtime::asio_spawn(w, env, asio_echo_client(env, &ew, o, ew.listeners.next_endpoint()));
 }
 
 }  // namespace corostorm::workloads

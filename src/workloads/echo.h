@@ -28,17 +28,20 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <vector>
 
-#include "runtime/task_factory.h"
+#include "runtime/io.h"
+#include "workloads/loopback.h"
 #include "workloads/tunable.h"
+#include "workloads/workload.h"
 
 namespace corostorm::workloads {
 
 struct echo_options {
     tunable<std::uint64_t> period_ns = 10'000'000'000;  // read at every wake-up
     std::uint64_t message = 64;                         // bytes, 1 .. 65536
+    // A reload's new values: the period (the message size shapes buffers).
+    void retune(const echo_options& o) noexcept { period_ns = o.period_ns; }
 };
 
 // Listeners per worker: each listening port gives a client address ~28k
@@ -46,38 +49,34 @@ struct echo_options {
 // hold descriptors for on ordinary limits.
 inline constexpr unsigned echo_listeners_per_worker = 4;
 
-namespace detail {
-struct echo_worker;  // per worker: listeners, the io registry, the scratch buffer
-}
+// A worker's part of the workload: its listeners, the registry of its
+// sockets (a drain cancels them) and the scratch buffer lean tasks read into.
+struct echo_worker {
+    echo_worker(runtime::worker& w, std::uint16_t workload_index, const echo_options& o, unsigned workers);
+    ~echo_worker();
+    echo_worker(const echo_worker&) = delete;
+    echo_worker& operator=(const echo_worker&) = delete;
+    // The worker drains: stop accepting and cancel every socket wait.
+    void stop() noexcept;
 
-class echo_workload_base : public runtime::task_factory {
-public:
-    explicit echo_workload_base(echo_options options);
-    ~echo_workload_base() override;
-    std::uint64_t tasks_per_unit() const noexcept override { return 2; }
-    std::uint64_t fds_per_unit() const noexcept override { return 2; }
-    void prepare(unsigned workers) override;
-    void on_worker_stop(runtime::worker& w) override;
-    void on_worker_exit(runtime::worker& w) noexcept override;
-    void retune(const echo_options& options) noexcept { options_.period_ns = options.period_ns; }
-
-protected:
-    // This worker's state, made with its listeners on first use.
-    detail::echo_worker& at(runtime::worker& w, std::uint16_t workload);
-    echo_options options_;
-    std::vector<std::unique_ptr<detail::echo_worker>> workers_;
+    runtime::worker& worker;
+    std::uint16_t workload;
+    const echo_options* options;  // the workload's, tunable by a reload
+    loopback_listeners listeners;
+    runtime::io_registry registry;
+    bool draining = false;      // a drain cancels the sockets: what fails then was ended, not failed
+    std::vector<char> scratch;  // lean tasks read here: a waiting task holds no buffer
 };
 
-class echo_workload final : public echo_workload_base {
-public:
-    using echo_workload_base::echo_workload_base;
-    void spawn(runtime::task_env env, runtime::worker& w) override;
-};
-
-class asio_echo_workload final : public echo_workload_base {
-public:
-    using echo_workload_base::echo_workload_base;
-    void spawn(runtime::task_env env, runtime::worker& w) override;
+// The echo workload for workloads/workload.h: a unit is 2 tasks on 2
+// descriptors; each worker's listeners are its echo_worker.
+struct echo_connections {
+    using options = echo_options;
+    using state = echo_worker;
+    static constexpr std::uint64_t fds_per_unit = 2;
+    static std::uint64_t tasks_per_unit(const options&) noexcept { return 2; }
+    static void spawn_lean(runtime::task_env env, runtime::worker& w, const options& o, state& ew);
+    static void spawn_asio(runtime::task_env env, runtime::worker& w, const options& o, state& ew);
 };
 
 }  // namespace corostorm::workloads

@@ -118,10 +118,10 @@ asio::awaitable<runtime::task_outcome> asio_ring_leader(runtime::task_env env, r
 
 }  // namespace
 
-void asio_ring_workload::spawn(runtime::task_env env, runtime::worker& w) {
-    runtime::asio_spawn(w, env, asio_ring_leader(env, w, options_.ring_size));
+void rings::spawn_asio(runtime::task_env env, runtime::worker& w, const options& o) {
+    runtime::asio_spawn(w, env, asio_ring_leader(env, w, o.ring_size));
 }
 
-void ring_workload::spawn(runtime::task_env env, runtime::worker&) { ring_leader(env, options_); }
+void rings::spawn_lean(runtime::task_env env, runtime::worker&, const options& o) { ring_leader(env, o); }
 
 }  // namespace corostorm::workloads

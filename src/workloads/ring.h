@@ -14,37 +14,28 @@
 
 #include <cstdint>
 
-#include "runtime/task_factory.h"
+#include "workloads/workload.h"
 
 namespace corostorm::workloads {
 
 struct ring_options {
-    std::uint64_t ring_size = 100;  // >= 2
+    std::uint64_t ring_size = 100;                // >= 2
+    void retune(const ring_options&) noexcept {}  // nothing is live
 };
 
-class ring_workload final : public runtime::task_factory {
-public:
-    explicit ring_workload(ring_options options) : options_(options) {}
-    void spawn(runtime::task_env env, runtime::worker& w) override;
-    std::uint64_t tasks_per_unit() const noexcept override { return options_.ring_size; }
-
-private:
-    ring_options options_;
-};
-
-// The same on the asio engine: asio::experimental::channel with room for one
-// token between neighbours, owned by a shared ring state. The token carries
-// the time it was sent, so the receiver records the hand-off latency. A ring
-// ends by a stop value, never by close(), which in Asio 1.26 may drop a
-// buffered message.
-class asio_ring_workload final : public runtime::task_factory {
-public:
-    explicit asio_ring_workload(ring_options options) : options_(options) {}
-    void spawn(runtime::task_env env, runtime::worker& w) override;
-    std::uint64_t tasks_per_unit() const noexcept override { return options_.ring_size; }
-
-private:
-    ring_options options_;
+// The ring workload for workloads/workload.h. Its parameter shapes the unit,
+// so a reload does not change it (a restart does).
+//
+// On the asio engine the channels are asio::experimental::channel with room
+// for one token between neighbours, owned by a shared ring state. The token
+// carries the time it was sent, so the receiver records the hand-off
+// latency. A ring ends by a stop value, never by close(), which in Asio 1.26
+// may drop a buffered message.
+struct rings {
+    using options = ring_options;
+    static std::uint64_t tasks_per_unit(const options& o) noexcept { return o.ring_size; }
+    static void spawn_lean(runtime::task_env env, runtime::worker& w, const options& o);
+    static void spawn_asio(runtime::task_env env, runtime::worker& w, const options& o);
 };
 
 }  // namespace corostorm::workloads

@@ -69,6 +69,8 @@ struct call_queue {
     bool empty() const noexcept { return head == nullptr; }
 };
 
+}  // namespace
+
 // The server end of a shared connection: echoes every byte, reading again
 // only once what it read is written back (so a peer that does not read
 // stops it instead of growing a buffer).
@@ -134,26 +136,6 @@ private:
     std::size_t end_ = 0;
     unsigned outstanding_ = 0;
     bool closed_ = false;
-};
-
-}  // namespace
-
-class rpc_connection;
-
-struct rpc_worker {
-    rpc_worker(runtime::worker& w, std::uint16_t workload_index, std::size_t message_bytes, unsigned count);
-    rpc_connection& pick() noexcept;
-    void close() noexcept;
-
-    runtime::worker& worker;
-    std::uint16_t workload;
-    std::size_t message;
-    bool closed = false;
-    loopback_listeners listener;
-    std::vector<std::unique_ptr<echo_stream>> streams;
-    std::vector<std::unique_ptr<rpc_connection>> connections;
-    unsigned next = 0;
-    runtime::io_registry registry;  // the asio callers' timers, cancelled by a drain
 };
 
 // The client end of a shared connection (see rpc.h).
@@ -332,9 +314,11 @@ private:
     bool write_waiting_ = false;
 };
 
-rpc_worker::rpc_worker(runtime::worker& w, std::uint16_t workload_index, std::size_t message_bytes,
-                       unsigned count)
-    : worker(w), workload(workload_index), message(message_bytes), listener(w, 1) {
+}  // namespace detail
+
+rpc_worker::rpc_worker(runtime::worker& w, std::uint16_t workload_index, const rpc_options& o,
+                       unsigned workers)
+    : worker(w), workload(workload_index), message(o.message), listener(w, 1) {
     listener.start([this](runtime::lean_socket accepted) {
         std::erase_if(streams, [](const auto& s) { return s->finished(); });
         // Any local process may connect to 127.0.0.1: beyond the worker's own
@@ -342,27 +326,31 @@ rpc_worker::rpc_worker(runtime::worker& w, std::uint16_t workload_index, std::si
         // foreign clients cannot grow the server side's 64 KiB buffers.
         if (streams.size() >= connections.size() + 16) return;
         streams.push_back(
-            std::make_unique<echo_stream>(runtime::rebind(std::move(accepted), worker.executor())));
+            std::make_unique<detail::echo_stream>(runtime::rebind(std::move(accepted), worker.executor())));
         streams.back()->start();
     });
-    for (unsigned i = 0; i < count; ++i) connections.push_back(std::make_unique<rpc_connection>(*this));
+    // This worker's share of the connections, at least one.
+    const std::uint64_t share = o.connections / workers + (w.index() < o.connections % workers ? 1 : 0);
+    for (std::uint64_t i = 0; i < std::max<std::uint64_t>(share, 1); ++i) {
+        connections.push_back(std::make_unique<detail::rpc_connection>(*this));
+    }
     for (auto& c : connections) c->connect();
 }
 
-rpc_connection& rpc_worker::pick() noexcept {
+rpc_worker::~rpc_worker() = default;
+
+detail::rpc_connection& rpc_worker::pick() noexcept {
     next = (next + 1) % static_cast<unsigned>(connections.size());
     return *connections[next];
 }
 
-void rpc_worker::close() noexcept {
+void rpc_worker::stop() noexcept {
     closed = true;
     listener.close();
     for (auto& c : connections) c->close();
     for (auto& s : streams) s->close();
     registry.cancel_all();
 }
-
-}  // namespace detail
 
 namespace {
 
@@ -393,7 +381,7 @@ struct call_awaiter : rpc_call {
     bool ok = false;
 };
 
-runtime::task rpc_caller(runtime::task_env env, const rpc_options* options, detail::rpc_worker* rw) {
+runtime::task rpc_caller(runtime::task_env env, const rpc_options* options, rpc_worker* rw) {
     rpc_connection* connection = &rw->pick();
     for (;;) {
         co_await runtime::every{options->period_ns};
@@ -421,7 +409,7 @@ struct asio_call : rpc_call {
 };
 
 asio::awaitable<runtime::task_outcome> asio_rpc_caller(runtime::task_env env, const rpc_options& options,
-                                                       detail::rpc_worker* rw) {
+                                                       rpc_worker* rw) {
     runtime::worker& w = rw->worker;
     rpc_connection& connection = rw->pick();
     asio::steady_timer timer(w.executor());
@@ -454,38 +442,12 @@ asio::awaitable<runtime::task_outcome> asio_rpc_caller(runtime::task_env env, co
 
 }  // namespace
 
-rpc_workload_base::rpc_workload_base(rpc_options options) : options_(options) {}
-rpc_workload_base::~rpc_workload_base() = default;
-
-void rpc_workload_base::prepare(unsigned workers) {
-    workers_count_ = workers;
-    workers_.resize(workers);
+void rpc_callers::spawn_lean(runtime::task_env env, runtime::worker&, const options& o, rpc_worker& rw) {
+    rpc_caller(env, &o, &rw);
 }
 
-detail::rpc_worker& rpc_workload_base::at(runtime::worker& w, std::uint16_t workload) {
-    auto& slot = workers_[w.index()];
-    if (!slot) {
-        // This worker's share of the connections, at least one.
-        const std::uint64_t share = options_.connections / workers_count_ +
-                                    (w.index() < options_.connections % workers_count_ ? 1 : 0);
-        slot = std::make_unique<detail::rpc_worker>(w, workload, options_.message,
-                                                    static_cast<unsigned>(std::max<std::uint64_t>(share, 1)));
-    }
-    return *slot;
-}
-
-void rpc_workload_base::on_worker_stop(runtime::worker& w) {
-    if (auto& rw = workers_[w.index()]) rw->close();
-}
-
-void rpc_workload_base::on_worker_exit(runtime::worker& w) noexcept { workers_[w.index()].reset(); }
-
-void rpc_workload::spawn(runtime::task_env env, runtime::worker& w) {
-    rpc_caller(env, &options_, &at(w, env.workload));
-}
-
-void asio_rpc_workload::spawn(runtime::task_env env, runtime::worker& w) {
-    runtime::asio_spawn(w, env, asio_rpc_caller(env, options_, &at(w, env.workload)));
+void rpc_callers::spawn_asio(runtime::task_env env, runtime::worker& w, const options& o, rpc_worker& rw) {
+    runtime::asio_spawn(w, env, asio_rpc_caller(env, o, &rw));
 }
 
 }  // namespace corostorm::workloads

@@ -42,8 +42,10 @@
 #include <memory>
 #include <vector>
 
-#include "runtime/task_factory.h"
+#include "runtime/io.h"
+#include "workloads/loopback.h"
 #include "workloads/tunable.h"
+#include "workloads/workload.h"
 
 namespace corostorm::workloads {
 
@@ -51,41 +53,50 @@ struct rpc_options {
     tunable<std::uint64_t> period_ns = 1'000'000'000;  // read at every wake-up
     std::uint64_t message = 64;                        // bytes, 16 .. 65536
     std::uint64_t connections = 16;                    // in all, split over the workers
+    // A reload's new values: the period (the rest shapes the connections).
+    void retune(const rpc_options& o) noexcept { period_ns = o.period_ns; }
 };
 
 // Bytes at the head of every request and reply: caller id, send time.
 inline constexpr std::size_t rpc_header_bytes = 16;
 
 namespace detail {
-struct rpc_worker;
-}
+class echo_stream;     // the server end of a shared connection
+class rpc_connection;  // the client end
+}  // namespace detail
 
-class rpc_workload_base : public runtime::task_factory {
-public:
-    explicit rpc_workload_base(rpc_options options);
-    ~rpc_workload_base() override;
-    void prepare(unsigned workers) override;
-    void on_worker_stop(runtime::worker& w) override;
-    void on_worker_exit(runtime::worker& w) noexcept override;
-    void retune(const rpc_options& options) noexcept { options_.period_ns = options.period_ns; }
+// A worker's part of the workload: its share of the connections (at least
+// one), the listener their server ends come from, and the registry of the
+// asio callers' timers.
+struct rpc_worker {
+    rpc_worker(runtime::worker& w, std::uint16_t workload_index, const rpc_options& o, unsigned workers);
+    ~rpc_worker();
+    rpc_worker(const rpc_worker&) = delete;
+    rpc_worker& operator=(const rpc_worker&) = delete;
+    // The next connection, round robin.
+    detail::rpc_connection& pick() noexcept;
+    // The worker drains: close the listener and the connections (their calls
+    // complete as failed) and cancel the callers' timers.
+    void stop() noexcept;
 
-protected:
-    detail::rpc_worker& at(runtime::worker& w, std::uint16_t workload);
-    rpc_options options_;
-    unsigned workers_count_ = 1;
-    std::vector<std::unique_ptr<detail::rpc_worker>> workers_;
+    runtime::worker& worker;
+    std::uint16_t workload;
+    std::size_t message;
+    bool closed = false;
+    loopback_listeners listener;
+    std::vector<std::unique_ptr<detail::echo_stream>> streams;
+    std::vector<std::unique_ptr<detail::rpc_connection>> connections;
+    unsigned next = 0;
+    runtime::io_registry registry;
 };
 
-class rpc_workload final : public rpc_workload_base {
-public:
-    using rpc_workload_base::rpc_workload_base;
-    void spawn(runtime::task_env env, runtime::worker& w) override;
-};
-
-class asio_rpc_workload final : public rpc_workload_base {
-public:
-    using rpc_workload_base::rpc_workload_base;
-    void spawn(runtime::task_env env, runtime::worker& w) override;
+// The rpc workload for workloads/workload.h: a unit is one caller; each
+// worker's connections are its rpc_worker.
+struct rpc_callers {
+    using options = rpc_options;
+    using state = rpc_worker;
+    static void spawn_lean(runtime::task_env env, runtime::worker& w, const options& o, state& rw);
+    static void spawn_asio(runtime::task_env env, runtime::worker& w, const options& o, state& rw);
 };
 
 }  // namespace corostorm::workloads

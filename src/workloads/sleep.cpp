@@ -50,18 +50,18 @@ asio::awaitable<runtime::task_outcome, Executor> asio_sleeper(runtime::task_env 
 
 }  // namespace
 
-void asio_sleep_workload::spawn(runtime::task_env env, runtime::worker& w) {
-    const std::uint64_t deadline_ns = runtime::now_ns() + w.random() % options_.period_ns;
+void sleepers::spawn_asio(runtime::task_env env, runtime::worker& w, const options& o) {
+    const std::uint64_t deadline_ns = runtime::now_ns() + w.random() % o.period_ns;
     runtime::with_asio_style(w, [&]<class Executor, class Ops>(const Executor& executor, Ops) {
-        runtime::asio_spawn(w, env, executor, asio_sleeper<Executor, Ops>(env, w, options_, deadline_ns));
+        runtime::asio_spawn(w, env, executor, asio_sleeper<Executor, Ops>(env, w, o, deadline_ns));
     });
 }
 
-void sleep_workload::spawn(runtime::task_env env, runtime::worker&) {
-    if (options_.rounds == 0) {
-        sleeper(env, &options_);
+void sleepers::spawn_lean(runtime::task_env env, runtime::worker&, const options& o) {
+    if (o.rounds == 0) {
+        sleeper(env, &o);
     } else {
-        counted_sleeper(env, &options_);
+        counted_sleeper(env, &o);
     }
 }
 

@@ -13,8 +13,8 @@
 #include <cstdint>
 
 #include "runtime/task.h"
-#include "runtime/task_factory.h"
 #include "workloads/tunable.h"
+#include "workloads/workload.h"
 
 namespace corostorm::workloads {
 
@@ -24,6 +24,8 @@ struct sleep_options {
     tunable<std::uint64_t> period_ns = 1'000'000'000;
     tunable<std::uint64_t> rounds = 0;   // 0 = forever
     tunable<std::uint64_t> work_ns = 0;  // busy work after each wake-up
+    // A reload's new values (all three are tunable).
+    void retune(const sleep_options& o) noexcept { *this = o; }
 };
 
 // `options` must outlive the task (the workload owns it). Parameters and
@@ -36,25 +38,12 @@ struct sleep_options {
 runtime::task sleeper(runtime::task_env env, const sleep_options* options);
 runtime::task counted_sleeper(runtime::task_env env, const sleep_options* options);
 
-class sleep_workload final : public runtime::task_factory {
-public:
-    explicit sleep_workload(sleep_options options) : options_(options) {}
-    void spawn(runtime::task_env env, runtime::worker& w) override;
-    void retune(const sleep_options& options) noexcept { options_ = options; }
-
-private:
-    sleep_options options_;
-};
-
-// The same on the asio engine: one asio::steady_timer per task.
-class asio_sleep_workload final : public runtime::task_factory {
-public:
-    explicit asio_sleep_workload(sleep_options options) : options_(options) {}
-    void spawn(runtime::task_env env, runtime::worker& w) override;
-    void retune(const sleep_options& options) noexcept { options_ = options; }
-
-private:
-    sleep_options options_;
+// The sleep workload for workloads/workload.h. On the asio engine each task
+// has its own asio::steady_timer.
+struct sleepers {
+    using options = sleep_options;
+    static void spawn_lean(runtime::task_env env, runtime::worker& w, const options& o);
+    static void spawn_asio(runtime::task_env env, runtime::worker& w, const options& o);
 };
 
 }  // namespace corostorm::workloads

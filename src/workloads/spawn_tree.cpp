@@ -116,10 +116,10 @@ std::uint64_t tree_sum(const spawn_tree_options& o) noexcept {
     return n % 2 == 0 ? (n / 2) * (n - 1) : n * ((n - 1) / 2);
 }
 
-void asio_spawn_tree_workload::spawn(runtime::task_env env, runtime::worker& w) {
-    runtime::asio_spawn(w, env, asio_tree_root(env, w, options_));
+void spawn_trees::spawn_asio(runtime::task_env env, runtime::worker& w, const options& o) {
+    runtime::asio_spawn(w, env, asio_tree_root(env, w, o));
 }
 
-void spawn_tree_workload::spawn(runtime::task_env env, runtime::worker&) { tree_root(env, options_); }
+void spawn_trees::spawn_lean(runtime::task_env env, runtime::worker&, const options& o) { tree_root(env, o); }
 
 }  // namespace corostorm::workloads

@@ -13,13 +13,14 @@
 
 #include <cstdint>
 
-#include "runtime/task_factory.h"
+#include "workloads/workload.h"
 
 namespace corostorm::workloads {
 
 struct spawn_tree_options {
     std::uint64_t fanout = 10;
     std::uint64_t depth = 6;
+    void retune(const spawn_tree_options&) noexcept {}  // nothing is live
 };
 
 // Tasks in one tree, root included: 1 + fanout + ... + fanout^depth.
@@ -27,27 +28,17 @@ std::uint64_t tree_tasks(const spawn_tree_options& o) noexcept;
 // What the root must sum to: the leaves are numbered 0 .. fanout^depth - 1.
 std::uint64_t tree_sum(const spawn_tree_options& o) noexcept;
 
-class spawn_tree_workload final : public runtime::task_factory {
-public:
-    explicit spawn_tree_workload(spawn_tree_options options) : options_(options) {}
-    void spawn(runtime::task_env env, runtime::worker& w) override;
-    std::uint64_t tasks_per_unit() const noexcept override { return tree_tasks(options_); }
-
-private:
-    spawn_tree_options options_;
-};
-
-// The same on the asio engine: every node co_spawns its children and awaits
-// them all with experimental::make_parallel_group. Children are posted, not
-// run eagerly, so a whole tree is alive at once.
-class asio_spawn_tree_workload final : public runtime::task_factory {
-public:
-    explicit asio_spawn_tree_workload(spawn_tree_options options) : options_(options) {}
-    void spawn(runtime::task_env env, runtime::worker& w) override;
-    std::uint64_t tasks_per_unit() const noexcept override { return tree_tasks(options_); }
-
-private:
-    spawn_tree_options options_;
+// The spawn_tree workload for workloads/workload.h. Its parameters shape the
+// unit, so a reload does not change them (a restart does).
+//
+// On the asio engine every node co_spawns its children and awaits them all
+// with experimental::make_parallel_group. Children are posted, not run
+// eagerly, so a whole tree is alive at once.
+struct spawn_trees {
+    using options = spawn_tree_options;
+    static std::uint64_t tasks_per_unit(const options& o) noexcept { return tree_tasks(o); }
+    static void spawn_lean(runtime::task_env env, runtime::worker& w, const options& o);
+    static void spawn_asio(runtime::task_env env, runtime::worker& w, const options& o);
 };
 
 }  // namespace corostorm::workloads

@@ -51,14 +51,10 @@ asio::awaitable<void> asio_yield(runtime::task_env env, runtime::worker& w) {
     return styled_yield<asio::any_io_executor, runtime::asio_recycled_ops>(env, w);
 }
 
-void spawn_asio_yielder(runtime::task_env env, runtime::worker& w, const yield_options& options) {
+void yielders::spawn_asio(runtime::task_env env, runtime::worker& w, const options& options) {
     runtime::with_asio_style(w, [&]<class Executor, class Ops>(const Executor& executor, Ops) {
         runtime::asio_spawn(w, env, executor, asio_yielder<Executor, Ops>(env, w, options));
     });
-}
-
-void asio_yield_workload::spawn(runtime::task_env env, runtime::worker& w) {
-    spawn_asio_yielder(env, w, options_);
 }
 
 }  // namespace corostorm::workloads

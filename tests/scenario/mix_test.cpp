@@ -9,7 +9,6 @@
 #include "runtime/pool.h"
 #include "scenario/timeline.h"
 #include "support/totals.h"
-#include "workloads/cpu.h"
 #include "workloads/sleep.h"
 #include "workloads/yield.h"
 
@@ -21,9 +20,13 @@ using namespace std::chrono_literals;
 using testing::live;
 
 TEST(Mix, live_tasks_per_workload_follow_the_weights) {
-    workloads::sleep_workload idle({.period_ns = 50'000'000});
-    workloads::yield_workload busy({});
-    workloads::cpu_workload crunch({.slice_ns = 10'000});
+    const workloads::sleep_options idle_params{.period_ns = 50'000'000};
+    workloads::lean_workload<workloads::sleepers> idle(idle_params);
+    const workloads::yield_options busy_params{};
+    workloads::lean_workload<workloads::yielders> busy(busy_params);
+    const workloads::yield_options crunch_params{.work_ns =
+                                                     10'000};  // cpu: yields with the slice as the work
+    workloads::lean_workload<workloads::yielders> crunch(crunch_params);
     runtime::pool p(2, {&idle, &busy, &crunch}, {});
     p.start();
     const std::vector<double> weights{6, 3, 1};

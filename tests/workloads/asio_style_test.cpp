@@ -13,7 +13,6 @@
 #include "runtime/clock.h"
 #include "runtime/pool.h"
 #include "support/wait.h"
-#include "workloads/cpu.h"
 #include "workloads/sleep.h"
 #include "workloads/yield.h"
 
@@ -82,7 +81,8 @@ TEST(AsioStyle, each_option_picks_its_executor_type_and_operations) {
 // instead of any_io_executor). The recycling allocator and deferred take
 // nothing from the slab.
 std::uint64_t slab_bytes_of_1000_sleepers(style s, std::uint64_t* blocks) {
-    asio_sleep_workload sleep({.period_ns = 1'000'000'000});
+    const sleep_options sleep_params{.period_ns = 1'000'000'000};
+    asio_workload<sleepers> sleep(sleep_params);
     runtime::pool p(1, {&sleep}, options_of(s));
     p.start();
     p.set_targets({runtime::target_ramp{0, 1000, runtime::now_ns(), 0}});
@@ -126,7 +126,8 @@ TEST(AsioStyle, the_worker_allocator_holds_each_sleepers_wait_and_typed_makes_it
 class AsioStyles : public ::testing::TestWithParam<style> {};
 
 TEST_P(AsioStyles, sleepers_wake_every_round_and_finish_ok) {
-    asio_sleep_workload sleep({.period_ns = 5'000'000, .rounds = 4});
+    const sleep_options sleep_params{.period_ns = 5'000'000, .rounds = 4};
+    asio_workload<sleepers> sleep(sleep_params);
     runtime::pool p(1, {&sleep}, options_of(GetParam()));
     p.start();
     p.set_targets({runtime::target_ramp{0, 50, runtime::now_ns(), 0}});
@@ -141,8 +142,10 @@ TEST_P(AsioStyles, sleepers_wake_every_round_and_finish_ok) {
 }
 
 TEST_P(AsioStyles, yielders_and_cpu_slices_count_every_resume) {
-    asio_yield_workload yield({.rounds = 200, .work_ns = 0});
-    asio_cpu_workload cpu({.slice_ns = 1000, .rounds = 50});
+    const yield_options yield_params{.rounds = 200, .work_ns = 0};
+    asio_workload<yielders> yield(yield_params);
+    const yield_options cpu_params{.rounds = 50, .work_ns = 1000};  // cpu: yields with the slice as the work
+    asio_workload<yielders> cpu(cpu_params);
     runtime::pool p(1, {&yield, &cpu}, options_of(GetParam()));
     p.start();
     p.set_targets({runtime::target_ramp{0, 10, runtime::now_ns(), 0},

@@ -5,7 +5,6 @@
 #include "runtime/pool.h"
 #include "support/totals.h"
 #include "support/wait.h"
-#include "workloads/cpu.h"
 #include "workloads/ring.h"
 #include "workloads/sleep.h"
 #include "workloads/spawn_tree.h"
@@ -20,7 +19,8 @@ using testing::sum;
 using testing::wait_for;
 
 TEST(AsioEngine, sleepers_wake_every_round_and_finish_ok) {
-    asio_sleep_workload sleep({.period_ns = 5'000'000, .rounds = 4});
+    const sleep_options sleep_params{.period_ns = 5'000'000, .rounds = 4};
+    asio_workload<sleepers> sleep(sleep_params);
     runtime::pool p(2, {&sleep}, {});
     p.start();
     p.set_targets({runtime::target_ramp{0, 50, runtime::now_ns(), 0}});
@@ -39,7 +39,8 @@ TEST(AsioEngine, sleepers_wake_every_round_and_finish_ok) {
 }
 
 TEST(AsioEngine, yield_counts_add_up_with_ready_latency) {
-    asio_yield_workload yield({.rounds = 500, .work_ns = 0});
+    const yield_options yield_params{.rounds = 500, .work_ns = 0};
+    asio_workload<yielders> yield(yield_params);
     runtime::pool p(1, {&yield}, {});
     p.start();
     p.set_targets({runtime::target_ramp{0, 10, runtime::now_ns(), 0}});
@@ -56,7 +57,8 @@ TEST(AsioEngine, yield_counts_add_up_with_ready_latency) {
 }
 
 TEST(AsioEngine, ring_tokens_survive_many_laps_and_rings_dissolve_whole) {
-    asio_ring_workload ring({.ring_size = 20});
+    const ring_options ring_params{.ring_size = 20};
+    asio_workload<rings> ring(ring_params);
     runtime::pool p(2, {&ring}, {});
     p.start();
     p.set_targets({runtime::target_ramp{0, 200, runtime::now_ns(), 0}});  // 10 rings
@@ -70,7 +72,7 @@ TEST(AsioEngine, ring_tokens_survive_many_laps_and_rings_dissolve_whole) {
 
 TEST(AsioEngine, a_spawn_tree_sums_right_and_counts_every_task) {
     const spawn_tree_options shape{.fanout = 4, .depth = 4};  // 341 tasks, sum 0 + ... + 255
-    asio_spawn_tree_workload tree(shape);
+    asio_workload<spawn_trees> tree(shape);
     runtime::pool p(1, {&tree}, {});
     p.start();
     p.set_targets({runtime::target_ramp{0, tree_tasks(shape), runtime::now_ns(), 0}});
@@ -84,7 +86,9 @@ TEST(AsioEngine, a_spawn_tree_sums_right_and_counts_every_task) {
 }
 
 TEST(AsioEngine, cpu_slices_keep_the_worker_busy) {
-    asio_cpu_workload cpu({.slice_ns = 200'000, .rounds = 0});
+    const yield_options cpu_params{.rounds = 0,
+                                   .work_ns = 200'000};  // cpu: yields with the slice as the work
+    asio_workload<yielders> cpu(cpu_params);
     runtime::pool p(1, {&cpu}, {});
     p.start();
     p.set_targets({runtime::target_ramp{0, 4, runtime::now_ns(), 0}});

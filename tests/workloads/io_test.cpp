@@ -111,21 +111,15 @@ runtime::layout layout_of(const io_case& c) {
     return c.shared ? runtime::layout::shared : runtime::layout::per_thread;
 }
 
-std::unique_ptr<runtime::task_factory> make_echo(const io_case& c, echo_options o) {
-    if (c.asio) return std::make_unique<asio_echo_workload>(o);
-    return std::make_unique<echo_workload>(o);
-}
-std::unique_ptr<runtime::task_factory> make_rpc(const io_case& c, rpc_options o) {
-    if (c.asio) return std::make_unique<asio_rpc_workload>(o);
-    return std::make_unique<rpc_workload>(o);
-}
+engine engine_of(const io_case& c) { return c.asio ? engine::asio : engine::lean; }
 
 class Echo : public ::testing::TestWithParam<io_case> {};
 
 TEST_P(Echo, every_unit_is_a_connection_whose_messages_come_back_and_a_drain_closes_them_all) {
     const std::size_t fds_before = open_fds();
     {
-        auto echo = make_echo(GetParam(), {.period_ns = 5'000'000, .message = 100});
+        const echo_options echo_params{.period_ns = 5'000'000, .message = 100};
+        auto echo = make_workload<echo_connections>(engine_of(GetParam()), echo_params);
         runtime::pool p(2, {echo.get()}, {}, layout_of(GetParam()));
         p.start();
         p.set_targets({runtime::target_ramp{0, 100, runtime::now_ns(), 0}});  // 50 connections
@@ -149,7 +143,8 @@ TEST_P(Echo, every_unit_is_a_connection_whose_messages_come_back_and_a_drain_clo
 }
 
 TEST_P(Echo, a_peer_that_resets_ends_its_handler_with_error_and_the_rest_keeps_going) {
-    auto echo = make_echo(GetParam(), {.period_ns = 5'000'000, .message = 64});
+    const echo_options echo_params{.period_ns = 5'000'000, .message = 64};
+    auto echo = make_workload<echo_connections>(engine_of(GetParam()), echo_params);
     runtime::pool p(1, {echo.get()}, {}, layout_of(GetParam()));
     p.start();
     p.set_targets({runtime::target_ramp{0, 20, runtime::now_ns(), 0}});
@@ -172,7 +167,8 @@ TEST_P(Echo, a_peer_that_resets_ends_its_handler_with_error_and_the_rest_keeps_g
 }
 
 TEST_P(Echo, a_drain_does_not_wait_for_a_peer_that_never_sends) {
-    auto echo = make_echo(GetParam(), {.period_ns = 1'000'000'000, .message = 64});
+    const echo_options echo_params{.period_ns = 1'000'000'000, .message = 64};
+    auto echo = make_workload<echo_connections>(engine_of(GetParam()), echo_params);
     runtime::pool p(1, {echo.get()}, {}, layout_of(GetParam()));
     p.start();
     p.set_targets({runtime::target_ramp{0, 4, runtime::now_ns(), 0}});
@@ -189,7 +185,8 @@ TEST_P(Echo, a_drain_does_not_wait_for_a_peer_that_never_sends) {
 }
 
 TEST_P(Echo, the_descriptor_ceiling_caps_the_units_a_worker_spawns) {
-    auto echo = make_echo(GetParam(), {.period_ns = 100'000'000, .message = 64});
+    const echo_options echo_params{.period_ns = 100'000'000, .message = 64};
+    auto echo = make_workload<echo_connections>(engine_of(GetParam()), echo_params);
     runtime::pool p(2, {echo.get()}, {}, layout_of(GetParam()));
     for (unsigned i = 0; i < p.size(); ++i) p.at(i).set_fd_ceiling(20);  // 10 units a worker
     p.start();
@@ -203,7 +200,8 @@ TEST_P(Echo, the_descriptor_ceiling_caps_the_units_a_worker_spawns) {
 }
 
 TEST_P(Echo, foreign_connections_beyond_the_slack_are_refused) {
-    auto echo = make_echo(GetParam(), {.period_ns = 100'000'000, .message = 64});
+    const echo_options echo_params{.period_ns = 100'000'000, .message = 64};
+    auto echo = make_workload<echo_connections>(engine_of(GetParam()), echo_params);
     runtime::pool p(1, {echo.get()}, {}, layout_of(GetParam()));
     p.start();
     p.set_targets({runtime::target_ramp{0, 20, runtime::now_ns(), 0}});  // 10 clients
@@ -237,7 +235,8 @@ TEST_P(Echo, without_descriptors_clients_end_with_error_and_the_workload_recover
     // call. The release and tsan presets run this test.
     GTEST_SKIP() << "UBSan needs descriptors of its own";
 #endif
-    auto echo = make_echo(GetParam(), {.period_ns = 10'000'000, .message = 64});
+    const echo_options echo_params{.period_ns = 10'000'000, .message = 64};
+    auto echo = make_workload<echo_connections>(engine_of(GetParam()), echo_params);
     runtime::pool p(1, {echo.get()}, {}, layout_of(GetParam()));
     p.start();  // the io_context's own descriptors first
     rlimit saved{};
@@ -264,7 +263,8 @@ TEST(EchoFrames, a_lean_connection_costs_two_small_frames) {
     // A lean connection's frames are its client's and its handler's; with
     // Asio's descriptor states and pending wait they are the whole
     // user-space cost of a connection. GCC 12 lays them out in 400 bytes.
-    echo_workload echo({.period_ns = 1'000'000'000, .message = 64});
+    const echo_options echo_params{.period_ns = 1'000'000'000, .message = 64};
+    lean_workload<echo_connections> echo(echo_params);
     runtime::pool p(1, {&echo}, {});
     p.start();
     p.set_targets({runtime::target_ramp{0, 200, runtime::now_ns(), 0}});
@@ -284,7 +284,8 @@ class Rpc : public ::testing::TestWithParam<io_case> {};
 TEST_P(Rpc, callers_share_a_few_connections_and_every_call_comes_back) {
     const std::size_t fds_before = open_fds();
     {
-        auto rpc = make_rpc(GetParam(), {.period_ns = 10'000'000, .message = 64, .connections = 4});
+        const rpc_options rpc_params{.period_ns = 10'000'000, .message = 64, .connections = 4};
+        auto rpc = make_workload<rpc_callers>(engine_of(GetParam()), rpc_params);
         runtime::pool p(2, {rpc.get()}, {}, layout_of(GetParam()));
         p.start();
         const std::size_t fds_started = open_fds();  // the io_contexts' own (epoll, eventfd, timerfd)
@@ -313,7 +314,8 @@ TEST_P(Rpc, callers_share_a_few_connections_and_every_call_comes_back) {
 }
 
 TEST_P(Rpc, a_foreign_client_of_the_server_side_gets_its_bytes_back) {
-    auto rpc = make_rpc(GetParam(), {.period_ns = 10'000'000, .message = 16, .connections = 1});
+    const rpc_options rpc_params{.period_ns = 10'000'000, .message = 16, .connections = 1};
+    auto rpc = make_workload<rpc_callers>(engine_of(GetParam()), rpc_params);
     runtime::pool p(1, {rpc.get()}, {}, layout_of(GetParam()));
     p.start();
     p.set_targets({runtime::target_ramp{0, 10, runtime::now_ns(), 0}});
@@ -338,7 +340,8 @@ INSTANTIATE_TEST_SUITE_P(Engines, Rpc, all_cases, name_of);
 
 TEST(RpcFrames, a_parked_caller_holds_nothing_but_its_frame) {
     // The call is a link inside the frame; GCC 12 lays a caller out in 152 bytes.
-    rpc_workload rpc({.period_ns = 1'000'000'000, .message = 64, .connections = 2});
+    const rpc_options rpc_params{.period_ns = 1'000'000'000, .message = 64, .connections = 2};
+    lean_workload<rpc_callers> rpc(rpc_params);
     runtime::pool p(1, {&rpc}, {});
     p.start();
     p.set_targets({runtime::target_ramp{0, 1000, runtime::now_ns(), 0}});

@@ -8,7 +8,6 @@
 #include "runtime/pool.h"
 #include "support/totals.h"
 #include "support/wait.h"
-#include "workloads/cpu.h"
 #include "workloads/ring.h"
 #include "workloads/sleep.h"
 #include "workloads/spawn_tree.h"
@@ -24,15 +23,15 @@ using testing::wait_for;
 class SharedLayout : public ::testing::TestWithParam<bool> {
 protected:
     bool asio() const { return GetParam(); }
-    template <class Lean, class Asio, class Options>
-    std::unique_ptr<runtime::task_factory> make(const Options& o) const {
-        if (asio()) return std::make_unique<Asio>(o);
-        return std::make_unique<Lean>(o);
+    template <class Kind>
+    std::unique_ptr<runtime::task_factory> make(const typename Kind::options& o) const {
+        return make_workload<Kind>(asio() ? engine::asio : engine::lean, o);
     }
 };
 
 TEST_P(SharedLayout, sleepers_reach_the_target_wake_and_drain) {
-    auto sleep = make<sleep_workload, asio_sleep_workload>(sleep_options{.period_ns = 10'000'000});
+    const sleep_options sleep_params{.period_ns = 10'000'000};
+    auto sleep = make<sleepers>(sleep_params);
     runtime::pool p(2, {sleep.get()}, {}, runtime::layout::shared);
     p.start();
     p.set_targets({runtime::target_ramp{0, 2000, runtime::now_ns(), 0}});
@@ -53,7 +52,8 @@ TEST_P(SharedLayout, sleepers_reach_the_target_wake_and_drain) {
 // huge unsigned value) and the other above, and its owner, never getting
 // frames back, would keep carving new slabs.
 TEST(SharedLayoutFrames, every_frame_returns_to_the_worker_that_allocated_it) {
-    sleep_workload sleep(sleep_options{.period_ns = 1'000'000, .rounds = 3});
+    const sleep_options sleep_params{.period_ns = 1'000'000, .rounds = 3};
+    lean_workload<sleepers> sleep(sleep_params);
     runtime::pool p(2, {&sleep}, {}, runtime::layout::shared);
     p.start();
     p.set_targets({runtime::target_ramp{0, 4000, runtime::now_ns(), 0}});
@@ -73,7 +73,8 @@ TEST(SharedLayoutFrames, every_frame_returns_to_the_worker_that_allocated_it) {
 }
 
 TEST_P(SharedLayout, ring_tokens_survive_and_rings_dissolve_whole) {
-    auto ring = make<ring_workload, asio_ring_workload>(ring_options{.ring_size = 10});
+    const ring_options ring_params{.ring_size = 10};
+    auto ring = make<rings>(ring_params);
     runtime::pool p(2, {ring.get()}, {}, runtime::layout::shared);
     p.start();
     p.set_targets({runtime::target_ramp{0, 100, runtime::now_ns(), 0}});
@@ -86,9 +87,10 @@ TEST_P(SharedLayout, ring_tokens_survive_and_rings_dissolve_whole) {
 }
 
 TEST_P(SharedLayout, yield_and_tree_counts_add_up) {
-    auto yield = make<yield_workload, asio_yield_workload>(yield_options{.rounds = 100});
+    const yield_options yield_params{.rounds = 100};
+    auto yield = make<yielders>(yield_params);
     const spawn_tree_options shape{.fanout = 3, .depth = 4};
-    auto tree = make<spawn_tree_workload, asio_spawn_tree_workload>(shape);
+    auto tree = make<spawn_trees>(shape);
     runtime::pool p(2, {yield.get(), tree.get()}, {}, runtime::layout::shared);
     p.start();
     const auto now = runtime::now_ns();

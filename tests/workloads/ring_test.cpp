@@ -16,7 +16,8 @@ using testing::sum;
 using testing::wait_for;
 
 TEST(RingWorkload, tokens_go_round_many_laps_without_loss) {
-    ring_workload ring({.ring_size = 50});
+    const ring_options ring_params{.ring_size = 50};
+    lean_workload<rings> ring(ring_params);
     runtime::pool p(2, {&ring}, {});
     p.start();
     p.set_targets({runtime::target_ramp{0, 1000, runtime::now_ns(), 0}});  // 20 rings
@@ -35,7 +36,8 @@ TEST(RingWorkload, tokens_go_round_many_laps_without_loss) {
 }
 
 TEST(RingWorkload, a_lower_target_retires_whole_rings) {
-    ring_workload ring({.ring_size = 10});
+    const ring_options ring_params{.ring_size = 10};
+    lean_workload<rings> ring(ring_params);
     runtime::pool p(1, {&ring}, {});
     p.start();
     p.set_targets({runtime::target_ramp{0, 100, runtime::now_ns(), 0}});
@@ -49,7 +51,8 @@ TEST(RingWorkload, a_lower_target_retires_whole_rings) {
 }
 
 TEST(RingWorkload, hand_offs_are_recorded_as_ready_latency) {
-    ring_workload ring({.ring_size = 4});
+    const ring_options ring_params{.ring_size = 4};
+    lean_workload<rings> ring(ring_params);
     runtime::pool p(1, {&ring}, {});
     p.start();
     p.set_targets({runtime::target_ramp{0, 4, runtime::now_ns(), 0}});

@@ -17,7 +17,8 @@ using namespace std::chrono_literals;
 using testing::wait_for;
 
 TEST(SleepWorkload, a_sleeper_with_rounds_wakes_that_many_times_then_finishes_ok) {
-    sleep_workload sleep({.period_ns = 5'000'000, .rounds = 4});
+    const sleep_options sleep_params{.period_ns = 5'000'000, .rounds = 4};
+    lean_workload<sleepers> sleep(sleep_params);
     runtime::pool p(1, {&sleep}, {});
     p.start();
     p.set_targets({runtime::target_ramp{0, 50, runtime::now_ns(), 0}});
@@ -37,7 +38,8 @@ TEST(SleepWorkload, a_sleeping_task_costs_one_small_frame) {
     // The frame is the whole per-task memory of a sleeper: the timer node is
     // inside it. GCC 12 lays out the forever-sleeper in 88 bytes; a change
     // that adds a parameter, a local or an awaiter with state grows it.
-    sleep_workload sleep({.period_ns = 1'000'000'000, .rounds = 0});
+    const sleep_options sleep_params{.period_ns = 1'000'000'000, .rounds = 0};
+    lean_workload<sleepers> sleep(sleep_params);
     runtime::pool p(1, {&sleep}, {});
     p.start();
     p.set_targets({runtime::target_ramp{0, 1000, runtime::now_ns(), 0}});
@@ -59,7 +61,8 @@ TEST(SleepWorkload, deadlines_follow_the_schedule_not_the_wake_time) {
     // number of wake-ups is fixed by the clock (about 250 per task); a
     // sleeper that re-armed from its wake time would lose one tick of lateness
     // per round and fall measurably behind.
-    sleep_workload sleep({.period_ns = 2'000'000, .rounds = 0});
+    const sleep_options sleep_params{.period_ns = 2'000'000, .rounds = 0};
+    lean_workload<sleepers> sleep(sleep_params);
     runtime::pool p(1, {&sleep}, {});
     p.start();
     p.set_targets({runtime::target_ramp{0, 50, runtime::now_ns(), 0}});
@@ -79,7 +82,8 @@ TEST(SleepWorkload, deadlines_follow_the_schedule_not_the_wake_time) {
 }
 
 TEST(SleepWorkload, busy_work_after_each_wake_shows_as_worker_busy_time) {
-    sleep_workload sleep({.period_ns = 10'000'000, .rounds = 0, .work_ns = 1'000'000});
+    const sleep_options sleep_params{.period_ns = 10'000'000, .rounds = 0, .work_ns = 1'000'000};
+    lean_workload<sleepers> sleep(sleep_params);
     runtime::pool p(1, {&sleep}, {});
     p.start();
     // 5 tasks x 100 wake-ups/s x 1 ms: the worker is half busy, never behind.

@@ -22,7 +22,8 @@ TEST(SpawnTree, skynet_shape_has_the_known_size_and_sum) {
 }
 
 TEST(SpawnTree, a_skynet_tree_runs_every_task_and_sums_right) {
-    spawn_tree_workload tree({.fanout = 10, .depth = 6});
+    const spawn_tree_options tree_params{.fanout = 10, .depth = 6};
+    lean_workload<spawn_trees> tree(tree_params);
     runtime::pool p(1, {&tree}, {});
     p.start();
     p.set_targets({runtime::target_ramp{0, 1'111'111, runtime::now_ns(), 0}});
@@ -42,7 +43,8 @@ TEST(SpawnTree, a_tree_runs_in_bounded_turns_through_the_ready_queue) {
     // 111,111 tasks a tree, each turn at most 1024 tasks (2048 for a control
     // tick): the tree is spread over a hundred turns and more, with the
     // worker's timers and control ticks between them, and still sums right.
-    spawn_tree_workload tree({.fanout = 10, .depth = 5});
+    const spawn_tree_options tree_params{.fanout = 10, .depth = 5};
+    lean_workload<spawn_trees> tree(tree_params);
     runtime::worker_options options;
     options.resume_batch = 1024;
     options.spawn_batch = 2048;
@@ -60,7 +62,8 @@ TEST(SpawnTree, a_tree_runs_in_bounded_turns_through_the_ready_queue) {
 }
 
 TEST(SpawnTree, a_share_smaller_than_one_tree_runs_none) {
-    spawn_tree_workload tree({.fanout = 10, .depth = 3});  // 1111 tasks a tree
+    const spawn_tree_options tree_params{.fanout = 10, .depth = 3};
+    lean_workload<spawn_trees> tree(tree_params);  // 1111 tasks a tree
     runtime::pool p(1, {&tree}, {});
     p.start();
     p.set_targets({runtime::target_ramp{0, 1110, runtime::now_ns(), 0}});

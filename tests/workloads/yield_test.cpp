@@ -5,7 +5,6 @@
 #include "runtime/clock.h"
 #include "runtime/pool.h"
 #include "support/wait.h"
-#include "workloads/cpu.h"
 
 namespace corostorm::workloads {
 namespace {
@@ -14,7 +13,8 @@ using namespace std::chrono_literals;
 using testing::wait_for;
 
 TEST(YieldWorkload, yield_counts_add_up_and_ready_latency_is_recorded) {
-    yield_workload yield({.rounds = 1000, .work_ns = 0});
+    const yield_options yield_params{.rounds = 1000, .work_ns = 0};
+    lean_workload<yielders> yield(yield_params);
     runtime::pool p(1, {&yield}, {});
     p.start();
     p.set_targets({runtime::target_ramp{0, 10, runtime::now_ns(), 0}});
@@ -36,7 +36,8 @@ TEST(YieldWorkload, yield_counts_add_up_and_ready_latency_is_recorded) {
 }
 
 TEST(YieldWorkload, sampling_records_one_in_n_resumes) {
-    yield_workload yield({.rounds = 0, .work_ns = 0});
+    const yield_options yield_params{.rounds = 0, .work_ns = 0};
+    lean_workload<yielders> yield(yield_params);
     runtime::pool p(1, {&yield}, {.sample_every = 10});
     p.start();
     p.set_targets({runtime::target_ramp{0, 5, runtime::now_ns(), 0}});
@@ -54,7 +55,9 @@ TEST(CpuWorkload, ready_latency_excludes_the_tasks_own_slice) {
     // at once, so its ready latency is tiny. The stamp is taken when it
     // yields, after the slice; a stamp from before the slice (a clock not
     // read again after the work) would count each slice as latency.
-    cpu_workload cpu({.slice_ns = 2'000'000, .rounds = 0});
+    const yield_options cpu_params{.rounds = 0,
+                                   .work_ns = 2'000'000};  // cpu: yields with the slice as the work
+    lean_workload<yielders> cpu(cpu_params);
     runtime::pool p(1, {&cpu}, {});
     p.start();
     p.set_targets({runtime::target_ramp{0, 1, runtime::now_ns(), 0}});
@@ -68,7 +71,9 @@ TEST(CpuWorkload, ready_latency_excludes_the_tasks_own_slice) {
 }
 
 TEST(CpuWorkload, slices_keep_the_worker_busy_and_yield_between_them) {
-    cpu_workload cpu({.slice_ns = 200'000, .rounds = 0});
+    const yield_options cpu_params{.rounds = 0,
+                                   .work_ns = 200'000};  // cpu: yields with the slice as the work
+    lean_workload<yielders> cpu(cpu_params);
     runtime::pool p(1, {&cpu}, {});
     p.start();
     p.set_targets({runtime::target_ramp{0, 4, runtime::now_ns(), 0}});
