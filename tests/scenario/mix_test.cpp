@@ -24,8 +24,8 @@ TEST(Mix, live_tasks_per_workload_follow_the_weights) {
     workloads::lean_workload<workloads::sleepers> idle(idle_params);
     const workloads::yield_options busy_params{};
     workloads::lean_workload<workloads::yielders> busy(busy_params);
-    const workloads::yield_options crunch_params{.work_ns =
-                                                     10'000};  // cpu: yields with the slice as the work
+    // cpu: yields with the slice as their work
+    const workloads::yield_options crunch_params{.work_ns = 10'000};
     workloads::lean_workload<workloads::yielders> crunch(crunch_params);
     runtime::pool p(2, {&idle, &busy, &crunch}, {});
     p.start();

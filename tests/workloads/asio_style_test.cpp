@@ -144,7 +144,8 @@ TEST_P(AsioStyles, sleepers_wake_every_round_and_finish_ok) {
 TEST_P(AsioStyles, yielders_and_cpu_slices_count_every_resume) {
     const yield_options yield_params{.rounds = 200, .work_ns = 0};
     asio_workload<yielders> yield(yield_params);
-    const yield_options cpu_params{.rounds = 50, .work_ns = 1000};  // cpu: yields with the slice as the work
+    // cpu: yields with the slice as their work
+    const yield_options cpu_params{.rounds = 50, .work_ns = 1000};
     asio_workload<yielders> cpu(cpu_params);
     runtime::pool p(1, {&yield, &cpu}, options_of(GetParam()));
     p.start();

@@ -55,8 +55,8 @@ TEST(CpuWorkload, ready_latency_excludes_the_tasks_own_slice) {
     // at once, so its ready latency is tiny. The stamp is taken when it
     // yields, after the slice; a stamp from before the slice (a clock not
     // read again after the work) would count each slice as latency.
-    const yield_options cpu_params{.rounds = 0,
-                                   .work_ns = 2'000'000};  // cpu: yields with the slice as the work
+    // cpu: yields with the slice as their work
+    const yield_options cpu_params{.rounds = 0, .work_ns = 2'000'000};
     lean_workload<yielders> cpu(cpu_params);
     runtime::pool p(1, {&cpu}, {});
     p.start();
@@ -70,11 +70,13 @@ TEST(CpuWorkload, ready_latency_excludes_the_tasks_own_slice) {
     EXPECT_LT(ready.quantile(0.5), 0.5e-3) << "the 2 ms slice was counted as waiting";
 }
 
-TEST(CpuWorkload, slices_keep_the_worker_busy_and_yield_between_them) {
-    const yield_options cpu_params{.rounds = 0,
-                                   .work_ns = 200'000};  // cpu: yields with the slice as the work
-    lean_workload<yielders> cpu(cpu_params);
-    runtime::pool p(1, {&cpu}, {});
+class CpuSlices : public ::testing::TestWithParam<engine> {};
+
+TEST_P(CpuSlices, keep_the_worker_busy_and_yield_between_them) {
+    // cpu: yields with the slice as their work
+    const yield_options cpu_params{.rounds = 0, .work_ns = 200'000};
+    auto cpu = make_workload<yielders>(GetParam(), cpu_params);
+    runtime::pool p(1, {cpu.get()}, {});
     p.start();
     p.set_targets({runtime::target_ramp{0, 4, runtime::now_ns(), 0}});
     const auto& shard = p.at(0).shard();
@@ -86,6 +88,11 @@ TEST(CpuWorkload, slices_keep_the_worker_busy_and_yield_between_them) {
     // control tick, so allow 10 ms of staleness.
     EXPECT_GE(busy + 10'000'000, resumes * 200'000);
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, CpuSlices, ::testing::Values(engine::lean, engine::asio),
+                         [](const auto& engine_info) {
+                             return engine_info.param == engine::asio ? "asio" : "lean";
+                         });
 
 }  // namespace
 }  // namespace corostorm::workloads
