@@ -233,8 +233,9 @@ assembly::assembly(const config::config& cfg, std::function<metrics::scenario_vi
 assembly::~assembly() = default;
 
 void assembly::retune(const std::vector<config::workload_config>& workloads) {
-    for (std::size_t w = 0; w < workloads.size() && w < options_.size(); ++w)
+    for (std::size_t w = 0; w < workloads.size() && w < options_.size(); ++w) {
         options_[w]->retune(workloads[w]);
+    }
 }
 
 std::vector<const metrics::worker_shard*> assembly::shards() const {
