@@ -1,6 +1,6 @@
 // The task factory: what a workload gives the runtime. The pool and its
-// workers know workloads only through this interface; the implementations
-// live in workloads/ (one lean and one asio factory per kind).
+// workers know workloads only through this interface, which the workloads
+// implement with one template (workloads/workload.h) per kind and engine.
 //
 // Design note. The worker calls spawn() from its control tick, on its own
 // thread (or strand), once per unit it adds: one virtual call per unit, and
@@ -21,7 +21,7 @@ namespace corostorm::runtime {
 class worker;
 
 // What a workload gives the runtime: a way to start one unit of it (a task,
-// a ring, a tree) on the calling worker. Implementations live in workloads/.
+// a ring, a tree) on the calling worker.
 class task_factory {
 public:
     virtual ~task_factory() = default;

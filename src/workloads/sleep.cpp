@@ -57,12 +57,4 @@ void sleepers::spawn_asio(runtime::task_env env, runtime::worker& w, const optio
     });
 }
 
-void sleepers::spawn_lean(runtime::task_env env, runtime::worker&, const options& o) {
-    if (o.rounds == 0) {
-        sleeper(env, &o);
-    } else {
-        counted_sleeper(env, &o);
-    }
-}
-
 }  // namespace corostorm::workloads

@@ -42,7 +42,14 @@ runtime::task counted_sleeper(runtime::task_env env, const sleep_options* option
 // has its own asio::steady_timer.
 struct sleepers {
     using options = sleep_options;
-    static void spawn_lean(runtime::task_env env, runtime::worker& w, const options& o);
+    // Inline: the factory's spawn() calls straight into the coroutine.
+    static void spawn_lean(runtime::task_env env, runtime::worker&, const options& o) {
+        if (o.rounds == 0) {
+            sleeper(env, &o);
+        } else {
+            counted_sleeper(env, &o);
+        }
+    }
     static void spawn_asio(runtime::task_env env, runtime::worker& w, const options& o);
 };
 
