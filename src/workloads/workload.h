@@ -31,7 +31,7 @@
 namespace corostorm::workloads {
 
 // How a workload's tasks are written: as corostorm's own coroutines, or as
-// asio::awaitable run by co_spawn (see docs/design.md, "The engines").
+// asio::awaitable run by co_spawn (docs/configuration.md, runtime.engine).
 enum class engine : std::uint8_t { lean, asio };
 
 template <class Kind>
