@@ -11,10 +11,9 @@ namespace corostorm::runtime {
 timer_wheel::timer_wheel(std::uint64_t now_ns, std::uint64_t tick_ns)
     : tick_ns_(tick_ns),
       elapsed_(now_ns / tick_ns),
-      table_(static_cast<slot_table*>(std::calloc(1, sizeof(slot_table)))),
-      slot_(table_ ? table_->heads : throw std::bad_alloc()),
-      count_(table_->count) {
+      table_(static_cast<slot_table*>(std::calloc(1, sizeof(slot_table)))) {
     static_assert(std::is_trivially_default_constructible_v<slot_table>);  // all-zero bytes are empty slots
+    if (!table_) throw std::bad_alloc();
     assert(tick_ns > 0);
 }
 
@@ -53,10 +52,10 @@ void timer_wheel::link(timer_node* node) noexcept {
     const std::uint64_t mask = (std::uint64_t{1} << bits(level)) - 1;
     ahead = std::min(ahead, mask);
     const auto slot = first_slot(level) + static_cast<unsigned>(((elapsed_ >> shift(level)) + ahead) & mask);
-    timer_node*& head = slot_[slot][next_chain_++ % chains];
+    timer_node*& head = heads(slot)[next_chain_++ % chains];
     node->next = head;
     head = node;
-    ++count_[slot];
+    ++count(slot);
     set_occupied(slot);
 }
 
@@ -123,16 +122,16 @@ bool timer_wheel::expire(const expiration& e, std::uint64_t now) noexcept {
     }
     // This poll's share: what remains over the ticks left before the start
     // (all of a level-0 slot, whose start has come).
-    std::size_t share = count_[flat];
+    std::size_t share = count(flat);
     if (e.level != 0) {
         const std::uint64_t ticks_left = e.start > now ? e.start - now : 1;
         share =
-            std::clamp<std::size_t>((count_[flat] + ticks_left - 1) / ticks_left, move_floor, move_ceiling);
+            std::clamp<std::size_t>((count(flat) + ticks_left - 1) / ticks_left, move_floor, move_ceiling);
         share = std::min(share, move_allowance_);
-        move_allowance_ -= std::min<std::size_t>(share, count_[flat]);
+        move_allowance_ -= std::min<std::size_t>(share, count(flat));
         move_after_[e.level] = now + 1;
     }
-    chain_heads& lists = slot_[flat];
+    chain_heads& lists = heads(flat);
     // One node from each chain per round: the loads of the chains' next
     // pointers are independent, so the CPU keeps several misses in flight.
     std::size_t moved = 0;
@@ -141,7 +140,7 @@ bool timer_wheel::expire(const expiration& e, std::uint64_t now) noexcept {
         for (auto& list : lists) {
             if (timer_node* n = list) {
                 list = n->next;
-                --count_[flat];
+                --count(flat);
                 link(n);
                 more = true;
                 if (++moved == share) break;
@@ -149,8 +148,8 @@ bool timer_wheel::expire(const expiration& e, std::uint64_t now) noexcept {
         }
     }
     if (e.level != 0) moves_ += moved;
-    if (count_[flat] == 0) {
-        lists = {};
+    if (count(flat) == 0) {
+        assert(std::all_of(lists.begin(), lists.end(), [](const timer_node* n) { return n == nullptr; }));
         clear_occupied(flat);
         return true;
     }
@@ -159,12 +158,12 @@ bool timer_wheel::expire(const expiration& e, std::uint64_t now) noexcept {
 
 void timer_wheel::take_as_due(unsigned flat_slot) noexcept {
     assert(due_count_ == 0);
-    for (timer_node* list : slot_[flat_slot]) {
+    for (timer_node* list : heads(flat_slot)) {
         if (list != nullptr) due_[due_count_++] = list;
     }
     next_due_ = 0;
-    slot_[flat_slot] = {};
-    count_[flat_slot] = 0;
+    heads(flat_slot) = {};
+    count(flat_slot) = 0;
     clear_occupied(flat_slot);
 }
 

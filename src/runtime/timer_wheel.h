@@ -4,8 +4,8 @@
 // Why: the lean engine holds millions of sleeping tasks per worker. A heap
 // costs O(log n) cache misses per operation on frames spread over gigabytes;
 // a steady_timer per task costs a heap block, and one asio worker falls
-// behind 1M such timers at a 1 s period (docs/benchmarks.md, "Engines side by
-// side"). The wheel touches only the node it inserts or fires plus
+// behind 1M such timers at a 1 s period (docs/benchmarks.md, "Engines and
+// asio styles"). The wheel touches only the node it inserts or fires plus
 // one slot head, whatever the number of timers.
 // Shape: levels 0 and 1 have 1024 slots each, the five levels above 64
 // each. A level-0 slot is one tick; a slot of any level above is half the
@@ -185,8 +185,8 @@ private:
         void operator()(slot_table* t) const noexcept { std::free(t); }
     };
     std::unique_ptr<slot_table, free_table> table_;
-    std::array<chain_heads, total_slots>& slot_;
-    std::array<std::uint32_t, total_slots>& count_;
+    chain_heads& heads(unsigned flat_slot) noexcept { return table_->heads[flat_slot]; }
+    std::uint32_t& count(unsigned flat_slot) noexcept { return table_->count[flat_slot]; }
     // Per level: the tick before which that level moves nothing more (one
     // share per poll).
     std::array<std::uint64_t, levels> move_after_{};
